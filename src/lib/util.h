@@ -1,0 +1,73 @@
+/*
+ * util.h - what every cinefilter program shares: its name in messages,
+ * fatal and non-fatal diagnostics, checked allocation, the common flags
+ * (--help, --version) and writing files atomically (temp file + rename).
+ */
+#ifndef CF_UTIL_H
+#define CF_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define CF_VERSION "0.1.0"
+
+/* Exit codes shared by every program. */
+enum { CF_EXIT_OK = 0, CF_EXIT_FAIL = 1, CF_EXIT_USAGE = 2 };
+
+/* Name used as the prefix of every message; set once from argv[0]. */
+extern const char *cf_progname;
+void cf_setprog(const char *argv0);
+
+/*
+ * die() prints "prog: message" and exits 1; a trailing ':' in the format
+ * appends strerror(errno), as in sbase's eprintf.  Before exiting, the
+ * pending atomic output (if any) is removed so no half-written file stays.
+ */
+void cf_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void cf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *cf_xmalloc(size_t n);
+void *cf_xcalloc(size_t n, size_t size);
+void *cf_xrealloc(void *p, size_t n);
+/* Grows *p (holding *cap elements of size sz) to hold at least need. */
+void cf_grow(void **p, size_t *cap, size_t need, size_t sz);
+char *cf_xstrdup(const char *s);
+
+/*
+ * Output files written through a temp file in the same directory and
+ * renamed over the target only when complete.  cf_die() unlinks every
+ * temp file still open, so a failure never leaves a partial file.
+ */
+typedef struct cf_outfile {
+	FILE *fp;
+	char *path;
+	char *tmp;
+} cf_outfile;
+cf_outfile *cf_outfile_open(const char *path);
+void cf_outfile_commit(cf_outfile *o);     /* flush, fsync-free close, rename */
+
+/*
+ * Flushes and closes stdout, dying with a message if anything failed
+ * (a full disk must fail the pipeline).  A reader that went away (EPIPE)
+ * is not an error worth a message: the program exits quietly.
+ */
+void cf_close_stdout(void);
+/* Called on a write error to a stream: quiet exit on EPIPE, die otherwise. */
+void cf_write_failed(const char *what) __attribute__((noreturn));
+
+/*
+ * The flags every program has, for getopt_long tables and switches:
+ *   case 'h': usage(stdout); exit(0);    case 'V': cf_version();
+ */
+#define CF_STD_LONGOPTS {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}
+void cf_version(void) __attribute__((noreturn));
+/* Prints "prog: message" and the usage on stderr, exits 2. */
+void cf_usage_error(void (*usage)(FILE *), const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+
+/* Strict number parsing of a whole NUL-terminated string; 0 on success. */
+int cf_parse_double(const char *s, double *out);
+int cf_parse_i64(const char *s, long long *out);
+int cf_parse_u64(const char *s, unsigned long long *out);
+
+#endif
