@@ -1,0 +1,20 @@
+#!/bin/sh
+# tools/deps.sh - installs the Debian packages cinefilter builds, tests and
+# runs with, if any are missing.  Run by `make deps` (README's set-up
+# commands) and by .ci/run.  Needs root, or sudo.
+set -eu
+PKGS="make gcc clang pkg-config zlib1g-dev check libopenblas-dev libjansson-dev
+      parallel python3 time bc"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
