@@ -185,6 +185,7 @@ struct cf_reader {
 	int eof;                /* read mode: read() returned 0 */
 
 	uint64_t off;           /* stream offset of the next unread byte */
+	uint64_t dropped;       /* mmap mode: pages before this were given back */
 	cf_schema *schema;      /* current table, or NULL between tables */
 	int in_table;           /* 1 while blocks of the current table remain */
 	uint64_t rows;          /* rows read from the current table */
@@ -204,6 +205,8 @@ rfail(cf_reader *r, uint64_t at, const char *fmt, ...)
 
 	n = snprintf(r->err, sizeof r->err, "%s: byte %llu: ", r->name,
 	             (unsigned long long)at);
+	if (n < 0 || (size_t)n >= sizeof r->err)        /* a very long name */
+		n = (int)sizeof r->err - 1;
 	va_start(ap, fmt);
 	vsnprintf(r->err + n, sizeof r->err - (size_t)n, fmt, ap);
 	va_end(ap);
@@ -283,6 +286,18 @@ take(cf_reader *r, uint64_t n, uint64_t *got)
 			return NULL;
 		}
 		const unsigned char *p = r->map + r->off;
+		/*
+		 * Give back the pages already read every 16 MiB, so reading a
+		 * large file once does not count all of it in RSS.  Safe: a
+		 * private read-only mapping refaults from the page cache, so
+		 * pointers handed out earlier stay valid.
+		 */
+		if (r->off > r->dropped && r->off - r->dropped >= (16u << 20)) {
+			uint64_t end = r->off & ~(uint64_t)4095;
+			madvise((void *)(r->map + r->dropped), (size_t)(end - r->dropped),
+			        MADV_DONTNEED);
+			r->dropped = end;
+		}
 		r->off += n;
 		*got = n;
 		return p;
@@ -439,6 +454,9 @@ badmagic:;
 	}
 	if (crc(0, h, len - 8) != rd32(h + len - 8))
 		return rfail(r, at, "table header checksum mismatch (corrupt stream)");
+	/* The 4 bytes after the CRC are outside it: only their being zero protects them. */
+	if (rd32(h + len - 4) != 0)
+		return rfail(r, at, "table header reserved trailer not zero (corrupt stream)");
 	if (parse_header(r, at, h, len) < 0)
 		return -1;
 	r->in_table = 1;
@@ -505,6 +523,8 @@ cf_read_block(cf_reader *r, cf_block *b)
 		return rfail(r, at, "bad block magic (corrupt stream)");
 	if (crc(0, h, 56) != rd32(h + 56))
 		return rfail(r, at, "block header checksum mismatch (corrupt stream)");
+	if (rd32(h + 60) != 0)          /* outside the CRC: must be zero */
+		return rfail(r, at, "block header reserved trailer not zero (corrupt stream)");
 	memcpy(hdr, h, BLOCK_HDR);
 	uint32_t nrows = rd32(hdr + 4);
 	uint64_t plen = rd64(hdr + 8), index = rd64(hdr + 16), total = rd64(hdr + 24);
@@ -576,7 +596,8 @@ copy_block(cf_table *t, const cf_schema *s, const cf_block *b, size_t *cap,
 			for (uint32_t k = 0; k < b->nrows; k++)
 				t->stroff[i][t->nrows + k + 1] = base + o[k + 1];
 			cf_grow(&t->col[i], &cap[i], used[i] + o[b->nrows], 1);
-			memcpy((char *)t->col[i] + used[i], bytes, o[b->nrows]);
+			if (o[b->nrows])        /* col[i] is still NULL if all were empty */
+				memcpy((char *)t->col[i] + used[i], bytes, o[b->nrows]);
 			used[i] += o[b->nrows];
 		} else {
 			size_t sz = cf_type_size(c->type) * c->width;
@@ -739,16 +760,22 @@ cf_write_table(cf_writer *w, const cf_schema *s)
 {
 	size_t len = 32 + pad8(strlen(s->name));
 	unsigned char *h;
-	size_t p;
+	size_t p, longest = strlen(s->name);   /* names and keys have 16-bit lengths */
 
 	if (w->schema && cf_write_end(w) < 0)
 		return -1;
-	for (uint32_t i = 0; i < s->ncols; i++)
+	for (uint32_t i = 0; i < s->ncols; i++) {
 		len += 8 + pad8(strlen(s->cols[i].name));
-	for (uint32_t i = 0; i < s->nattrs; i++)
+		if (strlen(s->cols[i].name) > longest)
+			longest = strlen(s->cols[i].name);
+	}
+	for (uint32_t i = 0; i < s->nattrs; i++) {
 		len += 8 + pad8(strlen(s->attrs[i].key) + strlen(s->attrs[i].val));
+		if (strlen(s->attrs[i].key) > longest)
+			longest = strlen(s->attrs[i].key);
+	}
 	len = (size_t)pad64(len + 8);
-	if (len > MAX_HEADER || s->ncols > MAX_COLS || strlen(s->name) > MAX_NAME) {
+	if (len > MAX_HEADER || s->ncols > MAX_COLS || longest > MAX_NAME) {
 		errno = EINVAL;
 		return wfail(w, "table header too large");
 	}

@@ -52,6 +52,8 @@ cf_idmap_new(void)
 	m->slot = cf_xcalloc(m->mask + 1, sizeof *m->slot);
 	m->off = cf_xcalloc(1, sizeof *m->off);
 	m->ocap = 1;
+	m->bcap = 64;           /* never NULL, even if only empty ids are added */
+	m->bytes = cf_xmalloc(m->bcap);
 	return m;
 }
 

@@ -243,7 +243,7 @@ cf_parse_u64(const char *s, unsigned long long *out)
 {
 	char *end;
 
-	if (!*s || *s == '-')
+	if (!*s || strchr(s, '-'))      /* strtoull negates "-1" and " -1" */
 		return -1;
 	errno = 0;
 	*out = strtoull(s, &end, 10);

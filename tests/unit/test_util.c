@@ -1,0 +1,303 @@
+/*
+ * test_util.c - unit tests of src/lib/util.c: number parsing, allocation
+ * helpers, program name, messages, and atomic output files (including
+ * their removal when the program dies).
+ */
+#include <check.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+Suite *util_suite(void);
+
+START_TEST(parse_double)
+{
+	double d;
+
+	ck_assert_int_eq(cf_parse_double("2.5", &d), 0);
+	ck_assert(d == 2.5);
+	ck_assert_int_eq(cf_parse_double("-0", &d), 0);
+	ck_assert(d == 0.0);
+	ck_assert_int_eq(cf_parse_double("1e-3", &d), 0);
+	ck_assert(d == 1e-3);
+	ck_assert_int_eq(cf_parse_double("0.1", &d), 0);
+	ck_assert(d == 0.1);
+	ck_assert_int_eq(cf_parse_double("", &d), -1);
+	ck_assert_int_eq(cf_parse_double("abc", &d), -1);
+	ck_assert_int_eq(cf_parse_double("2.5x", &d), -1);
+	ck_assert_int_eq(cf_parse_double("2.5 ", &d), -1);
+	ck_assert_int_eq(cf_parse_double("inf", &d), -1);
+	ck_assert_int_eq(cf_parse_double("nan", &d), -1);
+	ck_assert_int_eq(cf_parse_double("1e400", &d), -1);
+}
+END_TEST
+
+START_TEST(parse_ints)
+{
+	long long i;
+	unsigned long long u;
+
+	ck_assert_int_eq(cf_parse_i64("-9223372036854775808", &i), 0);
+	ck_assert(i == INT64_MIN);
+	ck_assert_int_eq(cf_parse_i64("9223372036854775807", &i), 0);
+	ck_assert(i == INT64_MAX);
+	ck_assert_int_eq(cf_parse_i64("9223372036854775808", &i), -1);
+	ck_assert_int_eq(cf_parse_i64("0", &i), 0);
+	ck_assert(i == 0);
+	ck_assert_int_eq(cf_parse_i64("", &i), -1);
+	ck_assert_int_eq(cf_parse_i64("12a", &i), -1);
+	ck_assert_int_eq(cf_parse_i64("1.0", &i), -1);
+	ck_assert_int_eq(cf_parse_u64("18446744073709551615", &u), 0);
+	ck_assert(u == UINT64_MAX);
+	ck_assert_int_eq(cf_parse_u64("18446744073709551616", &u), -1);
+	ck_assert_int_eq(cf_parse_u64("42", &u), 0);
+	ck_assert(u == 42);
+	ck_assert_int_eq(cf_parse_u64("", &u), -1);
+	ck_assert_int_eq(cf_parse_u64("-1", &u), -1);
+	/* strtoull negates "-1" after leading blanks: still negative, still rejected */
+	ck_assert_int_eq(cf_parse_u64(" -1", &u), -1);
+	ck_assert_int_eq(cf_parse_u64("1x", &u), -1);
+}
+END_TEST
+
+START_TEST(alloc_helpers)
+{
+	int *p = NULL;
+	size_t cap = 0;
+	char *s;
+
+	cf_grow((void **)&p, &cap, 10, sizeof *p);
+	ck_assert_uint_ge(cap, 10);
+	for (int i = 0; i < 10; i++)
+		p[i] = i;
+	cf_grow((void **)&p, &cap, 5, sizeof *p);       /* no shrink */
+	ck_assert_uint_ge(cap, 10);
+	cf_grow((void **)&p, &cap, 100000, sizeof *p);
+	ck_assert_uint_ge(cap, 100000);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(p[i], i);
+	p[99999] = 1;
+	free(p);
+	s = cf_xstrdup("h\xc3\xa9llo");
+	ck_assert_str_eq(s, "h\xc3\xa9llo");
+	free(s);
+	free(cf_xmalloc(0));
+	free(cf_xcalloc(0, 0));
+	p = cf_xrealloc(NULL, 4);
+	free(p);
+}
+END_TEST
+
+START_TEST(progname)
+{
+	const char *saved = cf_progname;
+
+	cf_setprog("/usr/local/bin/csv2bin");
+	ck_assert_str_eq(cf_progname, "csv2bin");
+	cf_setprog("split");
+	ck_assert_str_eq(cf_progname, "split");
+	cf_progname = saved;
+}
+END_TEST
+
+/* Runs fn in a child with stderr captured; returns its exit status. */
+static int
+in_child(void (*fn)(void *), void *arg, char *msg, size_t msgsz)
+{
+	int p[2], status;
+	size_t got = 0;
+	ssize_t k;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(p), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 2);
+		fn(arg);
+		fflush(NULL);
+		_exit(0);
+	}
+	close(p[1]);
+	while (got + 1 < msgsz && (k = read(p[0], msg + got, msgsz - 1 - got)) > 0)
+		got += (size_t)k;
+	msg[got] = 0;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+do_warn(void *arg)
+{
+	(void)arg;
+	cf_setprog("prog");
+	errno = ENOENT;
+	cf_warn("%s: cannot open:", "x.csv");
+	cf_warn("plain %d", 7);
+}
+
+static void
+do_die(void *arg)
+{
+	cf_setprog("prog");
+	cf_die("bad thing %s", (const char *)arg);
+}
+
+static void
+usage_stub(FILE *fp)
+{
+	fputs("usage: prog [FILE]\n", fp);
+}
+
+static void
+do_usage_error2(void *arg)
+{
+	(void)arg;
+	cf_setprog("prog");
+	cf_usage_error(usage_stub, "unknown option -%c", 'z');
+}
+
+START_TEST(messages)
+{
+	char msg[1024];
+	char want[256];
+
+	ck_assert_int_eq(in_child(do_warn, NULL, msg, sizeof msg), 0);
+	snprintf(want, sizeof want, "prog: x.csv: cannot open: %s\nprog: plain 7\n", strerror(ENOENT));
+	ck_assert_str_eq(msg, want);
+	ck_assert_int_eq(in_child(do_die, "here", msg, sizeof msg), CF_EXIT_FAIL);
+	ck_assert_str_eq(msg, "prog: bad thing here\n");
+	ck_assert_int_eq(in_child(do_usage_error2, NULL, msg, sizeof msg), CF_EXIT_USAGE);
+	ck_assert_str_eq(msg, "prog: unknown option -z\nusage: prog [FILE]\n");
+}
+END_TEST
+
+/* ------------------------------------------------------------ outfiles */
+
+static char tmpdir[64];
+
+static int
+count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[600];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+START_TEST(outfile_commit)
+{
+	char path[128], buf[64];
+	cf_outfile *o;
+	FILE *fp;
+	struct stat st;
+	mode_t um = umask(022);
+
+	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(path, sizeof path, "%s/out.cf", tmpdir);
+	o = cf_outfile_open(path);
+	ck_assert_ptr_nonnull(o->fp);
+	ck_assert_int_eq(access(path, F_OK), -1);       /* not there until commit */
+	fputs("hello\n", o->fp);
+	ck_assert_int_eq(count_entries(tmpdir), 1);     /* the temp file */
+	cf_outfile_commit(o);
+	ck_assert_int_eq(count_entries(tmpdir), 1);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof buf, fp));
+	ck_assert_str_eq(buf, "hello\n");
+	fclose(fp);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0644);
+	/* committing again over an existing file replaces it */
+	o = cf_outfile_open(path);
+	fputs("bye\n", o->fp);
+	cf_outfile_commit(o);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fgets(buf, sizeof buf, fp));
+	ck_assert_str_eq(buf, "bye\n");
+	fclose(fp);
+	umask(um);
+	rm_dir(tmpdir);
+}
+END_TEST
+
+static void
+do_die_with_outfile(void *arg)
+{
+	static cf_outfile *o;           /* static: reachable at exit */
+
+	o = cf_outfile_open(arg);
+	fputs("partial", o->fp);
+	cf_die("failed midway");
+}
+
+START_TEST(outfile_removed_on_die)
+{
+	char path[128], msg[256];
+
+	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(path, sizeof path, "%s/out.cf", tmpdir);
+	ck_assert_int_eq(in_child(do_die_with_outfile, path, msg, sizeof msg), CF_EXIT_FAIL);
+	ck_assert_ptr_nonnull(strstr(msg, "failed midway"));
+	ck_assert_int_eq(count_entries(tmpdir), 0);     /* no temp file, no target */
+	rm_dir(tmpdir);
+}
+END_TEST
+
+Suite *
+util_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("util");
+
+	tcase_add_test(tc, parse_double);
+	tcase_add_test(tc, parse_ints);
+	tcase_add_test(tc, alloc_helpers);
+	tcase_add_test(tc, progname);
+	tcase_add_test(tc, messages);
+	tcase_add_test(tc, outfile_commit);
+	tcase_add_test(tc, outfile_removed_on_die);
+	suite_add_tcase(s, tc);
+	return s;
+}
