@@ -10,6 +10,7 @@
  */
 #include "frame.h"
 #include "ratings.h"
+#include "rng.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -189,68 +190,6 @@ parse(int argc, char **argv, struct opts *o)
 		cf_usage_error(usage, "--min-train goes with --per-user or --last");
 }
 
-/* ------------------------------------------------------------------- rng */
-
-/* xoshiro256** (Blackman and Vigna), state filled from the seed by splitmix64. */
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void
-rng_seed(struct rng *g, uint64_t seed)
-{
-	for (int k = 0; k < 4; k++)
-		g->s[k] = splitmix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
-rng_next(struct rng *g)
-{
-	uint64_t *s = g->s;
-	uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return r;
-}
-
-/* Uniform in [0, n), n > 0, without modulo bias (Lemire's multiply-shift). */
-static uint64_t
-rng_below(struct rng *g, uint64_t n)
-{
-	unsigned __int128 m = (unsigned __int128)rng_next(g) * n;
-	uint64_t lo = (uint64_t)m;
-
-	if (lo < n) {
-		uint64_t thresh = -n % n;
-		while (lo < thresh) {
-			m = (unsigned __int128)rng_next(g) * n;
-			lo = (uint64_t)m;
-		}
-	}
-	return (uint64_t)(m >> 64);
-}
-
 /* --------------------------------------------------------------- helpers */
 
 static size_t
@@ -333,12 +272,12 @@ time_order(const cf_ratings *rs)
  * subset of that size equally likely, in one pass and no extra memory.
  */
 static void
-by_ratio(const cf_ratings *rs, double r, struct rng *g, unsigned char *mark)
+by_ratio(const cf_ratings *rs, double r, cf_rng *g, unsigned char *mark)
 {
 	size_t want = round_share(r, rs->n);
 
 	for (size_t i = 0; i < rs->n && want > 0; i++) {
-		if (rng_below(g, rs->n - i) < want) {
+		if (cf_rng_below(g, rs->n - i) < want) {
 			mark[i] = 1;
 			want--;
 		}
@@ -346,7 +285,7 @@ by_ratio(const cf_ratings *rs, double r, struct rng *g, unsigned char *mark)
 }
 
 static void
-by_user_ratio(const cf_ratings *rs, double r, uint64_t min_train, struct rng *g,
+by_user_ratio(const cf_ratings *rs, double r, uint64_t min_train, cf_rng *g,
               unsigned char *mark)
 {
 	uint32_t *left = user_counts(rs), nu = cf_idmap_count(rs->users);
@@ -357,7 +296,7 @@ by_user_ratio(const cf_ratings *rs, double r, uint64_t min_train, struct rng *g,
 	/* Algorithm S run per user, interleaved in input order. */
 	for (size_t i = 0; i < rs->n; i++) {
 		uint32_t u = rs->user[i];
-		if (want[u] > 0 && rng_below(g, left[u]) < want[u]) {
+		if (want[u] > 0 && cf_rng_below(g, left[u]) < want[u]) {
 			mark[i] = 1;
 			want[u]--;
 		}
@@ -412,7 +351,7 @@ by_last(const cf_ratings *rs, uint64_t last, uint64_t min_train, unsigned char *
  * whichever fold is asked for.
  */
 static void
-by_fold(const cf_ratings *rs, uint64_t k, uint64_t fold, struct rng *g,
+by_fold(const cf_ratings *rs, uint64_t k, uint64_t fold, cf_rng *g,
         unsigned char *mark)
 {
 	size_t n = rs->n;
@@ -421,7 +360,7 @@ by_fold(const cf_ratings *rs, uint64_t k, uint64_t fold, struct rng *g,
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint32_t)i;
 	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)rng_below(g, i), t = p[i - 1];
+		size_t j = (size_t)cf_rng_below(g, i), t = p[i - 1];
 		p[i - 1] = p[j];
 		p[j] = (uint32_t)t;
 	}
@@ -442,10 +381,10 @@ static size_t
 choose(const cf_ratings *rs, const struct opts *o, const char *stream,
        unsigned char *mark)
 {
-	struct rng g;
+	cf_rng g;
 	size_t ntest = 0;
 
-	rng_seed(&g, o->seed);
+	cf_rng_seed(&g, o->seed, 0);
 	switch (o->mode) {
 	case M_RATIO: by_ratio(rs, o->ratio, &g, mark); break;
 	case M_PER_USER: by_user_ratio(rs, o->ratio, o->min_train, &g, mark); break;
