@@ -1,0 +1,419 @@
+/*
+ * model.c - the model's memory and its frame stream (see model.h).
+ */
+#include "model.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+cf_model *
+cf_model_new(uint32_t nusers, uint32_t nitems, int k, const char *algo)
+{
+	cf_model *m = cf_xcalloc(1, sizeof *m);
+
+	m->owned = 1;
+	m->nusers = nusers;
+	m->nitems = nitems;
+	m->k = k;
+	snprintf(m->algo, sizeof m->algo, "%s", algo);
+	m->attrs = cf_schema_new("model");
+	m->bu = cf_xcalloc(nusers, sizeof *m->bu);
+	m->bi = cf_xcalloc(nitems, sizeof *m->bi);
+	/* 64-byte aligned, as the stream is: the same BLAS/SIMD paths apply. */
+	size_t pb = ((size_t)nusers * k * sizeof(float) + 63) & ~(size_t)63;
+	size_t qb = ((size_t)nitems * k * sizeof(float) + 63) & ~(size_t)63;
+	m->P = aligned_alloc(64, pb ? pb : 64);
+	m->Q = aligned_alloc(64, qb ? qb : 64);
+	if (!m->P || !m->Q)
+		cf_die("out of memory for a %u x %u model at rank %d", nusers, nitems, k);
+	memset(m->P, 0, pb);
+	memset(m->Q, 0, qb);
+	m->seen_ptr = cf_xcalloc((size_t)nusers + 1, sizeof *m->seen_ptr);
+	return m;
+}
+
+void
+cf_model_free(cf_model *m)
+{
+	if (!m)
+		return;
+	if (m->owned) {
+		free(m->bu);
+		free(m->bi);
+		free(m->P);
+		free(m->Q);
+		free(m->seen_item);
+		free(m->seen_rating);
+		free(m->seen_ts);
+	}
+	free(m->seen_ptr);
+	for (int t = 0; t < 3; t++)
+		cf_table_free(&m->tabs[t]);
+	cf_reader_close(m->src);
+	cf_idmap_free(m->users);
+	cf_idmap_free(m->items);
+	cf_schema_free(m->attrs);
+	free(m);
+}
+
+static cf_idmap *
+copy_dict(const cf_idmap *d)
+{
+	cf_idmap *c = cf_idmap_new();
+	size_t len;
+
+	for (uint32_t i = 0; i < cf_idmap_count(d); i++) {
+		const char *id = cf_idmap_id(d, i, &len);
+		cf_idmap_intern(c, id, len, NULL);
+	}
+	return c;
+}
+
+void
+cf_model_set_dicts(cf_model *m, const cf_idmap *users, const cf_idmap *items)
+{
+	cf_idmap_free(m->users);
+	cf_idmap_free(m->items);
+	m->users = copy_dict(users);
+	m->items = copy_dict(items);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+void
+cf_model_set_seen(cf_model *m, const cf_ratings *rs)
+{
+	uint64_t n = rs->n;
+	uint32_t *order = cf_xmalloc(n * sizeof *order);
+	uint64_t *pos;
+
+	/* Counting sort by user, then each user's rows by item. */
+	memset(m->seen_ptr, 0, ((size_t)m->nusers + 1) * sizeof *m->seen_ptr);
+	for (uint64_t r = 0; r < n; r++)
+		m->seen_ptr[rs->user[r] + 1]++;
+	for (uint32_t u = 0; u < m->nusers; u++)
+		m->seen_ptr[u + 1] += m->seen_ptr[u];
+	pos = cf_xmalloc(((size_t)m->nusers + 1) * sizeof *pos);
+	memcpy(pos, m->seen_ptr, ((size_t)m->nusers + 1) * sizeof *pos);
+	for (uint64_t r = 0; r < n; r++)
+		order[pos[rs->user[r]]++] = (uint32_t)r;
+	free(pos);
+	free(m->seen_item);
+	free(m->seen_rating);
+	free(m->seen_ts);
+	m->nseen = n;
+	m->seen_item = cf_xmalloc(n * sizeof *m->seen_item);
+	m->seen_rating = cf_xmalloc(n * sizeof *m->seen_rating);
+	m->seen_ts = rs->has_ts ? cf_xmalloc(n * sizeof *m->seen_ts) : NULL;
+	/* Sort (item << 32 | row) keys within each user to carry the row along. */
+	uint64_t *key = cf_xmalloc(n * sizeof *key);
+	for (uint64_t r = 0; r < n; r++)
+		key[r] = (uint64_t)rs->item[order[r]] << 32 | order[r];
+	for (uint32_t u = 0; u < m->nusers; u++) {
+		uint64_t a = m->seen_ptr[u], b = m->seen_ptr[u + 1];
+		qsort(key + a, b - a, sizeof *key, cmp_u64);
+		for (uint64_t j = a; j < b; j++) {
+			uint32_t r = (uint32_t)key[j];
+			m->seen_item[j] = rs->item[r];
+			m->seen_rating[j] = rs->rating[r];
+			if (m->seen_ts)
+				m->seen_ts[j] = rs->ts[r];
+		}
+	}
+	free(key);
+	free(order);
+}
+
+int
+cf_model_seen(const cf_model *m, uint32_t u, uint32_t i)
+{
+	uint64_t lo = m->seen_ptr[u], hi = m->seen_ptr[u + 1];
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (m->seen_item[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->seen_ptr[u + 1] && m->seen_item[lo] == i;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void
+set_num(cf_schema *s, const char *key, double v)
+{
+	char b[40];
+
+	snprintf(b, sizeof b, "%.17g", v);
+	cf_schema_set(s, key, b);
+}
+
+static int
+write_factors(cf_writer *w, const char *name, uint32_t n, int k, const float *bias,
+              const float *f)
+{
+	cf_schema *s = cf_schema_new(name);
+	const void *cols[2] = {bias, f};
+	int rc;
+
+	cf_schema_add(s, "bias", CF_F32, 1);
+	if (k > 0)
+		cf_schema_add(s, "factors", CF_F32, (uint32_t)k);
+	rc = cf_write_table(w, s);
+	/* One block: the matrix stays contiguous for BLAS when mmapped. */
+	if (rc == 0)
+		rc = cf_write_block(w, n, cols);
+	if (rc == 0)
+		rc = cf_write_end(w);
+	cf_schema_free(s);
+	return rc;
+}
+
+static int
+write_dict(cf_writer *w, const char *name, const cf_idmap *d)
+{
+	return cf_ratings_write_dict(w, name, d);
+}
+
+int
+cf_model_write(cf_writer *w, const cf_model *m)
+{
+	cf_schema *s = cf_schema_copy(m->attrs);
+	char b[32];
+	int rc;
+
+	cf_schema_set(s, "algo", m->algo);
+	snprintf(b, sizeof b, "%d", m->k);
+	cf_schema_set(s, "k", b);
+	set_num(s, "mu", m->mu);
+	snprintf(b, sizeof b, "%u", m->nusers);
+	cf_schema_set(s, "n_users", b);
+	snprintf(b, sizeof b, "%u", m->nitems);
+	cf_schema_set(s, "n_items", b);
+	if (m->has_scale) {
+		set_num(s, "rating_min", m->rating_min);
+		set_num(s, "rating_max", m->rating_max);
+	}
+	rc = cf_write_table(w, s);
+	cf_schema_free(s);
+	if (rc == 0)
+		rc = cf_write_end(w);
+	if (rc == 0)
+		rc = write_factors(w, "user_factors", m->nusers, m->k, m->bu, m->P);
+	if (rc == 0)
+		rc = write_factors(w, "item_factors", m->nitems, m->k, m->bi, m->Q);
+	if (rc == 0)
+		rc = write_dict(w, "users", m->users);
+	if (rc == 0)
+		rc = write_dict(w, "items", m->items);
+	if (rc != 0)
+		return rc;
+
+	s = cf_schema_new("seen");
+	cf_schema_add(s, "user", CF_U32, 1);
+	cf_schema_add(s, "item", CF_U32, 1);
+	cf_schema_add(s, "rating", CF_F32, 1);
+	if (m->seen_ts)
+		cf_schema_add(s, "timestamp", CF_I64, 1);
+	rc = cf_write_table(w, s);
+	cf_schema_free(s);
+	uint32_t *ucol = cf_xmalloc(CF_BLOCK_ROWS * sizeof *ucol);
+	uint32_t u = 0;
+	for (uint64_t a = 0; rc == 0 && a < m->nseen; a += CF_BLOCK_ROWS) {
+		uint32_t n = (uint32_t)(m->nseen - a < CF_BLOCK_ROWS ? m->nseen - a : CF_BLOCK_ROWS);
+		for (uint32_t j = 0; j < n; j++) {
+			while (m->seen_ptr[u + 1] <= a + j)
+				u++;
+			ucol[j] = u;
+		}
+		const void *cols[4] = {ucol, m->seen_item + a, m->seen_rating + a,
+		                       m->seen_ts ? (const void *)(m->seen_ts + a) : NULL};
+		rc = cf_write_block(w, n, cols);
+	}
+	free(ucol);
+	if (rc == 0)
+		rc = cf_write_end(w);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static cf_model *
+bad(cf_model *m, cf_reader *r, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static cf_model *
+bad(cf_model *m, cf_reader *r, char *err, size_t errlen, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (err)
+		snprintf(err, errlen, "%s: byte %" PRIu64 ": model: %s", cf_reader_name(r),
+		         cf_reader_offset(r), msg);
+	m->src = NULL;          /* the caller owns the reader */
+	cf_model_free(m);
+	if (!err)
+		cf_die("%s: byte %" PRIu64 ": model: %s", cf_reader_name(r),
+		       cf_reader_offset(r), msg);
+	return NULL;
+}
+
+/* Reads the next table, which must be called name; 0 or -1 (message set). */
+static int
+next_table(cf_reader *r, const char *name, const cf_schema **s, char *msg, size_t len)
+{
+	int rc = cf_read_table(r, s);
+
+	if (rc < 0) {
+		snprintf(msg, len, "%s", cf_reader_error(r));
+		return -1;
+	}
+	if (rc == 0) {
+		snprintf(msg, len, "stream ended before the '%s' table", name);
+		return -1;
+	}
+	if (strcmp((*s)->name, name) != 0) {
+		snprintf(msg, len, "expected a '%s' table, found '%s'", name, (*s)->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+attr_num(const cf_schema *s, const char *key, double *v)
+{
+	const char *a = cf_schema_get(s, key);
+
+	return a ? cf_parse_double(a, v) : -1;
+}
+
+cf_model *
+cf_model_read(cf_reader *r, char *err, size_t errlen)
+{
+	cf_model *m = cf_xcalloc(1, sizeof *m);
+	const cf_schema *s;
+	char msg[400];
+	double k, nu, ni;
+
+	m->src = r;
+	if (cf_read_table(r, &s) != 1) {
+		if (cf_reader_offset(r) == 0)
+			return bad(m, r, err, errlen, "empty input: expected a model stream");
+		return bad(m, r, err, errlen, "%s", cf_reader_error(r));
+	}
+	if (strcmp(s->name, "model") != 0)
+		return bad(m, r, err, errlen, "expected a model stream (a 'model' table first), "
+		           "found a '%s' table", s->name);
+	m->attrs = cf_schema_copy(s);
+	const char *algo = cf_schema_get(s, "algo");
+	if (!algo || attr_num(s, "k", &k) || attr_num(s, "mu", &m->mu) ||
+	    attr_num(s, "n_users", &nu) || attr_num(s, "n_items", &ni) ||
+	    k < 0 || k > 65536 || nu < 0 || ni < 0 || nu > UINT32_MAX || ni > UINT32_MAX)
+		return bad(m, r, err, errlen, "'model' table lacks algo, k, mu, n_users or n_items");
+	snprintf(m->algo, sizeof m->algo, "%s", algo);
+	m->k = (int)k;
+	m->nusers = (uint32_t)nu;
+	m->nitems = (uint32_t)ni;
+	m->has_scale = attr_num(s, "rating_min", &m->rating_min) == 0 &&
+	               attr_num(s, "rating_max", &m->rating_max) == 0;
+
+	static const char *fname[2] = {"user_factors", "item_factors"};
+	for (int t = 0; t < 2; t++) {
+		uint32_t want = t ? m->nitems : m->nusers;
+		if (next_table(r, fname[t], &s, msg, sizeof msg) < 0)
+			return bad(m, r, err, errlen, "%s", msg);
+		int cb = cf_schema_col(s, "bias"), cfac = cf_schema_col(s, "factors");
+		if (cb < 0 || s->cols[cb].type != CF_F32 || s->cols[cb].width != 1 ||
+		    (m->k > 0 && (cfac < 0 || s->cols[cfac].type != CF_F32 ||
+		                  s->cols[cfac].width != (uint32_t)m->k)))
+			return bad(m, r, err, errlen, "'%s' must have bias f32 and factors f32[%d]",
+			           fname[t], m->k);
+		if (cf_read_all(r, &m->tabs[t]) < 0)
+			return bad(m, r, err, errlen, "%s", cf_reader_error(r));
+		if (m->tabs[t].nrows != want)
+			return bad(m, r, err, errlen, "'%s' has %" PRIu64 " rows, expected %u",
+			           fname[t], m->tabs[t].nrows, want);
+		float *bias = m->tabs[t].col[cb];
+		float *fac = m->k > 0 ? m->tabs[t].col[cfac] : NULL;
+		if (t == 0)
+			m->bu = bias, m->P = fac;
+		else
+			m->bi = bias, m->Q = fac;
+	}
+	static const char *dname[2] = {"users", "items"};
+	for (int t = 0; t < 2; t++) {
+		cf_table d;
+		uint32_t want = t ? m->nitems : m->nusers;
+		if (next_table(r, dname[t], &s, msg, sizeof msg) < 0)
+			return bad(m, r, err, errlen, "%s", msg);
+		if (cf_schema_col(s, "id") != 0 || s->cols[0].type != CF_STR)
+			return bad(m, r, err, errlen, "'%s' must have a str column 'id'", dname[t]);
+		if (cf_read_all(r, &d) < 0)
+			return bad(m, r, err, errlen, "%s", cf_reader_error(r));
+		cf_idmap *map = cf_idmap_new();
+		for (uint64_t i = 0; i < d.nrows; i++) {
+			size_t len;
+			const char *id = cf_table_str(&d, 0, i, &len);
+			int added;
+			cf_idmap_intern(map, id, len, &added);
+			if (!added) {
+				cf_idmap_free(map);
+				cf_table_free(&d);
+				return bad(m, r, err, errlen, "'%s' repeats an id at row %" PRIu64,
+				           dname[t], i);
+			}
+		}
+		cf_table_free(&d);
+		if (t == 0)
+			m->users = map;
+		else
+			m->items = map;
+		if (cf_idmap_count(map) != want)
+			return bad(m, r, err, errlen, "'%s' has %u ids, expected %u", dname[t],
+			           cf_idmap_count(map), want);
+	}
+	if (next_table(r, "seen", &s, msg, sizeof msg) < 0)
+		return bad(m, r, err, errlen, "%s", msg);
+	int cu = cf_schema_col(s, "user"), ci = cf_schema_col(s, "item");
+	int cr = cf_schema_col(s, "rating"), ct = cf_schema_col(s, "timestamp");
+	if (cu < 0 || ci < 0 || cr < 0 || s->cols[cu].type != CF_U32 ||
+	    s->cols[ci].type != CF_U32 || s->cols[cr].type != CF_F32 ||
+	    (ct >= 0 && s->cols[ct].type != CF_I64))
+		return bad(m, r, err, errlen, "'seen' must have user u32, item u32, rating f32");
+	if (cf_read_all(r, &m->tabs[2]) < 0)
+		return bad(m, r, err, errlen, "%s", cf_reader_error(r));
+	cf_table *t = &m->tabs[2];
+	const uint32_t *su = t->col[cu];
+	m->nseen = t->nrows;
+	m->seen_item = t->col[ci];
+	m->seen_rating = t->col[cr];
+	m->seen_ts = ct >= 0 ? t->col[ct] : NULL;
+	m->seen_ptr = cf_xcalloc((size_t)m->nusers + 1, sizeof *m->seen_ptr);
+	for (uint64_t j = 0; j < m->nseen; j++) {
+		if (su[j] >= m->nusers || m->seen_item[j] >= m->nitems)
+			return bad(m, r, err, errlen, "'seen' row %" PRIu64 " is out of range", j);
+		if (j && (su[j] < su[j - 1] ||
+		          (su[j] == su[j - 1] && m->seen_item[j] <= m->seen_item[j - 1])))
+			return bad(m, r, err, errlen, "'seen' is not sorted by (user, item) at row %"
+			           PRIu64, j);
+		m->seen_ptr[su[j] + 1]++;
+	}
+	for (uint32_t u = 0; u < m->nusers; u++)
+		m->seen_ptr[u + 1] += m->seen_ptr[u];
+	return m;
+}

@@ -1,0 +1,369 @@
+/*
+ * mf-fit - trains a recommender model from a ratings frame.
+ *
+ * Reads a `ratings` table (raw ids from csv2bin or encoded from
+ * encode-ids/split) on stdin or from FILE, resolves duplicate
+ * (user, item) pairs (the latest by timestamp wins, else the last row),
+ * trains with the chosen algorithm (src/lib/mf.c) and writes the model
+ * stream (src/lib/model.h) on stdout or, atomically, to -o FILE.
+ */
+#include "frame.h"
+#include "mf.h"
+#include "model.h"
+#include "ratings.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct opts {
+	cf_algo algo;
+	const char *input, *output, *valid, *init, *log;
+	int quiet;
+	/* flags given on the command line (override the algorithm's defaults) */
+	int set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
+	int set_seed, set_threads, set_patience;
+	long long k, epochs, seed, threads, patience;
+	double lr, decay, reg, regb, alpha, scale;
+};
+
+static void
+usage(FILE *fp)
+{
+	cf_mf_params s = cf_mf_defaults(CF_SGD), a = cf_mf_defaults(CF_ALS);
+	cf_mf_params i = cf_mf_defaults(CF_IALS), b = cf_mf_defaults(CF_BASELINE);
+
+	fprintf(fp,
+	    "usage: mf-fit [--algo A] [-k K] [--epochs N] [--lr X] [--lr-decay X] [--reg X]\n"
+	    "              [--reg-bias X] [--alpha X] [--init-scale X] [--seed N] [--threads N]\n"
+	    "              [--valid FRAME] [--patience N] [--init MODEL] [--log FILE] [-q]\n"
+	    "              [-o MODEL] [FILE] > MODEL\n"
+	    "Trains a model on the 'ratings' table of stdin (or FILE; raw ids from csv2bin\n"
+	    "or encoded ones from encode-ids/split) and writes the model stream on stdout.\n"
+	    "Duplicate (user, item) pairs are resolved first: the latest by timestamp\n"
+	    "wins, else the last row; their number is reported on stderr.\n"
+	    "\n"
+	    "  -a, --algo A         the algorithm (default als):\n"
+	    "       als       biased MF  r ~ mu + bu + bi + p.q  by alternating least\n"
+	    "                 squares; factor penalty reg * n (n: the row's ratings,\n"
+	    "                 ALS-WR), bias penalty reg-bias.  Byte-identical for a seed\n"
+	    "                 at any thread count.\n"
+	    "                 defaults: -k %d --epochs %d --reg %g --reg-bias %g\n"
+	    "       sgd       the same model by parallel SGD (blocked, FPSGD-like);\n"
+	    "                 lr_t = lr / (1 + lr-decay * t); penalties per rating.\n"
+	    "                 Byte-identical for a seed with --threads 1.\n"
+	    "                 defaults: -k %d --epochs %d --lr %g --lr-decay %g --reg %g\n"
+	    "                 --reg-bias %g\n"
+	    "       ials      implicit ALS (Hu, Koren, Volinsky 2008) for top-N: confidence\n"
+	    "                 1 + alpha * rating, preference 1 for rated items; no biases.\n"
+	    "                 defaults: -k %d --epochs %d --reg %g --alpha %g\n"
+	    "       baseline  mu + user and item biases, penalty reg-bias (k = 0).\n"
+	    "                 defaults: --epochs %d --reg-bias %g\n"
+	    "       popular   item popularity (ratings per item) as the score (k = 0)\n"
+	    "  -k, --factors K      rank (>= 1 for als, sgd, ials)\n"
+	    "  -e, --epochs N       SGD epochs / ALS iterations (>= 1)\n"
+	    "      --lr X           SGD initial learning rate\n"
+	    "      --lr-decay X     SGD learning-rate decay\n"
+	    "  -r, --reg X          L2 penalty on factors\n"
+	    "      --reg-bias X     L2 penalty on biases\n"
+	    "      --alpha X        iALS confidence slope\n"
+	    "      --init-scale X   factors start as N(0, (X / sqrt(k))^2) (default %g)\n"
+	    "  -s, --seed N         seed (default %llu)\n"
+	    "  -t, --threads N      threads (default 0: all cores)\n"
+	    "      --valid FRAME    validation ratings, ids matched to training by raw id:\n"
+	    "                       RMSE after every epoch (als, sgd, baseline; unknown\n"
+	    "                       users/items predicted by biases and mu), or NDCG@10 and\n"
+	    "                       recall@10 over items not rated in training (ials,\n"
+	    "                       popular).  The final summary line gives the last (or\n"
+	    "                       best, with --patience) value: a test-set figure when\n"
+	    "                       FRAME is the test set.\n"
+	    "      --patience N     with --valid: stop after N epochs without improvement\n"
+	    "                       and keep the best epoch's model (default 0: never stop)\n"
+	    "      --init MODEL     warm start: users and items MODEL knows keep their\n"
+	    "                       factors as the starting point (and, without new\n"
+	    "                       ratings, as they are), new ones start fresh; -k defaults\n"
+	    "                       to MODEL's\n"
+	    "  -l, --log FILE       per-epoch rows as CSV (epoch,train_*,valid_*,seconds)\n"
+	    "  -q, --quiet          no progress or summary on stderr\n"
+	    "  -o, --output FILE    write the model to FILE (atomically) instead of stdout\n"
+	    "  -h, --help           this help;  -V, --version  the version\n"
+	    "\n"
+	    "Progress on stderr: one row per epoch (epoch, train RMSE or iALS loss per\n"
+	    "rating, validation figure, seconds), then a summary line.  Exit status 0 on\n"
+	    "success, 1 on bad input or parameters (wrong table, no ratings, k = 0,\n"
+	    "negative or NaN values) or a diverging run, 2 on a usage error.\n",
+	    a.k, a.epochs, a.reg, a.reg_bias, s.k, s.epochs, s.lr, s.lr_decay, s.reg, s.reg_bias,
+	    i.k, i.epochs, i.reg, i.alpha, b.epochs, b.reg_bias, s.init_scale,
+	    (unsigned long long)s.seed);
+}
+
+static double
+num(const char *flag, const char *v)
+{
+	double x;
+	char *end;
+
+	if (cf_parse_double(v, &x) == 0)
+		return x;
+	/* "nan", "inf": numbers, but bad values, refused later with exit 1. */
+	x = strtod(v, &end);
+	if (*v && !*end && (isnan(x) || isinf(x)))
+		return x;
+	cf_usage_error(usage, "%s: '%s' is not a number", flag, v);
+}
+
+static long long
+integer(const char *flag, const char *v)
+{
+	long long x;
+
+	if (cf_parse_i64(v, &x) != 0)
+		cf_usage_error(usage, "%s: '%s' is not an integer", flag, v);
+	return x;
+}
+
+static void
+parse(int argc, char **argv, struct opts *o)
+{
+	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT };
+	static const struct option lo[] = {
+		{"algo", 1, 0, 'a'}, {"factors", 1, 0, 'k'}, {"epochs", 1, 0, 'e'},
+		{"lr", 1, 0, O_LR}, {"lr-decay", 1, 0, O_DECAY}, {"reg", 1, 0, 'r'},
+		{"reg-bias", 1, 0, O_REGB}, {"alpha", 1, 0, O_ALPHA},
+		{"init-scale", 1, 0, O_SCALE}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'},
+		{"valid", 1, 0, O_VALID}, {"patience", 1, 0, O_PAT}, {"init", 1, 0, O_INIT},
+		{"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
+		CF_STD_LONGOPTS, {0, 0, 0, 0},
+	};
+	int c, a;
+
+	o->algo = CF_ALS;
+	while ((c = getopt_long(argc, argv, "a:k:e:r:s:t:l:qo:hV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if ((a = cf_algo_parse(optarg)) < 0)
+				cf_usage_error(usage, "--algo: unknown algorithm '%s' "
+				               "(als, sgd, ials, baseline, popular)", optarg);
+			o->algo = (cf_algo)a;
+			break;
+		case 'k': o->k = integer("-k", optarg); o->set_k = 1; break;
+		case 'e': o->epochs = integer("--epochs", optarg); o->set_epochs = 1; break;
+		case O_LR: o->lr = num("--lr", optarg); o->set_lr = 1; break;
+		case O_DECAY: o->decay = num("--lr-decay", optarg); o->set_decay = 1; break;
+		case 'r': o->reg = num("--reg", optarg); o->set_reg = 1; break;
+		case O_REGB: o->regb = num("--reg-bias", optarg); o->set_regb = 1; break;
+		case O_ALPHA: o->alpha = num("--alpha", optarg); o->set_alpha = 1; break;
+		case O_SCALE: o->scale = num("--init-scale", optarg); o->set_scale = 1; break;
+		case 's': o->seed = integer("--seed", optarg); o->set_seed = 1; break;
+		case 't': o->threads = integer("--threads", optarg); o->set_threads = 1; break;
+		case O_PAT: o->patience = integer("--patience", optarg); o->set_patience = 1; break;
+		case O_VALID: o->valid = optarg; break;
+		case O_INIT: o->init = optarg; break;
+		case 'l': o->log = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'o': o->output = optarg; break;
+		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
+		case 'V': cf_version();
+		default: cf_usage_error(usage, "unknown option");
+		}
+	}
+	if (optind < argc)
+		o->input = argv[optind++];
+	if (optind < argc)
+		cf_usage_error(usage, "unexpected argument '%s': one input at most", argv[optind]);
+}
+
+/* Range checks the library cannot make on an int (bad values: exit 1). */
+static int
+clamp_int(const char *flag, long long v, long long lo, long long hi)
+{
+	if (v < lo || v > hi)
+		cf_die("%s must be between %lld and %lld, not %lld", flag, lo, hi, v);
+	return (int)v;
+}
+
+/*
+ * Duplicate (user, item) pairs: keeps the latest by timestamp (ties and no
+ * timestamps: the last row), compacting the rows in their order.  Returns
+ * the number of rows dropped.
+ */
+static size_t
+dedup(cf_ratings *rs)
+{
+	uint32_t nu = cf_idmap_count(rs->users), ni = cf_idmap_count(rs->items);
+	uint64_t *ptr = cf_xcalloc((size_t)nu + 2, sizeof *ptr);
+	uint32_t *row, *last = cf_xmalloc(((size_t)ni + 1) * sizeof *last);
+	unsigned char *drop;
+	size_t dropped = 0, w = 0;
+
+	/* Rows grouped by user (counting sort, in row order). */
+	for (size_t j = 0; j < rs->n; j++)
+		ptr[rs->user[j] + 2]++;
+	for (uint32_t u = 0; u < nu; u++)
+		ptr[u + 2] += ptr[u + 1];
+	row = cf_xmalloc((rs->n + 1) * sizeof *row);
+	for (size_t j = 0; j < rs->n; j++)
+		row[ptr[rs->user[j] + 1]++] = (uint32_t)j;
+	/* Now user u's rows are row[ptr[u] .. ptr[u+1]); mark the losers. */
+	drop = cf_xcalloc(rs->n + 1, 1);
+	memset(last, 0xff, ((size_t)ni + 1) * sizeof *last);
+	for (uint32_t u = 0; u < nu; u++) {
+		for (uint64_t t = ptr[u]; t < ptr[u + 1]; t++) {
+			uint32_t j = row[t], i = rs->item[j], prev = last[i];
+			if (prev != UINT32_MAX && prev >= ptr[u] && prev < ptr[u + 1] &&
+			    rs->item[row[prev]] == i) {
+				uint32_t pj = row[prev];
+				/* j is a later row than pj: it wins unless pj is later in time. */
+				if (rs->has_ts && rs->ts[pj] > rs->ts[j]) {
+					drop[j] = 1;
+					dropped++;
+					continue;
+				}
+				drop[pj] = 1;
+				dropped++;
+			}
+			last[i] = (uint32_t)t;
+		}
+	}
+	if (dropped) {
+		for (size_t j = 0; j < rs->n; j++) {
+			if (drop[j])
+				continue;
+			rs->user[w] = rs->user[j];
+			rs->item[w] = rs->item[j];
+			rs->rating[w] = rs->rating[j];
+			if (rs->has_ts)
+				rs->ts[w] = rs->ts[j];
+			w++;
+		}
+		rs->n = w;
+	}
+	free(ptr);
+	free(row);
+	free(last);
+	free(drop);
+	return dropped;
+}
+
+static void
+read_ratings(const char *path, cf_ratings *rs)
+{
+	cf_reader *r = path ? cf_reader_open_path(path) : cf_reader_open(0, "stdin");
+
+	cf_ratings_read(r, rs);
+	cf_reader_close(r);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	cf_ratings train, valid;
+	cf_model *init = NULL, *m;
+	cf_outfile *logf = NULL, *out = NULL;
+	char err[512];
+
+	cf_setprog(argv[0]);
+	memset(&o, 0, sizeof o);
+	parse(argc, argv, &o);
+
+	cf_mf_params p = cf_mf_defaults(o.algo);
+	if (o.init) {
+		cf_reader *ir = cf_reader_open_path(o.init);
+		init = cf_model_read(ir, NULL, 0);      /* dies on a bad model */
+		if (!o.set_k && p.k > 0)
+			p.k = init->k;
+	}
+	if (o.set_k)
+		p.k = clamp_int("-k", o.k, 0, 65536);
+	if (o.set_epochs)
+		p.epochs = clamp_int("--epochs", o.epochs, 1, 1000000);
+	if (o.set_lr)
+		p.lr = o.lr;
+	if (o.set_decay)
+		p.lr_decay = o.decay;
+	if (o.set_reg)
+		p.reg = o.reg;
+	if (o.set_regb)
+		p.reg_bias = o.regb;
+	if (o.set_alpha)
+		p.alpha = o.alpha;
+	if (o.set_scale)
+		p.init_scale = o.scale;
+	if (o.set_seed) {
+		if (o.seed < 0)
+			cf_die("--seed must be >= 0, not %lld", o.seed);
+		p.seed = (uint64_t)o.seed;
+	}
+	if (o.set_threads)
+		p.threads = clamp_int("--threads", o.threads, 0, 1024);
+	if (o.set_patience)
+		p.patience = clamp_int("--patience", o.patience, 0, 1000000);
+	if (o.patience && !o.valid)
+		cf_die("--patience needs --valid");
+	p.quiet = o.quiet;
+
+	read_ratings(o.input, &train);
+	if (train.n == 0)
+		cf_die("%s: the 'ratings' table is empty: nothing to train on",
+		       o.input ? o.input : "stdin");
+	size_t dups = dedup(&train);
+	if (dups && !o.quiet)
+		cf_warn("%zu duplicate (user, item) ratings dropped (kept the latest)", dups);
+	int have_valid = 0;
+	if (o.valid) {
+		read_ratings(o.valid, &valid);
+		have_valid = 1;
+	}
+	if (o.log) {
+		logf = cf_outfile_open(o.log);
+		p.log = logf->fp;
+	}
+	m = cf_mf_train(&train, have_valid ? &valid : NULL, &p, init, err, sizeof err);
+	if (!m)
+		cf_die("%s", err);
+
+	if (!o.quiet) {
+		const char *tr = cf_schema_get(m->attrs, "train_rmse");
+		const char *vr = cf_schema_get(m->attrs, "valid_rmse");
+		const char *vn = cf_schema_get(m->attrs, "valid_ndcg10");
+		const char *vc = cf_schema_get(m->attrs, "valid_recall10");
+		const char *er = cf_schema_get(m->attrs, "epochs_run");
+		const char *be = cf_schema_get(m->attrs, "best_epoch");
+		char extra[256] = "";
+		if (tr)
+			snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+			         ", train RMSE %.4f", atof(tr));
+		if (vr)
+			snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+			         ", valid RMSE %.4f", atof(vr));
+		if (vn)
+			snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+			         ", valid NDCG@10 %.4f, recall@10 %.4f", atof(vn), vc ? atof(vc) : 0);
+		cf_warn("done: %s k=%d, %zu ratings, %u users, %u items, %s epochs, best epoch %s%s",
+		        m->algo, m->k, train.n, m->nusers, m->nitems, er ? er : "?", be ? be : "?",
+		        extra);
+	}
+
+	FILE *fp = stdout;
+	if (o.output) {
+		out = cf_outfile_open(o.output);
+		fp = out->fp;
+	}
+	cf_writer *w = cf_writer_new(fp, o.output ? o.output : "stdout");
+	cf_model_write(w, m);
+	cf_writer_finish(w);
+	if (out)
+		cf_outfile_commit(out);
+	if (logf)
+		cf_outfile_commit(logf);
+	cf_model_free(m);
+	cf_model_free(init);
+	cf_ratings_free(&train);
+	if (have_valid)
+		cf_ratings_free(&valid);
+	cf_close_stdout();
+	return CF_EXIT_OK;
+}

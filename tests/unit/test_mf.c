@@ -1,0 +1,478 @@
+/*
+ * test_mf.c - unit tests of training (mf.h): the ALS and iALS solves
+ * against dense normal equations solved here by Gaussian elimination, one
+ * SGD step against the hand-derived update, fold-in reproducing a trained
+ * user, determinism across thread counts, divergence and bad parameters
+ * reported with a message instead of a model.
+ */
+#include <check.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mf.h"
+#include "model.h"
+#include "ratings.h"
+#include "rng.h"
+#include "util.h"
+
+Suite *mf_suite(void);
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Solves the n x n system A x = b (row-major, overwritten) by Gaussian
+ * elimination with partial pivoting, in double. */
+static void
+gauss(int n, double *A, double *b, double *x)
+{
+	for (int c = 0; c < n; c++) {
+		int piv = c;
+		for (int r = c + 1; r < n; r++)
+			if (fabs(A[r * n + c]) > fabs(A[piv * n + c]))
+				piv = r;
+		for (int j = 0; j < n; j++) {
+			double t = A[c * n + j];
+			A[c * n + j] = A[piv * n + j];
+			A[piv * n + j] = t;
+		}
+		double t = b[c];
+		b[c] = b[piv];
+		b[piv] = t;
+		for (int r = c + 1; r < n; r++) {
+			double f = A[r * n + c] / A[c * n + c];
+			for (int j = c; j < n; j++)
+				A[r * n + j] -= f * A[c * n + j];
+			b[r] -= f * b[c];
+		}
+	}
+	for (int r = n - 1; r >= 0; r--) {
+		double s = b[r];
+		for (int j = r + 1; j < n; j++)
+			s -= A[r * n + j] * x[j];
+		x[r] = s / A[r * n + r];
+	}
+}
+
+static void
+intern_ids(cf_ratings *rs, uint32_t nu, uint32_t ni)
+{
+	char b[32];
+
+	for (uint32_t u = 0; u < nu; u++) {
+		snprintf(b, sizeof b, "u%u", u);
+		cf_idmap_intern(rs->users, b, strlen(b), NULL);
+	}
+	for (uint32_t i = 0; i < ni; i++) {
+		snprintf(b, sizeof b, "i%u", i);
+		cf_idmap_intern(rs->items, b, strlen(b), NULL);
+	}
+	cf_schema_set(rs->attrs, "rating_min", "0.5");
+	cf_schema_set(rs->attrs, "rating_max", "5");
+	rs->has_scale = 1;
+	rs->rating_min = 0.5;
+	rs->rating_max = 5;
+}
+
+/* A small low-rank ratings set: each user rates a random ~third of the items. */
+static void
+make_data(cf_ratings *rs, uint32_t nu, uint32_t ni, uint64_t seed)
+{
+	cf_rng g;
+	float P[64][3], Q[64][3];
+
+	cf_ratings_init(rs, 1);
+	intern_ids(rs, nu, ni);
+	cf_rng_seed(&g, seed, 0);
+	for (uint32_t u = 0; u < nu; u++)
+		for (int f = 0; f < 3; f++)
+			P[u][f] = (float)(0.6 * cf_rng_normal(&g));
+	for (uint32_t i = 0; i < ni; i++)
+		for (int f = 0; f < 3; f++)
+			Q[i][f] = (float)(0.6 * cf_rng_normal(&g));
+	for (uint32_t u = 0; u < nu; u++)
+		for (uint32_t i = 0; i < ni; i++) {
+			if (cf_rng_uniform(&g) > 0.35)
+				continue;
+			double r = 3.5 + P[u][0] * Q[i][0] + P[u][1] * Q[i][1] + P[u][2] * Q[i][2] +
+			           0.3 * cf_rng_normal(&g);
+			r = r < 0.5 ? 0.5 : r > 5 ? 5 : r;
+			cf_ratings_add(rs, u, i, (float)r, (int64_t)(u * 1000 + i));
+		}
+}
+
+static cf_mf_params
+quiet_params(cf_algo a)
+{
+	cf_mf_params p = cf_mf_defaults(a);
+
+	p.quiet = 1;
+	p.threads = 1;
+	return p;
+}
+
+static int
+same_model(const cf_model *a, const cf_model *b)
+{
+	size_t pk = (size_t)a->nusers * a->k, qk = (size_t)a->nitems * a->k;
+
+	return a->nusers == b->nusers && a->nitems == b->nitems && a->k == b->k &&
+	       a->mu == b->mu && memcmp(a->bu, b->bu, a->nusers * sizeof(float)) == 0 &&
+	       memcmp(a->bi, b->bi, a->nitems * sizeof(float)) == 0 &&
+	       memcmp(a->P, b->P, pk * sizeof(float)) == 0 &&
+	       memcmp(a->Q, b->Q, qk * sizeof(float)) == 0 &&
+	       strcmp(cf_schema_get(a->attrs, "train_rmse") ? cf_schema_get(a->attrs, "train_rmse") : "",
+	              cf_schema_get(b->attrs, "train_rmse") ? cf_schema_get(b->attrs, "train_rmse") : "") == 0;
+}
+
+/* A hand-made model with k = 3 over 5 items. */
+static cf_model *
+small_model(const char *algo)
+{
+	static const float Q[5][3] = {
+		{0.5f, -0.2f, 0.1f}, {0.3f, 0.8f, -0.4f}, {-0.6f, 0.1f, 0.7f},
+		{0.2f, 0.2f, 0.2f}, {-0.1f, -0.5f, 0.3f},
+	};
+	static const float bi[5] = {0.2f, -0.3f, 0.1f, 0.4f, -0.1f};
+	cf_model *m = cf_model_new(1, 5, 3, algo);
+
+	memcpy(m->Q, Q, sizeof Q);
+	memcpy(m->bi, bi, sizeof bi);
+	m->mu = 3.5;
+	return m;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+START_TEST(test_algo_names)
+{
+	for (int a = CF_SGD; a <= CF_POPULAR; a++)
+		ck_assert_int_eq(cf_algo_parse(cf_algo_name((cf_algo)a)), a);
+	ck_assert_int_eq(cf_algo_parse("svd"), -1);
+	ck_assert_int_gt(cf_mf_defaults(CF_ALS).k, 0);
+	ck_assert_int_eq(cf_mf_defaults(CF_BASELINE).k, 0);
+}
+END_TEST
+
+/* The explicit ALS user solve is the solution of the normal equations
+ * (Z^T Z + diag(reg sqrt(n) ..., reg_bias)) [p; b] = Z^T (r - mu - bi). */
+START_TEST(test_als_solve_matches_normal_equations)
+{
+	cf_model *m = small_model("als");
+	const uint32_t items[4] = {0, 1, 2, 4};
+	const float r[4] = {4.0f, 2.5f, 3.5f, 5.0f};
+	const double reg = 0.3, regb = 2;
+	double A[16] = {0}, rhs[4] = {0}, x[4];
+	float p[3], b;
+
+	cf_schema_set(m->attrs, "reg_weight", "sqrt");
+	cf_schema_set(m->attrs, "reg_bias_weight", "none");
+	ck_assert_int_eq(cf_mf_solve_user(m, items, r, 4, reg, regb, p, &b), 0);
+	for (int j = 0; j < 4; j++) {
+		double z[4] = {m->Q[items[j] * 3], m->Q[items[j] * 3 + 1], m->Q[items[j] * 3 + 2], 1};
+		double y = r[j] - m->mu - m->bi[items[j]];
+		for (int a = 0; a < 4; a++) {
+			rhs[a] += z[a] * y;
+			for (int c = 0; c < 4; c++)
+				A[a * 4 + c] += z[a] * z[c];
+		}
+	}
+	for (int a = 0; a < 3; a++)
+		A[a * 4 + a] += reg * sqrt(4.0);
+	A[15] += regb;
+	gauss(4, A, rhs, x);
+	for (int a = 0; a < 3; a++)
+		ck_assert_double_eq_tol(p[a], x[a], 1e-5);
+	ck_assert_double_eq_tol(b, x[3], 1e-5);
+	cf_model_free(m);
+}
+END_TEST
+
+/* The iALS solve equals the dense weighted least squares over ALL items:
+ * sum_i c_i (pref_i - p.q_i)^2 + reg |p|^2, c = 1 + alpha r for rated
+ * items (pref 1), c = 1 and pref 0 for the rest. */
+START_TEST(test_ials_solve_matches_dense)
+{
+	cf_model *m = small_model("ials");
+	const uint32_t items[2] = {1, 3};
+	const float r[2] = {4.0f, 1.0f};
+	const double reg = 0.7, alpha = 2.5;
+	double A[9] = {0}, rhs[3] = {0}, x[3];
+	float p[3], b = 1;
+
+	cf_schema_set(m->attrs, "alpha", "2.5");
+	ck_assert_int_eq(cf_mf_solve_user(m, items, r, 2, reg, 0, p, &b), 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		double c = 1, pref = 0;
+		for (int j = 0; j < 2; j++)
+			if (items[j] == i)
+				c = 1 + alpha * r[j], pref = 1;
+		const float *q = m->Q + i * 3;
+		for (int a = 0; a < 3; a++) {
+			rhs[a] += c * pref * q[a];
+			for (int d = 0; d < 3; d++)
+				A[a * 3 + d] += c * q[a] * q[d];
+		}
+	}
+	for (int a = 0; a < 3; a++)
+		A[a * 3 + a] += reg;
+	gauss(3, A, rhs, x);
+	for (int a = 0; a < 3; a++)
+		ck_assert_double_eq_tol(p[a], x[a], 1e-5);
+	ck_assert(b == 0);
+	cf_model_free(m);
+}
+END_TEST
+
+/* One SGD step on one rating from known factors (a warm start), against
+ * the update derived by hand:  e = r - (mu + bu + bi + p.q);
+ * bu += lr (e - reg_bias bu) (the bias is seen once: reg_bias / 1);
+ * p += lr (e q - reg p), q += lr (e p - reg q), both from the old values. */
+START_TEST(test_sgd_one_step)
+{
+	cf_ratings rs;
+	cf_model *init = cf_model_new(1, 1, 3, "sgd"), *m;
+	const float p0[3] = {0.1f, -0.2f, 0.3f}, q0[3] = {0.4f, 0.5f, -0.6f};
+	const float bu0 = 0.2f, bi0 = -0.1f, r = 4.5f;
+	cf_mf_params prm = quiet_params(CF_SGD);
+	char err[256];
+
+	cf_ratings_init(&rs, 0);
+	intern_ids(&rs, 1, 1);
+	cf_ratings_add(&rs, 0, 0, r, 0);
+	memcpy(init->P, p0, sizeof p0);
+	memcpy(init->Q, q0, sizeof q0);
+	init->bu[0] = bu0;
+	init->bi[0] = bi0;
+	init->mu = 3.5;
+	cf_model_set_dicts(init, rs.users, rs.items);
+	prm.k = 3;
+	prm.epochs = 1;
+	prm.lr = 0.1;
+	prm.lr_decay = 0;
+	prm.reg = 0.05;
+	prm.reg_bias = 0.02;
+	m = cf_mf_train(&rs, NULL, &prm, init, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+
+	double dot = 0;
+	for (int f = 0; f < 3; f++)
+		dot += (double)p0[f] * q0[f];
+	double e = r - (3.5 + bu0 + bi0 + dot), lr = 0.1;
+	ck_assert_double_eq_tol(m->bu[0], bu0 + lr * (e - 0.02 * bu0), 1e-6);
+	ck_assert_double_eq_tol(m->bi[0], bi0 + lr * (e - 0.02 * bi0), 1e-6);
+	for (int f = 0; f < 3; f++) {
+		ck_assert_double_eq_tol(m->P[f], p0[f] + lr * (e * q0[f] - 0.05 * p0[f]), 1e-6);
+		ck_assert_double_eq_tol(m->Q[f], q0[f] + lr * (e * p0[f] - 0.05 * q0[f]), 1e-6);
+	}
+	cf_model_free(m);
+	cf_model_free(init);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+/* ALS ends with the user step, so folding a trained user back in from
+ * its own training ratings gives its factors and scores again. */
+START_TEST(test_fold_in_reproduces_user)
+{
+	cf_ratings rs;
+	cf_mf_params prm = quiet_params(CF_ALS);
+	char err[256];
+	cf_model *m;
+
+	make_data(&rs, 40, 60, 1);
+	prm.k = 4;
+	prm.epochs = 5;
+	m = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+	for (uint32_t u = 0; u < 40; u += 13) {
+		uint64_t a = m->seen_ptr[u], b = m->seen_ptr[u + 1];
+		float p[4], bias;
+		ck_assert_int_gt(b - a, 0);
+		ck_assert_int_eq(cf_mf_solve_user(m, m->seen_item + a, m->seen_rating + a, b - a,
+		                                  prm.reg, prm.reg_bias, p, &bias), 0);
+		for (int f = 0; f < 4; f++)
+			ck_assert_double_eq_tol(p[f], m->P[u * 4 + f], 1e-4);
+		ck_assert_double_eq_tol(bias, m->bu[u], 1e-4);
+		for (uint32_t i = 0; i < 60; i += 7) {
+			double s = m->mu + bias + m->bi[i];
+			for (int f = 0; f < 4; f++)
+				s += p[f] * m->Q[i * 4 + f];
+			ck_assert_double_eq_tol(s, cf_model_predict(m, u, i), 1e-4);
+		}
+	}
+	cf_model_free(m);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+/* The same for iALS: the implicit fold-in reproduces the trained user. */
+START_TEST(test_ials_fold_in)
+{
+	cf_ratings rs;
+	cf_mf_params prm = quiet_params(CF_IALS);
+	char err[256];
+	cf_model *m;
+
+	make_data(&rs, 30, 50, 2);
+	prm.k = 4;
+	prm.epochs = 4;
+	prm.reg = 1;
+	m = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+	for (uint32_t u = 0; u < 30; u += 11) {
+		uint64_t a = m->seen_ptr[u], b = m->seen_ptr[u + 1];
+		float p[4], bias;
+		ck_assert_int_eq(cf_mf_solve_user(m, m->seen_item + a, m->seen_rating + a, b - a,
+		                                  prm.reg, 0, p, &bias), 0);
+		for (int f = 0; f < 4; f++)
+			ck_assert_double_eq_tol(p[f], m->P[u * 4 + f], 1e-4);
+	}
+	cf_model_free(m);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+/* ALS and iALS: the same bytes at 1 and 3 threads; SGD at 1 thread twice. */
+START_TEST(test_determinism)
+{
+	cf_ratings rs;
+	char err[256];
+	cf_algo algos[3] = {CF_ALS, CF_IALS, CF_SGD};
+
+	make_data(&rs, 50, 64, 3);
+	for (int a = 0; a < 3; a++) {
+		cf_mf_params prm = quiet_params(algos[a]);
+		prm.k = 5;
+		prm.epochs = 3;
+		cf_model *m1 = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
+		ck_assert_msg(m1 != NULL, "%s", err);
+		prm.threads = algos[a] == CF_SGD ? 1 : 3;
+		cf_model *m2 = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
+		ck_assert_msg(m2 != NULL, "%s", err);
+		ck_assert_msg(same_model(m1, m2), "%s differs between runs", cf_algo_name(algos[a]));
+		cf_model_free(m1);
+		cf_model_free(m2);
+	}
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+/* A huge learning rate diverges: no model, a one-line reason. */
+START_TEST(test_divergence)
+{
+	cf_ratings rs;
+	cf_mf_params prm = quiet_params(CF_SGD);
+	char err[256];
+
+	make_data(&rs, 30, 40, 4);
+	prm.k = 4;
+	prm.epochs = 20;
+	prm.lr = 1e4;
+	prm.init_scale = 1;
+	ck_assert(cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err) == NULL);
+	ck_assert_msg(strstr(err, "diverged") != NULL, "message: %s", err);
+	ck_assert(strchr(err, '\n') == NULL);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+START_TEST(test_bad_params)
+{
+	cf_ratings rs, empty;
+	char err[256];
+	cf_mf_params prm;
+
+	make_data(&rs, 10, 10, 5);
+	prm = quiet_params(CF_ALS);
+	prm.k = 0;
+	ck_assert(cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err) == NULL);
+	ck_assert(strstr(err, "-k") != NULL);
+	prm = quiet_params(CF_SGD);
+	prm.reg = -1;
+	ck_assert(cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err) == NULL);
+	ck_assert(strstr(err, "--reg") != NULL);
+	prm = quiet_params(CF_SGD);
+	prm.lr = NAN;
+	ck_assert(cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err) == NULL);
+	ck_assert(strstr(err, "--lr") != NULL);
+	prm = quiet_params(CF_IALS);
+	prm.epochs = 0;
+	ck_assert(cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err) == NULL);
+	cf_ratings_init(&empty, 0);
+	prm = quiet_params(CF_BASELINE);
+	ck_assert(cf_mf_train(&empty, NULL, &prm, NULL, err, sizeof err) == NULL);
+	ck_assert(strstr(err, "no ratings") != NULL);
+	cf_ratings_free(&empty);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+/* Baseline: at its fixed point every bias is the penalized mean residual. */
+START_TEST(test_baseline_fixed_point)
+{
+	cf_ratings rs;
+	cf_mf_params prm = quiet_params(CF_BASELINE);
+	char err[256];
+	cf_model *m;
+
+	make_data(&rs, 20, 30, 6);
+	prm.epochs = 200;
+	m = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+	for (uint32_t u = 0; u < 20; u += 5) {
+		double s = 0;
+		uint64_t a = m->seen_ptr[u], b = m->seen_ptr[u + 1];
+		for (uint64_t t = a; t < b; t++)
+			s += m->seen_rating[t] - m->mu - m->bi[m->seen_item[t]];
+		ck_assert_double_eq_tol(m->bu[u], s / (prm.reg_bias + (double)(b - a)), 1e-4);
+	}
+	cf_model_free(m);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+/* Popular: bi holds each item's number of ratings. */
+START_TEST(test_popular_counts)
+{
+	cf_ratings rs;
+	cf_mf_params prm = quiet_params(CF_POPULAR);
+	char err[256];
+	cf_model *m;
+	uint32_t cnt[30] = {0};
+
+	make_data(&rs, 20, 30, 7);
+	for (size_t j = 0; j < rs.n; j++)
+		cnt[rs.item[j]]++;
+	m = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_int_eq(m->k, 0);
+	for (int i = 0; i < 30; i++)
+		ck_assert(m->bi[i] == (float)cnt[i]);
+	cf_model_free(m);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+Suite *
+mf_suite(void)
+{
+	Suite *s = suite_create("mf");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_algo_names);
+	tcase_add_test(tc, test_als_solve_matches_normal_equations);
+	tcase_add_test(tc, test_ials_solve_matches_dense);
+	tcase_add_test(tc, test_sgd_one_step);
+	tcase_add_test(tc, test_fold_in_reproduces_user);
+	tcase_add_test(tc, test_ials_fold_in);
+	tcase_add_test(tc, test_determinism);
+	tcase_add_test(tc, test_divergence);
+	tcase_add_test(tc, test_bad_params);
+	tcase_add_test(tc, test_baseline_fixed_point);
+	tcase_add_test(tc, test_popular_counts);
+	suite_add_tcase(s, tc);
+	return s;
+}
