@@ -11,13 +11,14 @@ BIN     ?= bin
 
 STD      = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-PKGS     = zlib
+PKGS     = zlib openblas jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lopenblas -ljansson)
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Isrc/lib $(PKG_CFLAGS) -pthread
 LDLIBS   = $(PKG_LIBS) -lm -pthread
 
-PROGS    = csv2bin bin2csv encode-ids split gen-ratings
+PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-score topk \
+           metrics join-meta
 LIB_SRC  = $(wildcard src/lib/*.c)
 LIB_HDR  = $(wildcard src/lib/*.h)
 LIB_OBJ  = $(LIB_SRC:src/lib/%.c=$(BUILD)/lib/%.o)
@@ -25,6 +26,9 @@ LIBA     = $(BUILD)/libcinefilter.a
 
 .PHONY: all test unit asan test-asan bench install uninstall clean deps
 .DELETE_ON_ERROR:
+# Pipeline files made by chains of pattern rules are results, not
+# intermediates to delete: keep them all.
+.SECONDARY:
 
 all: $(PROGS:%=$(BIN)/%)
 
@@ -43,12 +47,14 @@ $(BIN) $(BUILD)/lib $(BUILD)/tests:
 	mkdir -p $@
 
 # ---- workflows (pipelines/*.mk) ----------------------------------------
-include pipelines/prep.mk
+include pipelines/prep.mk pipelines/train.mk pipelines/evaluate.mk pipelines/recommend.mk
 
-# README's main command.  Until training lands (mf-fit), the pipeline is
-# the data preparation of the shipped data set.
+# README's main command: data-prep -> train -> evaluate -> recommend.
 .PHONY: pipeline
-pipeline: all prep
+pipeline: all
+	@$(MAKE) -s --no-print-directory prep
+	@$(MAKE) -s --no-print-directory evaluate
+	@$(MAKE) -s --no-print-directory demo
 
 # ---- tests ------------------------------------------------------------
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -64,7 +70,7 @@ unit: $(BUILD)/tests/unit
 # `make test` runs the unit tests and every end-to-end test and ends with
 # one summary line: "tests: N passed, M failed".
 test: all $(BUILD)/tests/unit
-	@sh tests/run.sh $(BUILD)/tests/unit $(BIN)
+	@BUILD=$(BUILD) sh tests/run.sh $(BUILD)/tests/unit $(BIN)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a
 # separate build tree so the normal binaries are untouched.

@@ -1,7 +1,9 @@
 #!/bin/sh
-# bench/run.sh BINDIR - `make bench`: throughput and memory of the data-prep
-# stages on generated MovieLens-25M-shaped data (25,000,000 ratings,
-# 162,541 users, 59,047 items), figures printed, nothing asserted.
+# bench/run.sh BINDIR - `make bench`: throughput and memory of every stage
+# on generated MovieLens-25M-shaped data (25,000,000 ratings, 162,541
+# users, 59,047 items), figures printed, nothing asserted.
+#
+#   BENCH=prep|train|score|all (default all) picks a section.
 #
 # Each figure is the median of RUNS runs (default 3); these machines are
 # noisy, so compare figures measured in one run of this script.
@@ -10,13 +12,15 @@ set -eu
 bindir=$1
 RUNS=${RUNS:-3}
 ROWS=${BENCH_ROWS:-25000000}
+USERS=${BENCH_USERS:-162541}
+ITEMS=${BENCH_ITEMS:-59047}
 dir=${BENCH_DIR:-build/bench}
 mkdir -p "$dir"
 csv=$dir/ratings-$ROWS.csv
 
 if [ ! -s "$csv" ]; then
 	echo "bench: generating $ROWS ratings (once; kept in $csv)"
-	"$bindir"/gen-ratings -u 162541 -i 59047 -n "$ROWS" -k 16 > "$csv.tmp"
+	"$bindir"/gen-ratings -u "$USERS" -i "$ITEMS" -n "$ROWS" -k 16 > "$csv.tmp"
 	mv "$csv.tmp" "$csv"
 fi
 bytes=$(wc -c < "$csv")
@@ -41,6 +45,10 @@ run() {
 mbps() { printf '  %7.1f MB/s' "$(echo "$bytes / 1000000 / $1" | bc -l)"; }
 rps()  { printf '  %7.2f M rows/s' "$(echo "$ROWS / 1000000 / $1" | bc -l)"; }
 
+BENCH=${BENCH:-all}
+want() { [ "$BENCH" = all ] || [ "$BENCH" = "$1" ]; }
+
+if want prep; then
 echo "bench: $ROWS rows, $(echo "$bytes / 1000000" | bc) MB of CSV, median of $RUNS runs"
 run "csv2bin --dups keep (streaming)" "$bindir/csv2bin --dups keep < $csv > $dir/keep.bin"; mbps "$med_s"; echo
 run "csv2bin (default: --dups latest)" "$bindir/csv2bin < $csv > $dir/raw.bin"; mbps "$med_s"; echo
@@ -49,4 +57,67 @@ run "split --ratio 0.2" "$bindir/split --test $dir/test.bin --ratio 0.2 --seed 4
 run "split --per-user 0.2" "$bindir/split --test $dir/test.bin --per-user 0.2 --seed 42 < $dir/enc.bin > $dir/train.bin"; rps "$med_s"; echo
 run "split --last 5" "$bindir/split --test $dir/test.bin --last 5 < $dir/enc.bin > $dir/train.bin"; rps "$med_s"; echo
 run "bin2csv" "$bindir/bin2csv < $dir/raw.bin > /dev/null"; rps "$med_s"; echo
+rm -f "$dir"/keep.bin "$dir"/train.bin "$dir"/test.bin
+fi
+
+# ---- training: k = 64, 2 threads, 90/10 split of the generated data ----
+# Seconds per epoch are the median of the epochs' own timings (mf-fit
+# --log); whole-run wall time and peak RSS come from /usr/bin/time.
+epoch_med() {	# median of column $2 (seconds) of a --log CSV, header skipped
+	tail -n +2 "$1" | cut -d, -f"$2" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
+}
+if want train || want score; then
+	[ -s "$dir/raw.bin" ] || "$bindir/csv2bin" < "$csv" > "$dir/raw.bin"
+	"$bindir/gen-ratings" -u "$USERS" -i "$ITEMS" -n "$ROWS" -k 16 --format frame \
+		2> "$dir/floor.txt" > /dev/null
+	floor=$(sed -n 's/.*noise floor RMSE \([0-9.]*\).*/\1/p' "$dir/floor.txt")
+	"$bindir/encode-ids" < "$dir/raw.bin" | "$bindir/split" --ratio 0.1 --seed 1 \
+		--test "$dir/test.bin" > "$dir/train.bin"
+	ntrain=$("$bindir/bin2csv" --list < "$dir/train.bin" | head -n 1 | cut -f 2)
+fi
+if want train; then
+	echo "bench: training on $ntrain ratings, k=64, 2 threads (noise floor RMSE $floor)"
+	for a in sgd als ials; do
+		case $a in
+		sgd) flags="--epochs 20 --valid $dir/test.bin" ;;
+		als) flags="--epochs 4 --valid $dir/test.bin" ;;
+		ials) flags="--epochs 4" ;;
+		esac
+		/usr/bin/time -f '%e %M' -o "$dir/t1" "$bindir/mf-fit" --algo $a -k 64 --threads 2 \
+			$flags --log "$dir/log-$a.csv" -q < "$dir/train.bin" > "$dir/model-$a.bin"
+		col=$(head -n 1 "$dir/log-$a.csv" | tr ',' '\n' | grep -n '^seconds$' | cut -d: -f1)
+		sec=$(epoch_med "$dir/log-$a.csv" "$col")
+		read -r wall kb < "$dir/t1"
+		printf '%-6s %7.3f s/epoch  %6.1f M ratings/s  run %6.1f s  %7.1f MB peak RSS' \
+			"$a" "$sec" "$(echo "$ntrain / 1000000 / $sec" | bc -l)" "$wall" "$(echo "$kb / 1024" | bc -l)"
+		if [ $a != ials ]; then
+			printf '  test RMSE %.4f' "$(tail -n 1 "$dir/log-$a.csv" | cut -d, -f3)"
+		fi
+		echo
+	done
+fi
+
+# ---- scoring: --all --top 20 against the bare matrix products ----------
+if want score; then
+	[ -s "$dir/model-sgd.bin" ] || "$bindir/mf-fit" --algo sgd -k 64 --epochs 2 -q \
+		< "$dir/train.bin" > "$dir/model-sgd.bin"
+	cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L $(pkg-config --cflags openblas) -pthread \
+		-o "$dir/bench-gemm" bench/gemm.c $(pkg-config --libs openblas)
+	echo "bench: scoring $USERS users x $ITEMS items, k=64, 1 thread"
+	run "mf-score --all --top 20" "$bindir/mf-score --all --top 20 --threads 1 < $dir/model-sgd.bin > /dev/null"
+	top=$med_s; echo
+	run "bare cblas_sgemm, same shapes" "$dir/bench-gemm -u $USERS -i $ITEMS -k 64 -b 512 -T 512 -t 1 > /dev/null"
+	gemm=$med_s; echo
+	printf 'ratio mf-score / sgemm: %.2f\n' "$(echo "$top / $gemm" | bc -l)"
+
+	# One user at a time on the shipped data: 610 users in one process.
+	small=$dir/small
+	mkdir -p "$small"
+	"$bindir/csv2bin" < data/ml-latest-small/ratings.csv | "$bindir/encode-ids" |
+		"$bindir/split" --test "$small/test.bin" > "$small/train.bin"
+	"$bindir/mf-fit" -q < "$small/train.bin" > "$small/model.bin"
+	users=$(seq 1 610 | sed 's/^/--user /' | tr '\n' ' ')
+	run "mf-score --user x610 (ml-latest-small)" "$bindir/mf-score $users --top 20 < $small/model.bin > /dev/null"
+	printf '  %.3f ms/user (load included)\n' "$(echo "$med_s * 1000 / 610" | bc -l)"
+fi
 rm -f "$dir"/*.bin "$dir/t1" "$dir/times"

@@ -4,7 +4,7 @@
 # commands) and by .ci/run.  Needs root, or sudo.
 set -eu
 PKGS="make gcc clang pkg-config zlib1g-dev check libopenblas-dev libjansson-dev
-      parallel python3 time bc"
+      parallel python3 time bc gnuplot-nox"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

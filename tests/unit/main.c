@@ -11,8 +11,10 @@
 Suite *frame_suite(void);
 Suite *idmap_suite(void);
 Suite *util_suite(void);
-/* Written separately (tests/unit/test_ratings.c); absent until it exists. */
-Suite *ratings_suite(void) __attribute__((weak));
+Suite *ratings_suite(void);
+Suite *metrics_suite(void);
+Suite *mf_suite(void);
+Suite *score_suite(void);
 
 int
 main(void)
@@ -25,8 +27,10 @@ main(void)
 	sr = srunner_create(frame_suite());
 	srunner_add_suite(sr, idmap_suite());
 	srunner_add_suite(sr, util_suite());
-	if (ratings_suite)
-		srunner_add_suite(sr, ratings_suite());
+	srunner_add_suite(sr, ratings_suite());
+	srunner_add_suite(sr, metrics_suite());
+	srunner_add_suite(sr, mf_suite());
+	srunner_add_suite(sr, score_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -1,0 +1,12 @@
+# pipelines/plot.gp - train and test RMSE per epoch from mf-fit --log.
+# Called by `make plot` with logfile, out and algo set on the command line.
+set datafile separator ','
+set terminal pngcairo size 900,560 noenhanced
+set output out
+set title sprintf('%s: RMSE per epoch', algo)
+set xlabel 'epoch'
+set ylabel 'RMSE'
+set grid
+set key top right
+plot logfile using 1:2 with linespoints title 'train' lw 2, \
+     logfile using 1:3 with linespoints title 'test (logged only)' lw 2

@@ -1,0 +1,37 @@
+# pipelines/prep.mk - data preparation: CSV -> frames -> encoded -> split.
+# Included by the top Makefile.  Every file lives under $(OUT) and is
+# rebuilt only when its inputs (data or programs) change.
+#
+#   make prep [DATA=dir] [SEED=n] [RATIO=r]
+#
+# DATA is any MovieLens-format directory (ratings.csv; movies.csv).
+
+DATA  ?= data/ml-latest-small
+OUT   ?= build/pipeline/$(notdir $(DATA))
+SEED  ?= 42
+RATIO ?= 0.2
+
+PREP_RATINGS = $(OUT)/ratings.bin
+PREP_ENCODED = $(OUT)/encoded.bin
+PREP_TRAIN   = $(OUT)/train.bin
+PREP_TEST    = $(OUT)/test.bin
+
+$(OUT):
+	mkdir -p $@
+
+$(PREP_RATINGS): $(DATA)/ratings.csv $(BIN)/csv2bin | $(OUT)
+	$(BIN)/csv2bin -o $@ $<
+
+$(PREP_ENCODED): $(PREP_RATINGS) $(BIN)/encode-ids
+	$(BIN)/encode-ids < $< > $@
+
+# One split run writes both files (a grouped target).
+$(PREP_TRAIN) $(PREP_TEST) &: $(PREP_ENCODED) $(BIN)/split
+	$(BIN)/split --test $(PREP_TEST) --ratio $(RATIO) --seed $(SEED) < $< > $(PREP_TRAIN)
+
+.PHONY: prep
+prep: $(PREP_TRAIN) $(PREP_TEST)
+	@printf 'prep: %s -> %s\n' "$(DATA)" "$(OUT)"
+	@for f in $(PREP_RATINGS) $(PREP_TRAIN) $(PREP_TEST); do \
+		printf '  %-40s ' "$$f"; $(BIN)/bin2csv --list < $$f | head -n 1 | cut -f 1,2 | tr '\t' ' '; \
+	done

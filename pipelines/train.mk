@@ -1,0 +1,34 @@
+# pipelines/train.mk - training: one model per algorithm from the split's
+# train set.  Included by the top Makefile after prep.mk.
+#
+#   make train [ALGO=als] [RANK=64] [EPOCHS=15] [REG=...] [FIT_FLAGS='...']
+#
+# A model is rebuilt when the train set, mf-fit, or its flags change: the
+# flags are kept in a stamp file that is rewritten only when they differ.
+# RANK is the number of factors (mf-fit -k); K is the number of
+# recommendations (see recommend.mk).
+
+ALGO     ?= als
+ALGOS    ?= als sgd ials baseline popular
+RANK     ?=
+EPOCHS   ?=
+REG      ?=
+FIT_FLAGS ?=
+
+fit_flags = $(if $(RANK),-k $(RANK)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+            $(if $(REG),--reg $(REG)) $(FIT_FLAGS)
+
+.PHONY: FORCE train
+FORCE:
+
+$(OUT)/fit-%.flags: FORCE | $(OUT)
+	@printf '%s\n' '$(fit_flags)' | cmp -s - $@ || printf '%s\n' '$(fit_flags)' > $@
+
+# The test set is given as --valid only to log its figure per epoch (for
+# `make plot`): no early stopping, so it cannot influence the model.
+$(OUT)/model-%.bin: $(PREP_TRAIN) $(PREP_TEST) $(BIN)/mf-fit $(OUT)/fit-%.flags
+	@echo "train: $* on $(PREP_TRAIN)"
+	$(BIN)/mf-fit --algo $* $(fit_flags) --valid $(PREP_TEST) \
+		--log $(OUT)/log-$*.csv -o $@ < $(PREP_TRAIN)
+
+train: $(OUT)/model-$(ALGO).bin
