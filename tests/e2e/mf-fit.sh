@@ -102,3 +102,14 @@ t_true "--help: usage on stdout with defaults" "grep -q '^usage: mf-fit' out && 
 t_run "--version" 0 "mf-fit --version"
 t_true "--version names the program" "grep -q '^mf-fit (cinefilter) [0-9]' out"
 t_run "unknown flag" 2 "mf-fit --no-such-flag < /dev/null"
+
+# Generated data from a known rank-8 model: with the rank matched and the
+# regularization suited to 400 ratings a user, test RMSE comes within 5%
+# of the noise floor gen-ratings computed (the RMSE of E[r | u, i] itself).
+gen-ratings -u 2000 -i 3000 -n 1000000 -k 8 --format frame --floor floor.txt 2>/dev/null |
+	split --ratio 0.2 --seed 42 --test gtest.bin > gtrain.bin
+for cfg in "als -k 8 --reg 0.1" "sgd -k 8 --reg 0.02 --reg-bias 0.5"; do
+	t_run "generated data: $cfg" 0 "mf-fit --algo $cfg -q < gtrain.bin > g.model && mf-score --pairs gtest.bin < g.model | metrics --metric rmse"
+	t_true "generated data: $cfg within 5% of the noise floor" \
+		"awk -v r=\"\$(cat out)\" '{ exit !(r > \$1 && r <= 1.05 * \$1) }' floor.txt"
+done
