@@ -10,6 +10,7 @@
  * dictionaries follow it).
  */
 #include "frame.h"
+#include "out.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -50,123 +51,6 @@ usage(FILE *fp)
 	    "Floats print in the shortest form that reads back to the same value.\n");
 }
 
-/* ---- buffered output ---- */
-
-static char obuf[1 << 16];
-static size_t olen;
-
-static void
-oflush(void)
-{
-	if (olen && fwrite(obuf, 1, olen, stdout) != olen)
-		cf_write_failed("stdout");
-	olen = 0;
-}
-
-static void
-oput(const char *s, size_t n)
-{
-	if (olen + n > sizeof obuf) {
-		oflush();
-		if (n > sizeof obuf) {
-			if (fwrite(s, 1, n, stdout) != n)
-				cf_write_failed("stdout");
-			return;
-		}
-	}
-	memcpy(obuf + olen, s, n);
-	olen += n;
-}
-
-static void
-oc(char c)
-{
-	if (olen == sizeof obuf)
-		oflush();
-	obuf[olen++] = c;
-}
-
-static void
-ofield(const char *s, size_t n, char delim)
-{
-	int q = 0;
-
-	for (size_t i = 0; i < n && !q; i++)
-		q = s[i] == delim || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-	if (!q) {
-		oput(s, n);
-		return;
-	}
-	oc('"');
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			oc('"');
-		oc(s[i]);
-	}
-	oc('"');
-}
-
-static void
-ou64(uint64_t v)
-{
-	char b[24];
-	int i = 24;
-
-	do {
-		b[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	oput(b + i, (size_t)(24 - i));
-}
-
-static void
-oi64(int64_t v)
-{
-	if (v < 0) {
-		oc('-');
-		ou64((uint64_t)0 - (uint64_t)v);
-	} else {
-		ou64((uint64_t)v);
-	}
-}
-
-/* Shortest %g form that reads back to the same float / double. */
-static void
-of32(float v)
-{
-	char b[32];
-	int n = 0;
-
-	if (isnan(v)) {
-		oput("nan", 3);
-		return;
-	}
-	for (int p = 6; p <= 9; p++) {
-		n = snprintf(b, sizeof b, "%.*g", p, (double)v);
-		if (strtof(b, NULL) == v)
-			break;
-	}
-	oput(b, (size_t)n);
-}
-
-static void
-of64(double v)
-{
-	char b[40];
-	int n = 0;
-
-	if (isnan(v)) {
-		oput("nan", 3);
-		return;
-	}
-	for (int p = 15; p <= 17; p++) {
-		n = snprintf(b, sizeof b, "%.*g", p, v);
-		if (strtod(b, NULL) == v)
-			break;
-	}
-	oput(b, (size_t)n);
-}
-
 /* ---- tables ---- */
 
 static void
@@ -176,15 +60,15 @@ header_row(const cf_schema *s, const struct opts *o)
 		const cf_col *c = &s->cols[i];
 		for (uint32_t k = 0; k < c->width; k++) {
 			if (i || k)
-				oc(o->delim);
-			ofield(c->name, strlen(c->name), o->delim);
+				cf_outc(o->delim);
+			cf_out_field(c->name, strlen(c->name), o->delim);
 			if (c->width > 1) {
-				oc('_');
-				ou64(k);
+				cf_outc('_');
+				cf_out_u64(k);
 			}
 		}
 	}
-	oc('\n');
+	cf_outc('\n');
 }
 
 /* One value: element k of row r of a numeric column. */
@@ -192,13 +76,13 @@ static void
 value(cf_type t, const void *col, uint64_t idx)
 {
 	switch (t) {
-	case CF_U8: ou64(((const uint8_t *)col)[idx]); break;
-	case CF_I32: oi64(((const int32_t *)col)[idx]); break;
-	case CF_U32: ou64(((const uint32_t *)col)[idx]); break;
-	case CF_I64: oi64(((const int64_t *)col)[idx]); break;
-	case CF_U64: ou64(((const uint64_t *)col)[idx]); break;
-	case CF_F32: of32(((const float *)col)[idx]); break;
-	case CF_F64: of64(((const double *)col)[idx]); break;
+	case CF_U8: cf_out_u64(((const uint8_t *)col)[idx]); break;
+	case CF_I32: cf_out_i64(((const int32_t *)col)[idx]); break;
+	case CF_U32: cf_out_u64(((const uint32_t *)col)[idx]); break;
+	case CF_I64: cf_out_i64(((const int64_t *)col)[idx]); break;
+	case CF_U64: cf_out_u64(((const uint64_t *)col)[idx]); break;
+	case CF_F32: cf_out_f32(((const float *)col)[idx]); break;
+	case CF_F64: cf_out_f64(((const double *)col)[idx]); break;
 	case CF_STR: break;
 	}
 }
@@ -210,20 +94,20 @@ print_block(const cf_schema *s, const cf_block *b, const struct opts *o)
 		for (uint32_t i = 0; i < s->ncols; i++) {
 			const cf_col *c = &s->cols[i];
 			if (i)
-				oc(o->delim);
+				cf_outc(o->delim);
 			if (c->type == CF_STR) {
 				size_t n;
 				const char *p = cf_str(b, (int)i, r, &n);
-				ofield(p, n, o->delim);
+				cf_out_field(p, n, o->delim);
 				continue;
 			}
 			for (uint32_t k = 0; k < c->width; k++) {
 				if (k)
-					oc(o->delim);
+					cf_outc(o->delim);
 				value(c->type, b->col[i], (uint64_t)r * c->width + k);
 			}
 		}
-		oc('\n');
+		cf_outc('\n');
 	}
 }
 
@@ -246,28 +130,28 @@ list_table(cf_reader *r, const cf_schema *s)
 
 	while (cf_read_block(r, &b) == 1)
 		;
-	oput(s->name, strlen(s->name));
+	cf_out(s->name, strlen(s->name));
 	snprintf(line, sizeof line, "\t%" PRIu64 "\t", cf_reader_rows(r));
-	oput(line, strlen(line));
+	cf_out(line, strlen(line));
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		const cf_col *c = &s->cols[i];
 		if (i)
-			oc(',');
-		oput(c->name, strlen(c->name));
-		oc(':');
-		oput(cf_type_name(c->type), strlen(cf_type_name(c->type)));
+			cf_outc(',');
+		cf_out(c->name, strlen(c->name));
+		cf_outc(':');
+		cf_out(cf_type_name(c->type), strlen(cf_type_name(c->type)));
 		if (c->width > 1) {
 			snprintf(line, sizeof line, "[%u]", c->width);
-			oput(line, strlen(line));
+			cf_out(line, strlen(line));
 		}
 	}
 	for (uint32_t i = 0; i < s->nattrs; i++) {
-		oput(i ? " " : "\t", 1);
-		oput(s->attrs[i].key, strlen(s->attrs[i].key));
-		oc('=');
-		oput(s->attrs[i].val, strlen(s->attrs[i].val));
+		cf_out(i ? " " : "\t", 1);
+		cf_out(s->attrs[i].key, strlen(s->attrs[i].key));
+		cf_outc('=');
+		cf_out(s->attrs[i].val, strlen(s->attrs[i].val));
 	}
-	oc('\n');
+	cf_outc('\n');
 }
 
 /*
@@ -309,7 +193,7 @@ print_decoded(cf_reader *r, const struct opts *o)
 			const cf_col *c = &t.schema->cols[i];
 			size_t n;
 			if (i)
-				oc(o->delim);
+				cf_outc(o->delim);
 			int d = (int)i == dcol[0] ? 0 : (int)i == dcol[1] ? 1 : -1;
 			if (d >= 0) {
 				uint32_t idx = ((const uint32_t *)t.col[i])[row];
@@ -318,19 +202,19 @@ print_decoded(cf_reader *r, const struct opts *o)
 					       "dictionary (%" PRIu64 " ids)", cf_reader_name(r), row,
 					       cname[d], idx, dname[d], dict[d].nrows);
 				const char *p = cf_table_str(&dict[d], 0, idx, &n);
-				ofield(p, n, o->delim);
+				cf_out_field(p, n, o->delim);
 			} else if (c->type == CF_STR) {
 				const char *p = cf_table_str(&t, (int)i, row, &n);
-				ofield(p, n, o->delim);
+				cf_out_field(p, n, o->delim);
 			} else {
 				for (uint32_t k = 0; k < c->width; k++) {
 					if (k)
-						oc(o->delim);
+						cf_outc(o->delim);
 					value(c->type, t.col[i], row * c->width + k);
 				}
 			}
 		}
-		oc('\n');
+		cf_outc('\n');
 	}
 	cf_table_free(&t);
 	cf_table_free(&dict[0]);
@@ -387,6 +271,7 @@ main(int argc, char **argv)
 
 	cf_setprog(argv[0]);
 	parse(argc, argv, &o);
+	cf_out_init();
 	r = optind < argc ? cf_reader_open_path(argv[optind]) : cf_reader_open(0, "stdin");
 	while (cf_read_table(r, &s) == 1) {
 		ntables++;
@@ -403,10 +288,10 @@ main(int argc, char **argv)
 		}
 		if (o.all) {
 			if (ntables > 1)
-				oc('\n');
-			oput("# table ", 8);
-			oput(s->name, strlen(s->name));
-			oc('\n');
+				cf_outc('\n');
+			cf_out("# table ", 8);
+			cf_out(s->name, strlen(s->name));
+			cf_outc('\n');
 		}
 		print_table(r, s, &o);
 		found = 1;
@@ -420,7 +305,6 @@ main(int argc, char **argv)
 	/* Read to the end so a corrupt or truncated tail is still reported. */
 	while (!o.list && cf_read_table(r, &s) == 1)
 		;
-	oflush();
 	cf_reader_close(r);
 	cf_close_stdout();
 	return 0;

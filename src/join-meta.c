@@ -7,6 +7,7 @@
 #include "frame.h"
 #include "idmap.h"
 #include "meta.h"
+#include "out.h"
 #include "ratings.h"
 #include "util.h"
 
@@ -445,53 +446,18 @@ cell(const struct ctx *x, int c, size_t i, char *buf, size_t bn, size_t *len)
 }
 
 static void
-out(const char *s, size_t n)
-{
-	if (n && fwrite(s, 1, n, stdout) != n)
-		cf_write_failed("stdout");
-}
-
-static void
-out_c(int c)
-{
-	if (putchar(c) == EOF)
-		cf_write_failed("stdout");
-}
-
-/* Text for the table: control bytes (a tab, a line break) print as spaces. */
-static void
 out_text(const char *s, size_t n)
 {
 	size_t a = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			out(s + a, i - a);
-			out_c(' ');
+			cf_out(s + a, i - a);
+			cf_outc(' ');
 			a = i + 1;
 		}
 	}
-	out(s + a, n - a);
-}
-
-static void
-out_csv(const char *s, size_t n)
-{
-	int q = 0;
-
-	for (size_t i = 0; i < n && !q; i++)
-		q = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-	if (!q) {
-		out(s, n);
-		return;
-	}
-	out_c('"');
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			out_c('"');
-		out_c(s[i]);
-	}
-	out_c('"');
+	cf_out(s + a, n - a);
 }
 
 static void
@@ -504,10 +470,10 @@ print_csv(const struct ctx *x, const size_t *rows, size_t n)
 		if (!x->col[c])
 			continue;
 		if (any++)
-			out_c(',');
-		out(col_head[c], strlen(col_head[c]));
+			cf_outc(',');
+		cf_out(col_head[c], strlen(col_head[c]));
 	}
-	out_c('\n');
+	cf_outc('\n');
 	for (size_t j = 0; j < n; j++) {
 		any = 0;
 		for (int c = 0; c < NCOLS; c++) {
@@ -516,11 +482,11 @@ print_csv(const struct ctx *x, const size_t *rows, size_t n)
 			if (!x->col[c])
 				continue;
 			if (any++)
-				out_c(',');
+				cf_outc(',');
 			p = cell(x, c, rows[j], buf, sizeof buf, &len);
-			out_csv(p, len);
+			cf_out_field(p, len, ',');
 		}
-		out_c('\n');
+		cf_outc('\n');
 	}
 }
 
@@ -528,7 +494,7 @@ static void
 pad(size_t n)
 {
 	while (n--)
-		out_c(' ');
+		cf_outc(' ');
 }
 
 static void
@@ -559,7 +525,7 @@ print_table(const struct ctx *x, const size_t *rows, size_t n)
 			if (!x->col[c])
 				continue;
 			if (any++)
-				out("  ", 2);
+				cf_out("  ", 2);
 			if (j == 0) {
 				p = col_head[c];
 				len = strlen(p);
@@ -573,7 +539,7 @@ print_table(const struct ctx *x, const size_t *rows, size_t n)
 			if (!col_right[c] && c != last)
 				pad(w[c] - cw);
 		}
-		out_c('\n');
+		cf_outc('\n');
 	}
 }
 
@@ -699,7 +665,7 @@ print_json(const struct ctx *x, int history, const size_t *rows, size_t a, size_
 	/* Reals are f32 values: 9 digits print them in their shortest form. */
 	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) != 0)
 		cf_write_failed("stdout");
-	out_c('\n');
+	cf_outc('\n');
 	json_decref(o);
 }
 
