@@ -11,14 +11,14 @@ BIN     ?= bin
 
 STD      = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-PKGS     = zlib openblas jansson
+PKGS     = zlib openblas jansson libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lopenblas -ljansson)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lopenblas -ljansson -lmicrohttpd)
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Isrc/lib $(PKG_CFLAGS) -pthread
 LDLIBS   = $(PKG_LIBS) -lm -pthread
 
 PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-score topk \
-           metrics join-meta
+           metrics join-meta serve
 LIB_SRC  = $(wildcard src/lib/*.c)
 LIB_HDR  = $(wildcard src/lib/*.h)
 LIB_OBJ  = $(LIB_SRC:src/lib/%.c=$(BUILD)/lib/%.o)
@@ -39,7 +39,8 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# The one rule for every program: src/NAME.c -> bin/NAME.
+# The one rule for every program: src/NAME.c -> bin/NAME (serve adds its
+# web page: pipelines/serve.mk).
 $(BIN)/%: src/%.c $(LIBA) $(LIB_HDR) | $(BIN)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
@@ -47,7 +48,8 @@ $(BIN) $(BUILD)/lib $(BUILD)/tests:
 	mkdir -p $@
 
 # ---- workflows (pipelines/*.mk) ----------------------------------------
-include pipelines/prep.mk pipelines/train.mk pipelines/evaluate.mk pipelines/recommend.mk
+include pipelines/prep.mk pipelines/train.mk pipelines/evaluate.mk pipelines/recommend.mk \
+        pipelines/serve.mk
 
 # README's main command: data-prep -> train -> evaluate -> recommend.
 .PHONY: pipeline

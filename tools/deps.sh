@@ -3,8 +3,10 @@
 # runs with, if any are missing.  Run by `make deps` (README's set-up
 # commands) and by .ci/run.  Needs root, or sudo.
 set -eu
+# libmicrohttpd-dev: serve's HTTP; curl, procps, chromium: its tests (the
+# web page in headless Chromium); wrk: its load benchmark (make bench-serve).
 PKGS="make gcc clang pkg-config zlib1g-dev check libopenblas-dev libjansson-dev
-      parallel python3 time bc gnuplot-nox"
+      parallel python3 time bc gnuplot-nox libmicrohttpd-dev curl procps chromium wrk"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

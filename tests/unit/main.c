@@ -15,6 +15,7 @@ Suite *ratings_suite(void);
 Suite *metrics_suite(void);
 Suite *mf_suite(void);
 Suite *score_suite(void);
+Suite *serve_suite(void);
 
 int
 main(void)
@@ -31,6 +32,7 @@ main(void)
 	srunner_add_suite(sr, metrics_suite());
 	srunner_add_suite(sr, mf_suite());
 	srunner_add_suite(sr, score_suite());
+	srunner_add_suite(sr, serve_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

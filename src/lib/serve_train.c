@@ -1,0 +1,315 @@
+/*
+ * serve_train.c - background fine-tuning for the server (see
+ * serve_train.h).  One worker thread takes jobs from a bounded queue:
+ * a job holds its ratings (already split into train and validation), a
+ * handle on the model it starts from (so that version stays mapped while
+ * it trains) and its reserved version name.
+ */
+#include "serve_train.h"
+#include "frame.h"
+#include "mf.h"
+#include "ratings.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct job {
+	struct job *next;
+	cf_served *from;
+	char name[CF_MODEL_NAME_MAX + 1];
+	cf_ratings train, valid;
+	cf_mf_params p;
+};
+
+struct cf_trainer {
+	cf_registry *g;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t worker;
+	struct job *head, *tail;
+	int pending;            /* queued + running */
+	int max_jobs;
+	int stop;
+};
+
+/* ------------------------------------------------------------- worker */
+
+static void
+job_free(struct job *j)
+{
+	cf_served_put(j->from);
+	cf_ratings_free(&j->train);
+	cf_ratings_free(&j->valid);
+	free(j);
+}
+
+static void
+run(cf_trainer *t, struct job *j)
+{
+	char err[600];
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cf_model *m = cf_mf_train(&j->train, j->valid.n ? &j->valid : NULL, &j->p, j->from->m,
+	                          err, sizeof err);
+	if (!m) {
+		cf_warn("train %s from %s: failed: %s", j->name, j->from->name, err);
+		cf_registry_unreserve(t->g, j->name);
+		return;
+	}
+	if (cf_registry_publish(t->g, j->name, m, j->from->name, err, sizeof err) < 0) {
+		cf_warn("train %s from %s: cannot publish: %s", j->name, j->from->name, err);
+	} else {
+		const char *e = cf_schema_get(m->attrs, "epochs_run");
+		const char *v = cf_schema_get(m->attrs, "valid_rmse");
+		if (!v)
+			v = cf_schema_get(m->attrs, "valid_ndcg10");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		cf_warn("train %s from %s: %zu ratings (%zu validate), %s epochs%s%s, %.0f ms: "
+		        "published", j->name, j->from->name, j->train.n, j->valid.n,
+		        e ? e : "?", v ? ", validation " : "", v ? v : "",
+		        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
+	cf_model_free(m);
+}
+
+static void *
+worker(void *arg)
+{
+	cf_trainer *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (!t->head && !t->stop)
+			pthread_cond_wait(&t->cv, &t->mu);
+		struct job *j = t->head;
+		if (!j)
+			break;          /* stopping, and the queue is drained */
+		t->head = j->next;
+		if (!t->head)
+			t->tail = NULL;
+		pthread_mutex_unlock(&t->mu);
+		run(t, j);
+		job_free(j);
+		pthread_mutex_lock(&t->mu);
+		t->pending--;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+cf_trainer *
+cf_trainer_new(cf_registry *g, int max_jobs)
+{
+	cf_trainer *t = cf_xcalloc(1, sizeof *t);
+
+	t->g = g;
+	t->max_jobs = max_jobs > 0 ? max_jobs : 1;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	if (pthread_create(&t->worker, NULL, worker, t) != 0)
+		cf_die("cannot start the training thread:");
+	return t;
+}
+
+void
+cf_trainer_free(cf_trainer *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stop = 1;
+	if (t->pending)
+		cf_warn("waiting for %d training job%s to finish", t->pending,
+		        t->pending == 1 ? "" : "s");
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	pthread_join(t->worker, NULL);
+	pthread_cond_destroy(&t->cv);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+int
+cf_trainer_pending(cf_trainer *t)
+{
+	pthread_mutex_lock(&t->mu);
+	int n = t->pending;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+/* --------------------------------------------------------------- jobs */
+
+struct pairkey {
+	uint64_t key;           /* user index << 32 | item index */
+	size_t row;
+};
+
+static int
+by_pair(const void *a, const void *b)
+{
+	const struct pairkey *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/*
+ * keep[j] = 1 for the rows that are the last of their (user, item) pair;
+ * returns how many.  Pairs are numbered through temporary dictionaries.
+ */
+static size_t
+last_of_pairs(const char *const *users, const char *const *items, size_t n,
+              unsigned char *keep)
+{
+	cf_idmap *u = cf_idmap_new(), *i = cf_idmap_new();
+	struct pairkey *k = cf_xmalloc((n ? n : 1) * sizeof *k);
+	size_t kept = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		uint64_t a = cf_idmap_intern(u, users[j], strlen(users[j]), NULL);
+		uint64_t b = cf_idmap_intern(i, items[j], strlen(items[j]), NULL);
+		k[j].key = a << 32 | b;
+		k[j].row = j;
+	}
+	qsort(k, n, sizeof *k, by_pair);
+	memset(keep, 0, n);
+	for (size_t j = 0; j < n; j++) {
+		if (j + 1 == n || k[j + 1].key != k[j].key) {
+			keep[k[j].row] = 1;
+			kept++;
+		}
+	}
+	free(k);
+	cf_idmap_free(u);
+	cf_idmap_free(i);
+	return kept;
+}
+
+static void
+add(cf_ratings *rs, const char *user, const char *item, float r, int64_t ts)
+{
+	uint32_t u = cf_idmap_intern(rs->users, user, strlen(user), NULL);
+	uint32_t i = cf_idmap_intern(rs->items, item, strlen(item), NULL);
+
+	cf_ratings_add(rs, u, i, r, ts);
+}
+
+static void
+set_scale(cf_ratings *rs, const cf_model *m)
+{
+	rs->has_scale = m->has_scale;
+	rs->rating_min = m->rating_min;
+	rs->rating_max = m->rating_max;
+}
+
+/* The model's own hyper-parameter `key`, if it has it. */
+static void
+attr(const cf_model *m, const char *key, double *v)
+{
+	const char *a = m->attrs ? cf_schema_get(m->attrs, key) : NULL;
+	double x;
+
+	if (a && cf_parse_double(a, &x) == 0)
+		*v = x;
+}
+
+int
+cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
+                  const char *const *items, const float *r, size_t n,
+                  const cf_train_spec *spec, char *name, size_t namelen,
+                  char *err, size_t errlen)
+{
+	const cf_model *m = from->m;
+	int algo = cf_algo_parse(m->algo);
+	unsigned char *keep;
+	size_t kept, ntrain, seen = 0;
+	int64_t now = (int64_t)time(NULL);
+
+	if (algo < 0) {
+		snprintf(err, errlen, "model '%s' has algorithm '%s', which cannot be trained",
+		         from->name, m->algo);
+		cf_served_put(from);
+		return 400;
+	}
+	keep = cf_xmalloc(n ? n : 1);
+	kept = last_of_pairs(users, items, n, keep);
+	/* As Keras' validation_split: the last fraction of the data validates. */
+	ntrain = (size_t)((double)kept * (1.0 - spec->valid_split));
+	if (ntrain == 0) {
+		snprintf(err, errlen, "%zu distinct ratings leave none to train on with "
+		         "validation_split=%g", kept, spec->valid_split);
+		free(keep);
+		cf_served_put(from);
+		return 400;
+	}
+
+	struct job *j = cf_xcalloc(1, sizeof *j);
+	j->from = from;
+	cf_ratings_init(&j->train, 1);
+	cf_ratings_init(&j->valid, 1);
+	set_scale(&j->train, m);
+	set_scale(&j->valid, m);
+	for (size_t x = 0; x < n; x++) {
+		if (!keep[x])
+			continue;
+		add(seen++ < ntrain ? &j->train : &j->valid, users[x], items[x], r[x], now);
+	}
+	free(keep);
+
+	/* The served model's algorithm, rank and hyper-parameters. */
+	cf_mf_params *p = &j->p;
+	*p = cf_mf_defaults((cf_algo)algo);
+	if (p->k > 0)
+		p->k = m->k;
+	double ep = p->epochs;
+	attr(m, "epochs", &ep);
+	attr(m, "lr", &p->lr);
+	attr(m, "lr_decay", &p->lr_decay);
+	attr(m, "reg", &p->reg);
+	attr(m, "reg_bias", &p->reg_bias);
+	attr(m, "alpha", &p->alpha);
+	attr(m, "init_scale", &p->init_scale);
+	p->epochs = spec->epochs > 0 ? spec->epochs : ep >= 1 && ep <= 1e6 ? (int)ep : p->epochs;
+	p->seed = spec->seed;
+	p->threads = spec->threads > 0 ? spec->threads : 1;
+	p->patience = j->valid.n ? spec->patience : 0;
+	p->quiet = 1;
+	p->log = NULL;
+
+	pthread_mutex_lock(&t->mu);
+	int busy = t->stop || t->pending >= t->max_jobs;
+	if (!busy)
+		t->pending++;   /* counted before the name exists: the queue stays bounded */
+	pthread_mutex_unlock(&t->mu);
+	if (busy) {
+		snprintf(err, errlen, "%s", t->stop ? "shutting down" :
+		         "too many training jobs queued: try again later");
+		job_free(j);
+		return 503;
+	}
+	if (cf_registry_reserve(t->g, from->name, j->name, sizeof j->name) < 0) {
+		snprintf(err, errlen, "model '%s': no version name is left for it", from->name);
+		job_free(j);
+		pthread_mutex_lock(&t->mu);
+		t->pending--;
+		pthread_mutex_unlock(&t->mu);
+		return 400;
+	}
+	snprintf(name, namelen, "%s", j->name);
+	pthread_mutex_lock(&t->mu);
+	if (t->tail)
+		t->tail->next = j;
+	else
+		t->head = j;
+	t->tail = j;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * serve_train.h - the server's /train: fine-tuning a served model on new
+ * ratings in the background and publishing the result as a new version
+ * (serve_models.h).  The model is warm-started from the served one
+ * (cf_mf_train's init: users and items it knows start from their
+ * factors), trained with the same algorithm and rank, and stopped early
+ * on a validation split of the new ratings.  Jobs run one at a time on
+ * threads of their own, so serving is never blocked; the queue is
+ * bounded.
+ */
+#ifndef CF_SERVE_TRAIN_H
+#define CF_SERVE_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serve_models.h"
+
+typedef struct cf_trainer cf_trainer;
+
+typedef struct cf_train_spec {
+	double valid_split;     /* the last fraction of the ratings validates, in [0, 1) */
+	int patience;           /* epochs without improvement before stopping (0: never) */
+	int epochs;             /* 0: the algorithm's default */
+	int threads;            /* training threads */
+	uint64_t seed;
+} cf_train_spec;
+
+/* max_jobs: jobs queued or running at once (more are refused). */
+cf_trainer *cf_trainer_new(cf_registry *g, int max_jobs);
+/* Waits for the jobs queued and running (each publishes), then frees t. */
+void cf_trainer_free(cf_trainer *t);
+
+/*
+ * Queues a job that fine-tunes `from` (a handle; the job takes this
+ * reference) on n ratings: users[j] rated items[j] (raw ids) with r[j].
+ * Duplicate (user, item) pairs keep the last.  Writes the new version's
+ * name to name.  Returns 0; or, with a reason in err (the handle is then
+ * released): 400 (too few ratings to split), 503 (queue full, or
+ * shutting down).
+ */
+int cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
+                      const char *const *items, const float *r, size_t n,
+                      const cf_train_spec *spec, char *name, size_t namelen,
+                      char *err, size_t errlen);
+
+/* Jobs queued or running now. */
+int cf_trainer_pending(cf_trainer *t);
+
+#endif
