@@ -187,49 +187,61 @@ clamp_int(const char *flag, long long v, long long lo, long long hi)
 /*
  * Duplicate (user, item) pairs: keeps the latest by timestamp (ties and no
  * timestamps: the last row), compacting the rows in their order.  Returns
- * the number of rows dropped.
+ * the number of rows dropped.  Rows sorted by user (the usual input) are
+ * checked where they lie; otherwise a list of row numbers by user (4 bytes
+ * a row) is made first.
  */
 static size_t
 dedup(cf_ratings *rs)
 {
 	uint32_t nu = cf_idmap_count(rs->users), ni = cf_idmap_count(rs->items);
-	uint64_t *ptr = cf_xcalloc((size_t)nu + 2, sizeof *ptr);
-	uint32_t *row, *last = cf_xmalloc(((size_t)ni + 1) * sizeof *last);
-	unsigned char *drop;
+	uint64_t *ptr = NULL, *drop;
+	uint32_t *row = NULL, *last = cf_xmalloc(((size_t)ni + 1) * sizeof *last);
 	size_t dropped = 0, w = 0;
+	int sorted = 1;
 
-	/* Rows grouped by user (counting sort, in row order). */
-	for (size_t j = 0; j < rs->n; j++)
-		ptr[rs->user[j] + 2]++;
-	for (uint32_t u = 0; u < nu; u++)
-		ptr[u + 2] += ptr[u + 1];
-	row = cf_xmalloc((rs->n + 1) * sizeof *row);
-	for (size_t j = 0; j < rs->n; j++)
-		row[ptr[rs->user[j] + 1]++] = (uint32_t)j;
-	/* Now user u's rows are row[ptr[u] .. ptr[u+1]); mark the losers. */
-	drop = cf_xcalloc(rs->n + 1, 1);
+	for (size_t j = 1; j < rs->n && sorted; j++)
+		sorted = rs->user[j] >= rs->user[j - 1];
+	if (!sorted) {
+		/* Rows grouped by user (counting sort, in row order). */
+		ptr = cf_xcalloc((size_t)nu + 2, sizeof *ptr);
+		for (size_t j = 0; j < rs->n; j++)
+			ptr[rs->user[j] + 2]++;
+		for (uint32_t u = 0; u < nu; u++)
+			ptr[u + 2] += ptr[u + 1];
+		row = cf_xmalloc((rs->n + 1) * sizeof *row);
+		for (size_t j = 0; j < rs->n; j++)
+			row[ptr[rs->user[j] + 1]++] = (uint32_t)j;
+	}
+#define ROW(t) (row ? row[t] : (uint32_t)(t))
+	/* User by user (rows [a, b) of the grouping), mark the losers. */
+	drop = cf_xcalloc(rs->n / 64 + 1, sizeof *drop);
 	memset(last, 0xff, ((size_t)ni + 1) * sizeof *last);
-	for (uint32_t u = 0; u < nu; u++) {
-		for (uint64_t t = ptr[u]; t < ptr[u + 1]; t++) {
-			uint32_t j = row[t], i = rs->item[j], prev = last[i];
-			if (prev != UINT32_MAX && prev >= ptr[u] && prev < ptr[u + 1] &&
-			    rs->item[row[prev]] == i) {
-				uint32_t pj = row[prev];
+	for (size_t a = 0, b; a < rs->n; a = b) {
+		uint32_t u = rs->user[ROW(a)];
+		b = a + 1;
+		while (b < rs->n && rs->user[ROW(b)] == u)
+			b++;
+		for (size_t t = a; t < b; t++) {
+			uint32_t j = ROW(t), i = rs->item[j], prev = last[i];
+			if (prev != UINT32_MAX && prev >= a && prev < b && rs->item[ROW(prev)] == i) {
+				uint32_t pj = ROW(prev);
 				/* j is a later row than pj: it wins unless pj is later in time. */
 				if (rs->has_ts && rs->ts[pj] > rs->ts[j]) {
-					drop[j] = 1;
+					drop[j / 64] |= (uint64_t)1 << (j % 64);
 					dropped++;
 					continue;
 				}
-				drop[pj] = 1;
+				drop[pj / 64] |= (uint64_t)1 << (pj % 64);
 				dropped++;
 			}
 			last[i] = (uint32_t)t;
 		}
 	}
+#undef ROW
 	if (dropped) {
 		for (size_t j = 0; j < rs->n; j++) {
-			if (drop[j])
+			if (drop[j / 64] >> (j % 64) & 1)
 				continue;
 			rs->user[w] = rs->user[j];
 			rs->item[w] = rs->item[j];
@@ -321,7 +333,8 @@ main(int argc, char **argv)
 		logf = cf_outfile_open(o.log);
 		p.log = logf->fp;
 	}
-	m = cf_mf_train(&train, have_valid ? &valid : NULL, &p, init, err, sizeof err);
+	/* Training takes over the rating arrays: they are not held twice. */
+	m = cf_mf_train_take(&train, have_valid ? &valid : NULL, &p, init, err, sizeof err);
 	if (!m)
 		cf_die("%s", err);
 

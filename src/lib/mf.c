@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,14 +194,26 @@ struct csr {
 	float *val;
 };
 
+/* Timestamps: none (w 0), u32 offsets from base (w 4), or i64 (w 8). */
+struct tsv {
+	int w;
+	int64_t base;
+	void *a;
+};
+
 struct fit {
 	cf_mf_params p;
 	int k, kp, threads, explicit_;
 	uint32_t nu, ni;
 	size_t n;
-	uint32_t *u, *i;        /* training rows, in model indices */
-	float *r;
-	struct csr byu, byi;    /* built for ALS, iALS, baseline, validation */
+	/*
+	 * The training ratings.  byu: by user, each user's in input order
+	 * (its ptr always; idx/val except while SGD holds them as blocks);
+	 * byi: by item, in input order (ptr always; idx/val for als, ials,
+	 * baseline).  ts: the timestamps, in byu's order.
+	 */
+	struct csr byu, byi;
+	struct tsv ts;
 	double mu;
 	float *bu, *bi, *P, *Q; /* P: nu x kp, Q: ni x kp */
 	unsigned char *ufix, *ifix; /* warm-started entities without new ratings */
@@ -229,14 +242,27 @@ fail(struct fit *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A zeroed rows x kp matrix, 64-byte aligned.  A large one is aligned to
+ * 2 MiB and offered to transparent huge pages: SGD and ALS read its rows
+ * in random order, and with 4 KiB pages most of those reads miss the TLB.
+ */
+#define HUGE_ALIGN ((size_t)2 << 20)
+
 static float *
 fmat(size_t rows, int kp)
 {
 	size_t b = (rows * kp * sizeof(float) + 63) & ~(size_t)63;
-	float *m = aligned_alloc(64, b ? b : 64);
+	size_t al = b >= 4 * HUGE_ALIGN ? HUGE_ALIGN : 64;
+	size_t sz = b ? (b + al - 1) / al * al : al;
+	float *m = aligned_alloc(al, sz);
 
 	if (!m)
 		cf_die("out of memory for a %zu x %d matrix", rows, kp);
+#ifdef MADV_HUGEPAGE
+	if (al == HUGE_ALIGN)
+		madvise(m, sz, MADV_HUGEPAGE);  /* advice only: failure is harmless */
+#endif
 	memset(m, 0, b);
 	return m;
 }
@@ -271,6 +297,195 @@ csr_free(struct csr *c)
 	free(c->idx);
 	free(c->val);
 	memset(c, 0, sizeof *c);
+}
+
+/*
+ * Memory.  The ratings are the bulk of a fit (25M of them: 12 bytes each
+ * as user, item, rating), so each structure is built from the rows by
+ * counting sorts one array at a time, every input array freed as soon as
+ * its last use is done, and the same arrays end up as the model's seen
+ * table.  Timestamps travel in 4 bytes (offsets from their minimum) when
+ * their range allows.
+ */
+
+static inline int64_t
+ts_at(const struct tsv *t, size_t k)
+{
+	if (t->w == 4)
+		return t->base + (int64_t)((const uint32_t *)t->a)[k];
+	return ((const int64_t *)t->a)[k];
+}
+
+/*
+ * Packs n timestamps: into 4-byte offsets when max - min fits, written
+ * over the input when `take` (the array is then shrunk), else into a new
+ * array; an array kept as i64 is taken as it is, or copied.
+ */
+static struct tsv
+ts_pack(int64_t *a, size_t n, int take)
+{
+	struct tsv t = {0, 0, NULL};
+	int64_t lo, hi;
+
+	if (!a || n == 0)
+		return t;
+	lo = hi = a[0];
+	for (size_t j = 1; j < n; j++) {
+		lo = a[j] < lo ? a[j] : lo;
+		hi = a[j] > hi ? a[j] : hi;
+	}
+	if ((uint64_t)hi - (uint64_t)lo > UINT32_MAX) {
+		t.w = 8;
+		t.a = take ? a : memcpy(cf_xmalloc(n * 8), a, n * 8);
+		return t;
+	}
+	t.w = 4;
+	t.base = lo;
+	char *o = take ? (char *)a : cf_xmalloc(n * 4);
+	/* In place, element j's 4 bytes land below element j + 1's 8: byte
+	 * copies keep the compiler from reordering the overlapping accesses. */
+	for (size_t j = 0; j < n; j++) {
+		int64_t v;
+		memcpy(&v, (const char *)a + j * 8, 8);
+		uint32_t d = (uint32_t)((uint64_t)v - (uint64_t)lo);
+		memcpy(o + j * 4, &d, 4);
+	}
+	t.a = take ? cf_xrealloc(a, n * 4) : o;
+	return t;
+}
+
+/* The timestamps as the model holds them (i64); t's array is consumed. */
+static int64_t *
+ts_unpack(struct tsv *t, size_t n)
+{
+	int64_t *o = NULL;
+
+	if (t->w == 8) {
+		o = t->a;
+	} else if (t->w == 4) {
+		/* Widened in place, last first (element j's 8 bytes lie at or
+		 * above element j's 4): realloc grows a large block by remapping,
+		 * without a second copy of the array. */
+		char *a = cf_xrealloc(t->a, (n ? n : 1) * 8);
+		for (size_t j = n; j-- > 0;) {
+			uint32_t d;
+			memcpy(&d, a + j * 4, 4);
+			int64_t v = t->base + (int64_t)d;
+			memcpy(a + j * 8, &v, 8);
+		}
+		o = (int64_t *)(void *)a;
+	}
+	memset(t, 0, sizeof *t);
+	return o;
+}
+
+/* Training rows in input order (model indices once mapped): consumed by fit_build. */
+struct rows {
+	size_t n;
+	uint32_t *u, *i;
+	float *r;
+	struct tsv t;
+};
+
+static void
+rows_free(struct rows *rw)
+{
+	free(rw->u);
+	free(rw->i);
+	free(rw->r);
+	free(rw->t.a);
+	memset(rw, 0, sizeof *rw);
+}
+
+/* Row counts per key as CSR offsets: ptr[k] .. ptr[k+1]. */
+static uint64_t *
+count_ptr(const uint32_t *key, size_t n, uint32_t nkeys)
+{
+	uint64_t *ptr = cf_xcalloc((size_t)nkeys + 1, sizeof *ptr);
+
+	for (size_t j = 0; j < n; j++)
+		ptr[key[j] + 1]++;
+	for (uint32_t a = 0; a < nkeys; a++)
+		ptr[a + 1] += ptr[a];
+	return ptr;
+}
+
+/* Stable counting-sort scatter of 4-byte src[] into key order (offsets ptr). */
+static void *
+scatter_by_key(const uint32_t *key, const void *src, size_t n, const uint64_t *ptr,
+               uint32_t nkeys)
+{
+	uint64_t *pos = cf_xmalloc(((size_t)nkeys + 1) * sizeof *pos);
+	uint32_t *dst = cf_xmalloc((n ? n : 1) * sizeof *dst);
+	const uint32_t *s = src;
+
+	memcpy(pos, ptr, ((size_t)nkeys + 1) * sizeof *pos);
+	for (size_t j = 0; j < n; j++)
+		dst[pos[key[j]]++] = s[j];
+	free(pos);
+	return dst;
+}
+
+/* Element j of a (w bytes each, w 4 or 8) to d[j], into a new array; a is freed. */
+static void *
+scatter_to(void *a, int w, const uint32_t *d, size_t n)
+{
+	char *o = cf_xmalloc((n ? n : 1) * (size_t)w);
+
+	if (w == 4)
+		for (size_t j = 0; j < n; j++)
+			((uint32_t *)(void *)o)[d[j]] = ((const uint32_t *)a)[j];
+	else
+		for (size_t j = 0; j < n; j++)
+			((uint64_t *)(void *)o)[d[j]] = ((const uint64_t *)a)[j];
+	free(a);
+	return o;
+}
+
+/*
+ * Moves element j of each array to d[j], in place, following the cycles
+ * of the permutation (no copy of any array); d is used up (every entry
+ * becomes UINT32_MAX).  w[a] is 4 or 8 (arrays with w 0 are skipped).
+ */
+static void
+permute_inplace(uint32_t *d, size_t n, void *const *arr, const int *w, int na)
+{
+	for (size_t s = 0; s < n; s++) {
+		if (d[s] == UINT32_MAX)
+			continue;
+		if (d[s] == s) {
+			d[s] = UINT32_MAX;
+			continue;
+		}
+		uint64_t carry[4] = {0, 0, 0, 0}, tmp = 0;
+		for (int a = 0; a < na; a++)
+			if (w[a])
+				memcpy(&carry[a], (char *)arr[a] + s * w[a], (size_t)w[a]);
+		size_t cur = s, to;
+		do {
+			to = d[cur];
+			d[cur] = UINT32_MAX;
+			for (int a = 0; a < na; a++) {
+				if (!w[a])
+					continue;
+				char *x = (char *)arr[a] + to * w[a];
+				memcpy(&tmp, x, (size_t)w[a]);
+				memcpy(x, &carry[a], (size_t)w[a]);
+				carry[a] = tmp;
+			}
+			cur = to;
+		} while (to != s);
+	}
+}
+
+/* 1 if key[] never decreases. */
+static int
+nondecreasing(const uint32_t *key, size_t n)
+{
+	for (size_t j = 1; j < n; j++)
+		if (key[j] < key[j - 1])
+			return 0;
+	return 1;
 }
 
 static int
@@ -785,15 +1000,16 @@ als_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
 
 /* ------------------------------------------------------------ SGD */
 
-struct rt {
-	uint32_t u, i;
-	float r;
-};
-
 struct sgd {
 	struct fit *f;
 	int B;
-	struct rt *rt;          /* ratings grouped by block, by user inside */
+	/* Ratings grouped by block, by user inside (permuted indices). */
+	uint32_t *ru, *ri;
+	float *rr;
+	/* Item block of each rating in byu's order: with the users' blocks
+	 * (ub), where each rating went, to give byu back after training. */
+	unsigned char *ibb;
+	uint16_t *ub;           /* user -> block row */
 	uint64_t *bptr;         /* B*B + 1 */
 	double *bsse;           /* per block, this epoch */
 	float lr;
@@ -824,7 +1040,7 @@ struct sgd {
 #endif
 
 /*
- * The SGD pass over ratings rt[0..n): for each, the error e of the
+ * The SGD pass over ratings (ru, ri, rr)[0..n): for each, the error e of the
  * prediction, then
  *   bu += lr (e - reg_bias bu),  bi += lr (e - reg_bias bi),
  *   p  += lr (e q - reg p),      q  += lr (e p - reg q)
@@ -832,26 +1048,26 @@ struct sgd {
  * Returns the sum of e^2.
  */
 CF_CLONES static double
-sgd_run(const struct rt *rt, size_t n, float *restrict P, float *restrict Q,
-        float *restrict bu, float *restrict bi, int kp, float mu, float lr, float reg,
-        const float *rbu, const float *rbi)
+sgd_run(const uint32_t *ru, const uint32_t *ri, const float *rr, size_t n,
+        float *restrict P, float *restrict Q, float *restrict bu, float *restrict bi,
+        int kp, float mu, float lr, float reg, const float *rbu, const float *rbi)
 {
 	double sse = 0;
 	const float shrink = 1 - lr * reg;
 
 	for (size_t t = 0; t < n; t++) {
-		uint32_t u = rt[t].u, i = rt[t].i;
+		uint32_t u = ru[t], i = ri[t];
 		float *restrict p = P + (size_t)u * kp, *restrict q = Q + (size_t)i * kp;
 		/* Item rows are random accesses: fetch a few ratings ahead. */
 		if (t + SGD_AHEAD < n) {
-			const char *nq = (const char *)(Q + (size_t)rt[t + SGD_AHEAD].i * kp);
-			const char *np = (const char *)(P + (size_t)rt[t + SGD_AHEAD].u * kp);
+			const char *nq = (const char *)(Q + (size_t)ri[t + SGD_AHEAD] * kp);
+			const char *np = (const char *)(P + (size_t)ru[t + SGD_AHEAD] * kp);
 			for (int c = 0; c < kp * 4; c += 64) {
 				__builtin_prefetch(nq + c, 1);
 				__builtin_prefetch(np + c, 1);
 			}
-			__builtin_prefetch(bi + rt[t + SGD_AHEAD].i, 1);
-			__builtin_prefetch(rbi + rt[t + SGD_AHEAD].i, 0);
+			__builtin_prefetch(bi + ri[t + SGD_AHEAD], 1);
+			__builtin_prefetch(rbi + ri[t + SGD_AHEAD], 0);
 		}
 		v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
 		for (int c = 0; c < kp; c += 8) {
@@ -862,7 +1078,7 @@ sgd_run(const struct rt *rt, size_t n, float *restrict P, float *restrict Q,
 		}
 		float dot = ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
 		            ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-		float e = rt[t].r - (mu + bu[u] + bi[i] + dot);
+		float e = rr[t] - (mu + bu[u] + bi[i] + dot);
 		sse += (double)e * e;
 		bu[u] = (1 - lr * rbu[u]) * bu[u] + lr * e;
 		bi[i] = (1 - lr * rbi[i]) * bi[i] + lr * e;
@@ -885,7 +1101,9 @@ sgd_block(struct sgd *s, int blk)
 {
 	struct fit *f = s->f;
 
-	s->bsse[blk] = sgd_run(s->rt + s->bptr[blk], s->bptr[blk + 1] - s->bptr[blk], s->P,
+	uint64_t a = s->bptr[blk];
+
+	s->bsse[blk] = sgd_run(s->ru + a, s->ri + a, s->rr + a, s->bptr[blk + 1] - a, s->P,
 	                       s->Q, s->bu, s->bi, f->kp, (float)f->mu, s->lr, (float)f->p.reg,
 	                       s->rbu, s->rbi);
 }
@@ -965,42 +1183,63 @@ sgd_setup(struct sgd *s, struct fit *f)
 		uint32_t b = (uint32_t)cf_rng_below(&rng, a), t = pi[a - 1];
 		pi[a - 1] = pi[b], pi[b] = t;
 	}
-	/* Block of each rating, then a stable counting sort by block of the
-	 * rows taken in user order (byu), so each block is sorted by user. */
+	/*
+	 * Block of each rating, then a stable counting sort by block of the
+	 * rows taken in user order (byu), so each block is sorted by user.
+	 * One array at a time, each of byu's freed once copied: the ratings
+	 * are held once, as blocks, while SGD runs.
+	 */
 	s->bptr = cf_xcalloc((size_t)B * B + 1, sizeof *s->bptr);
 	s->bsse = cf_xcalloc((size_t)B * B, sizeof *s->bsse);
-	uint16_t *ub = cf_xmalloc(((size_t)f->nu + 1) * sizeof *ub);
+	s->ub = cf_xmalloc(((size_t)f->nu + 1) * sizeof *s->ub);
 	uint16_t *ib = cf_xmalloc(((size_t)f->ni + 1) * sizeof *ib);
 	for (uint32_t a = 0; a < f->nu; a++)
-		ub[a] = (uint16_t)((uint64_t)pu[a] * B / f->nu);
+		s->ub[a] = (uint16_t)((uint64_t)pu[a] * B / f->nu);
 	for (uint32_t a = 0; a < f->ni; a++)
 		ib[a] = (uint16_t)((uint64_t)pi[a] * B / f->ni);
-	for (size_t j = 0; j < f->n; j++)
-		s->bptr[ub[f->u[j]] * B + ib[f->i[j]] + 1]++;
-	for (int b = 0; b < B * B; b++)
-		s->bptr[b + 1] += s->bptr[b];
-	uint64_t *pos = cf_xmalloc(((size_t)B * B + 1) * sizeof *pos);
-	memcpy(pos, s->bptr, ((size_t)B * B + 1) * sizeof *pos);
-	s->rt = cf_xmalloc((f->n ? f->n : 1) * sizeof *s->rt);
+	s->ibb = cf_xmalloc(f->n ? f->n : 1);
 	for (uint32_t u = 0; u < f->nu; u++)
 		for (uint64_t t = f->byu.ptr[u]; t < f->byu.ptr[u + 1]; t++) {
-			uint32_t i = f->byu.idx[t];
-			struct rt *d = &s->rt[pos[ub[u] * B + ib[i]]++];
-			d->u = pu[u];
-			d->i = pi[i];
-			d->r = f->byu.val[t];
+			s->ibb[t] = (unsigned char)ib[f->byu.idx[t]];
+			s->bptr[s->ub[u] * B + s->ibb[t] + 1]++;
 		}
-	free(pos);
-	free(ub);
+	for (int b = 0; b < B * B; b++)
+		s->bptr[b + 1] += s->bptr[b];
 	free(ib);
+	uint64_t *pos = cf_xmalloc(((size_t)B * B + 1) * sizeof *pos);
+	size_t nb = (f->n ? f->n : 1) * sizeof(uint32_t);
+	/* d = the block position of byu's entry t, for each t in order. */
+#define SGD_WALK(body) do { \
+		memcpy(pos, s->bptr, ((size_t)B * B + 1) * sizeof *pos); \
+		for (uint32_t u = 0; u < f->nu; u++) { \
+			uint64_t *bp = pos + (size_t)s->ub[u] * B; \
+			for (uint64_t t = f->byu.ptr[u]; t < f->byu.ptr[u + 1]; t++) { \
+				uint64_t d = bp[s->ibb[t]]++; \
+				body; \
+			} \
+		} \
+	} while (0)
+	s->rr = cf_xmalloc(nb);
+	SGD_WALK(s->rr[d] = f->byu.val[t]);
+	free(f->byu.val);
+	f->byu.val = NULL;
+	s->ri = cf_xmalloc(nb);
+	SGD_WALK(s->ri[d] = pi[f->byu.idx[t]]);
+	free(f->byu.idx);
+	f->byu.idx = NULL;
+	s->ru = cf_xmalloc(nb);
+	SGD_WALK(s->ru[d] = pu[u]);
+	free(pos);
 	/*
 	 * Per-step penalties: reg on factors at every rating (reg * n in all,
 	 * the usual SGD objective), and reg_bias / n on a bias seen n times:
 	 * reg_bias in all, as in the baseline.  The fixed bias penalty was worth
 	 * ~0.006 RMSE on MovieLens over a per-rating one.
 	 */
-	s->P = fmat(f->nu, f->kp);
-	s->Q = fmat(f->ni, f->kp);
+	if (f->vn) {
+		s->P = fmat(f->nu, f->kp);
+		s->Q = fmat(f->ni, f->kp);
+	}
 	s->bu = cf_xmalloc(((size_t)f->nu + 1) * sizeof(float));
 	s->bi = cf_xmalloc(((size_t)f->ni + 1) * sizeof(float));
 	s->rbu = cf_xmalloc(((size_t)f->nu + 1) * sizeof(float));
@@ -1022,10 +1261,43 @@ sgd_setup(struct sgd *s, struct fit *f)
 	pthread_cond_init(&s->cv, NULL);
 }
 
+/* After training: byu's items and ratings back from the blocks, which are freed. */
+static void
+sgd_unbuild(struct sgd *s)
+{
+	struct fit *f = s->f;
+	int B = s->B;
+	uint32_t *upi = cf_xmalloc(((size_t)f->ni + 1) * sizeof *upi);
+	uint64_t *pos = cf_xmalloc(((size_t)B * B + 1) * sizeof *pos);
+	size_t nb = (f->n ? f->n : 1) * sizeof(uint32_t);
+
+	for (uint32_t a = 0; a < f->ni; a++)
+		upi[s->pi[a]] = a;
+	free(s->ru);
+	s->ru = NULL;
+	f->byu.idx = cf_xmalloc(nb);
+	SGD_WALK(f->byu.idx[t] = upi[s->ri[d]]);
+	free(s->ri);
+	s->ri = NULL;
+	f->byu.val = cf_xmalloc(nb);
+	SGD_WALK(f->byu.val[t] = s->rr[d]);
+	free(s->rr);
+	s->rr = NULL;
+	free(s->ibb);
+	s->ibb = NULL;
+	free(pos);
+	free(upi);
+}
+#undef SGD_WALK
+
 static void
 sgd_free(struct sgd *s)
 {
-	free(s->rt);
+	free(s->ru);
+	free(s->ri);
+	free(s->rr);
+	free(s->ibb);
+	free(s->ub);
 	free(s->bptr);
 	free(s->bsse);
 	free(s->pu);
@@ -1044,13 +1316,84 @@ sgd_free(struct sgd *s)
 	pthread_cond_destroy(&s->cv);
 }
 
-/* Copies the parameters between the model's order and the permuted one. */
+/* Moves row a of X (rows of kp floats) to row d[a], in place (cycles). */
+static void
+permute_rows(float *X, uint32_t n, int kp, const uint32_t *d)
+{
+	unsigned char *done = cf_xcalloc((size_t)n + 1, 1);
+	size_t rb = (size_t)kp * sizeof(float);
+	float *carry = cf_xmalloc(rb + 1), *tmp = cf_xmalloc(rb + 1);
+
+	for (uint32_t s = 0; s < n; s++) {
+		if (done[s])
+			continue;
+		uint32_t cur = s, to;
+		memcpy(carry, X + (size_t)s * kp, rb);
+		do {
+			to = d[cur];
+			done[cur] = 1;
+			memcpy(tmp, X + (size_t)to * kp, rb);
+			memcpy(X + (size_t)to * kp, carry, rb);
+			float *t = carry;
+			carry = tmp;
+			tmp = t;
+			cur = to;
+		} while (to != s);
+	}
+	free(done);
+	free(carry);
+	free(tmp);
+}
+
+/*
+ * The parameters between the model's order and the permuted one.  Without
+ * validation only the end wants them back: the factor matrices then move
+ * (permuted in place and handed over) instead of being copied, so only
+ * one copy of them is ever held.
+ */
 static void
 sgd_sync(struct sgd *s, int to_fit)
 {
 	struct fit *f = s->f;
 	size_t rb = (size_t)f->kp * sizeof(float);
 
+	if (!f->vn) {
+		if (to_fit) {
+			uint32_t *inv = cf_xmalloc(((size_t)(f->nu > f->ni ? f->nu : f->ni) + 1) *
+			                           sizeof *inv);
+			for (uint32_t a = 0; a < f->nu; a++)
+				inv[s->pu[a]] = a;
+			permute_rows(s->P, f->nu, f->kp, inv);
+			for (uint32_t a = 0; a < f->ni; a++)
+				inv[s->pi[a]] = a;
+			permute_rows(s->Q, f->ni, f->kp, inv);
+			free(inv);
+			free(f->P);
+			free(f->Q);
+			f->P = s->P;
+			f->Q = s->Q;
+			s->P = s->Q = NULL;
+		} else {
+			permute_rows(f->P, f->nu, f->kp, s->pu);
+			permute_rows(f->Q, f->ni, f->kp, s->pi);
+			free(s->P);
+			free(s->Q);
+			s->P = f->P;
+			s->Q = f->Q;
+			f->P = f->Q = NULL;
+		}
+		for (uint32_t a = 0; a < f->nu; a++)
+			if (to_fit)
+				f->bu[a] = s->bu[s->pu[a]];
+			else
+				s->bu[s->pu[a]] = f->bu[a];
+		for (uint32_t a = 0; a < f->ni; a++)
+			if (to_fit)
+				f->bi[a] = s->bi[s->pi[a]];
+			else
+				s->bi[s->pi[a]] = f->bi[a];
+		return;
+	}
 	for (uint32_t a = 0; a < f->nu; a++) {
 		float *x = f->P + (size_t)a * f->kp, *y = s->P + (size_t)s->pu[a] * f->kp;
 		if (to_fit) {
@@ -1214,51 +1557,184 @@ set_attr_num(cf_schema *s, const char *key, double v)
 	cf_schema_set(s, key, b);
 }
 
-/* Seen items: the warm start's, then the new ratings (which win a tie). */
-static void
-set_seen(cf_model *m, const struct fit *f, const cf_ratings *train, const cf_model *init)
+static int
+cmp_u64(const void *a, const void *b)
 {
-	cf_ratings all;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	if (!init) {
-		cf_ratings tmp = *train;
-		tmp.user = f->u;
-		tmp.item = f->i;
-		cf_model_set_seen(m, &tmp);
+	return (x > y) - (x < y);
+}
+
+/*
+ * Sorts one user's seen entries item[0..n) (with r[] and timestamps t[],
+ * element size tw, 0: none) by (item, position): cf_model_set_seen's order.
+ * key, ti, tr, tt: scratch for n entries.
+ */
+static void
+seen_sort(uint32_t *item, float *r, void *t, int tw, size_t n, uint64_t *key, uint32_t *ti,
+          float *tr, char *tt)
+{
+	if (nondecreasing(item, n))
 		return;
+	for (size_t j = 0; j < n; j++)
+		key[j] = (uint64_t)item[j] << 32 | j;
+	qsort(key, n, sizeof *key, cmp_u64);
+	for (size_t j = 0; j < n; j++) {
+		uint32_t o = (uint32_t)key[j];
+		ti[j] = item[o];
+		tr[j] = r[o];
+		if (tw)
+			memcpy(tt + j * tw, (char *)t + (size_t)o * tw, (size_t)tw);
 	}
-	int has_ts = train->has_ts && init->seen_ts;
-	cf_ratings_init(&all, has_ts);
-	/* Keep init's pairs not rated again: mark new pairs per user. */
-	struct csr nb;
-	csr_build(&nb, f->nu, f->n, f->u, f->i, f->r);
-	uint32_t *mark = cf_xmalloc(((size_t)f->ni + 1) * sizeof *mark);
-	memset(mark, 0xff, ((size_t)f->ni + 1) * sizeof *mark);
-	for (uint32_t u = 0; u < init->nusers; u++) {
-		for (uint64_t t = nb.ptr[u]; t < nb.ptr[u + 1]; t++)
-			mark[nb.idx[t]] = u;
-		for (uint64_t t = init->seen_ptr[u]; t < init->seen_ptr[u + 1]; t++)
-			if (mark[init->seen_item[t]] != u)
-				cf_ratings_add(&all, u, init->seen_item[t], init->seen_rating[t],
-				               has_ts ? init->seen_ts[t] : 0);
+	memcpy(item, ti, n * sizeof *item);
+	memcpy(r, tr, n * sizeof *r);
+	if (tw)
+		memcpy(t, tt, n * (size_t)tw);
+}
+
+/*
+ * The model's seen items, sorted by (user, item): without a warm start,
+ * byu's own arrays, sorted in place within each user and handed to the
+ * model (the fit loses them); with one, the warm start's pairs not rated
+ * again, then the new ratings, merged per user (the new ones win a tie).
+ */
+static void
+build_seen(cf_model *m, struct fit *f, const cf_model *init)
+{
+	uint64_t maxn = 0, *key;
+	uint32_t *ti;
+	float *tr;
+	char *tt;
+
+	for (uint32_t u = 0; u < f->nu; u++) {
+		uint64_t c = f->byu.ptr[u + 1] - f->byu.ptr[u];
+		if (init && u < init->nusers)
+			c += init->seen_ptr[u + 1] - init->seen_ptr[u];
+		maxn = c > maxn ? c : maxn;
 	}
-	for (size_t j = 0; j < f->n; j++)
-		cf_ratings_add(&all, f->u[j], f->i[j], f->r[j], has_ts ? train->ts[j] : 0);
-	cf_model_set_seen(m, &all);
-	csr_free(&nb);
-	free(mark);
-	cf_ratings_free(&all);
+	key = cf_xmalloc((maxn + 1) * sizeof *key);
+	ti = cf_xmalloc((maxn + 1) * sizeof *ti);
+	tr = cf_xmalloc((maxn + 1) * sizeof *tr);
+	tt = cf_xmalloc((maxn + 1) * 8);
+	if (!init) {
+		int tw = f->ts.w;
+		for (uint32_t u = 0; u < f->nu; u++) {
+			uint64_t a = f->byu.ptr[u];
+			seen_sort(f->byu.idx + a, f->byu.val + a, tw ? (char *)f->ts.a + a * tw : NULL,
+			          tw, f->byu.ptr[u + 1] - a, key, ti, tr, tt);
+		}
+		memcpy(m->seen_ptr, f->byu.ptr, ((size_t)f->nu + 1) * sizeof *m->seen_ptr);
+		m->nseen = f->n;
+		m->seen_item = f->byu.idx;
+		m->seen_rating = f->byu.val;
+		f->byu.idx = NULL;
+		f->byu.val = NULL;
+		m->seen_ts = ts_unpack(&f->ts, f->n);
+	} else {
+		int has_ts = f->ts.w && init->seen_ts;
+		size_t cap = f->n + init->nseen, w = 0;
+		uint32_t *mark = cf_xmalloc(((size_t)f->ni + 1) * sizeof *mark);
+		int64_t *t64 = (int64_t *)(void *)tt;
+		m->seen_item = cf_xmalloc((cap + 1) * sizeof *m->seen_item);
+		m->seen_rating = cf_xmalloc((cap + 1) * sizeof *m->seen_rating);
+		m->seen_ts = has_ts ? cf_xmalloc((cap + 1) * sizeof *m->seen_ts) : NULL;
+		memset(mark, 0xff, ((size_t)f->ni + 1) * sizeof *mark);
+		m->seen_ptr[0] = 0;
+		for (uint32_t u = 0; u < f->nu; u++) {
+			uint64_t a = f->byu.ptr[u], b = f->byu.ptr[u + 1];
+			size_t c = 0;
+			if (u < init->nusers) {
+				for (uint64_t t = a; t < b; t++)
+					mark[f->byu.idx[t]] = u;
+				for (uint64_t t = init->seen_ptr[u]; t < init->seen_ptr[u + 1]; t++) {
+					if (mark[init->seen_item[t]] == u)
+						continue;
+					m->seen_item[w + c] = init->seen_item[t];
+					m->seen_rating[w + c] = init->seen_rating[t];
+					if (has_ts)
+						m->seen_ts[w + c] = init->seen_ts[t];
+					c++;
+				}
+			}
+			for (uint64_t t = a; t < b; t++, c++) {
+				m->seen_item[w + c] = f->byu.idx[t];
+				m->seen_rating[w + c] = f->byu.val[t];
+				if (has_ts)
+					m->seen_ts[w + c] = ts_at(&f->ts, t);
+			}
+			seen_sort(m->seen_item + w, m->seen_rating + w,
+			          has_ts ? (void *)(m->seen_ts + w) : NULL, has_ts ? 8 : 0, c, key, ti,
+			          tr, (char *)t64);
+			w += c;
+			m->seen_ptr[u + 1] = w;
+		}
+		m->nseen = w;
+		free(mark);
+	}
+	free(key);
+	free(ti);
+	free(tr);
+	free(tt);
+}
+
+/*
+ * Builds byu and byi (per the algorithm) from the rows, which it consumes.
+ * Peak: the rows (12 bytes a rating, plus 4 or 8 of timestamp) and one
+ * 4-byte array; the input is usually sorted by user already, when byu is
+ * the rows themselves.
+ */
+static void
+fit_build(struct fit *f, struct rows *rw)
+{
+	size_t n = rw->n;
+	int sorted = nondecreasing(rw->u, n);
+	int need_byi = f->p.algo == CF_ALS || f->p.algo == CF_IALS || f->p.algo == CF_BASELINE;
+
+	f->byu.ptr = count_ptr(rw->u, n, f->nu);
+	f->byi.ptr = count_ptr(rw->i, n, f->ni);
+	/* byi in input order within an item: from the rows as they came. */
+	if (need_byi) {
+		f->byi.idx = scatter_by_key(rw->i, rw->u, n, f->byi.ptr, f->ni);
+		if (sorted) {
+			free(rw->u);
+			rw->u = NULL;
+		}
+		f->byi.val = scatter_by_key(rw->i, rw->r, n, f->byi.ptr, f->ni);
+	}
+	if (!sorted) {
+		/* Each row's place in byu (a stable counting sort), over the users. */
+		uint32_t *d = rw->u;
+		uint64_t *pos = cf_xmalloc(((size_t)f->nu + 1) * sizeof *pos);
+		memcpy(pos, f->byu.ptr, ((size_t)f->nu + 1) * sizeof *pos);
+		for (size_t j = 0; j < n; j++)
+			d[j] = (uint32_t)pos[d[j]]++;
+		free(pos);
+		if (need_byi) {
+			/* byi is held too: no room for copies, move the rows in place. */
+			void *arr[3] = {rw->i, rw->r, rw->t.a};
+			int w[3] = {4, 4, rw->t.w};
+			permute_inplace(d, n, arr, w, 3);
+		} else {
+			rw->i = scatter_to(rw->i, 4, d, n);
+			rw->r = scatter_to(rw->r, 4, d, n);
+			if (rw->t.w)
+				rw->t.a = scatter_to(rw->t.a, rw->t.w, d, n);
+		}
+	}
+	free(rw->u);
+	f->byu.idx = rw->i;
+	f->byu.val = rw->r;
+	f->ts = rw->t;
+	memset(rw, 0, sizeof *rw);
 }
 
 static void
 fit_free(struct fit *f)
 {
-	free(f->u);
-	free(f->i);
-	free(f->r);
 	csr_free(&f->byu);
 	csr_free(&f->byi);
 	csr_free(&f->vbyu);
+	free(f->ts.a);
 	free(f->bu);
 	free(f->bi);
 	free(f->P);
@@ -1302,17 +1778,14 @@ snap_restore(const struct snap *s, struct fit *f)
 
 /* ------------------------------------------------------------ training */
 
-cf_model *
-cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params *p,
-            const cf_model *init, char *err, size_t errlen)
+/*
+ * Checks the parameters and sets up f for n ratings; -1 (f->err set) if
+ * they are refused.
+ */
+static int
+fit_init(struct fit *f, const cf_mf_params *p, size_t n, const cf_model *init, char *err,
+         size_t errlen)
 {
-	struct fit F, *f = &F;
-	cf_idmap *users = NULL, *items = NULL;
-	cf_model *m = NULL;
-	struct sgd sg;
-	struct snap best = {0};
-	int have_sgd = 0;
-
 	memset(f, 0, sizeof *f);
 	f->p = *p;
 	f->err = err;
@@ -1323,10 +1796,10 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 	if (p->algo == CF_BASELINE || p->algo == CF_POPULAR)
 		f->p.k = 0;
 	if (check_params(f) < 0)
-		return NULL;
-	if (train->n == 0) {
+		return -1;
+	if (n == 0) {
 		fail(f, "no ratings to train on");
-		return NULL;
+		return -1;
 	}
 	f->k = f->p.k;
 	f->kp = (f->k + 7) / 8 * 8;
@@ -1338,8 +1811,75 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 	f->explicit_ = p->algo == CF_SGD || p->algo == CF_ALS || p->algo == CF_BASELINE;
 	if (init && init->k != f->k && f->k > 0) {
 		fail(f, "the --init model has k=%d, training asks for k=%d", init->k, f->k);
+		return -1;
+	}
+	return 0;
+}
+
+static cf_model *fit_run(struct fit *f, const cf_ratings *train, struct rows *rw,
+                         const cf_ratings *valid, const cf_model *init);
+
+cf_model *
+cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params *p,
+            const cf_model *init, char *err, size_t errlen)
+{
+	struct fit F;
+	struct rows rw;
+	size_t n = train->n;
+
+	if (fit_init(&F, p, n, init, err, errlen) < 0)
+		return NULL;
+	rw.n = n;
+	rw.u = memcpy(cf_xmalloc(n * sizeof *rw.u), train->user, n * sizeof *rw.u);
+	rw.i = memcpy(cf_xmalloc(n * sizeof *rw.i), train->item, n * sizeof *rw.i);
+	rw.r = memcpy(cf_xmalloc(n * sizeof *rw.r), train->rating, n * sizeof *rw.r);
+	rw.t = ts_pack(train->has_ts ? train->ts : NULL, n, 0);
+	return fit_run(&F, train, &rw, valid, init);
+}
+
+cf_model *
+cf_mf_train_take(cf_ratings *train, const cf_ratings *valid, const cf_mf_params *p,
+                 const cf_model *init, char *err, size_t errlen)
+{
+	struct fit F;
+	struct rows rw;
+
+	rw.n = train->n;
+	rw.u = train->user;
+	rw.i = train->item;
+	rw.r = train->rating;
+	rw.t.w = 0;
+	rw.t.a = NULL;
+	train->user = train->item = NULL;
+	train->rating = NULL;
+	if (fit_init(&F, p, rw.n, init, err, errlen) < 0) {
+		free(train->ts);
+		train->ts = NULL;
+		rows_free(&rw);
 		return NULL;
 	}
+	rw.t = ts_pack(train->has_ts ? train->ts : NULL, rw.n, 1);
+	if (!train->has_ts)
+		free(train->ts);
+	train->ts = NULL;
+	/* The arrays may have room to spare (grown while reading). */
+	rw.u = cf_xrealloc(rw.u, rw.n * sizeof *rw.u);
+	rw.i = cf_xrealloc(rw.i, rw.n * sizeof *rw.i);
+	rw.r = cf_xrealloc(rw.r, rw.n * sizeof *rw.r);
+	return fit_run(&F, train, &rw, valid, init);
+}
+
+/* Trains from the rows (train's indices; consumed); train gives the rest. */
+static cf_model *
+fit_run(struct fit *f, const cf_ratings *train, struct rows *rw, const cf_ratings *valid,
+        const cf_model *init)
+{
+	const cf_mf_params *p = &f->p;
+	cf_idmap *users = NULL, *items = NULL;
+	cf_model *m = NULL;
+	struct sgd sg;
+	struct snap best = {0};
+	int have_sgd = 0;
 
 	/* Model dictionaries: the init model's ids first (so its indices
 	 * stay), then the new ones; training rows mapped into them. */
@@ -1352,16 +1892,12 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 	}
 	f->nu = cf_idmap_count(users);
 	f->ni = cf_idmap_count(items);
-	f->n = train->n;
-	f->u = cf_xmalloc(f->n * sizeof *f->u);
-	f->i = cf_xmalloc(f->n * sizeof *f->i);
-	f->r = cf_xmalloc(f->n * sizeof *f->r);
+	f->n = rw->n;
 	{
 		uint32_t *um = dict_map(train->users, users), *im = dict_map(train->items, items);
 		for (size_t j = 0; j < f->n; j++) {
-			f->u[j] = um[train->user[j]];
-			f->i[j] = im[train->item[j]];
-			f->r[j] = train->rating[j];
+			rw->u[j] = um[rw->u[j]];
+			rw->i[j] = im[rw->i[j]];
 		}
 		free(um);
 		free(im);
@@ -1372,18 +1908,18 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 	{
 		double s = 0;
 		for (size_t j = 0; j < f->n; j++)
-			s += f->r[j];
+			s += rw->r[j];
 		f->mu = p->algo == CF_POPULAR || p->algo == CF_IALS ? 0 : s / f->n;
-		if (!finite_all(f->r, f->n)) {
+		if (!finite_all(rw->r, f->n)) {
 			fail(f, "a rating is NaN or infinite");
+			rows_free(rw);
 			goto out;
 		}
 	}
 	if (init && f->explicit_ && strcmp(init->algo, "popular") != 0 &&
 	    strcmp(init->algo, "ials") != 0)
 		f->mu = init->mu;
-	csr_build(&f->byu, f->nu, f->n, f->u, f->i, f->r);
-	csr_build(&f->byi, f->ni, f->n, f->i, f->u, f->r);
+	fit_build(f, rw);
 
 	/* Parameters, fresh or warm-started. */
 	f->bu = cf_xcalloc((size_t)f->nu + 1, sizeof *f->bu);
@@ -1557,7 +2093,27 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 	if (!f->vn)
 		best_ep = epochs_run;
 
-	/* The model. */
+	/*
+	 * The figures that need the training ratings (byu in input order),
+	 * then the model; byu's arrays become its seen table, the rest goes
+	 * first so that the peak stays that of training.
+	 */
+	if (have_sgd) {
+		sgd_unbuild(&sg);
+		sgd_free(&sg);
+		have_sgd = 0;
+	}
+	double final_rmse = f->explicit_ ? train_rmse(f) : NAN, final_recall = vrecall;
+	if (f->vn && !f->explicit_ && (best_ep != epochs_run || p->patience == 0))
+		topn_eval(f, &final_recall);
+	free(f->byi.idx);
+	free(f->byi.val);
+	f->byi.idx = NULL;
+	f->byi.val = NULL;
+	free(best.P);
+	free(best.Q);
+	best.P = best.Q = NULL;
+
 	m = cf_model_new(f->nu, f->ni, f->k, cf_algo_name(p->algo));
 	m->mu = f->mu;
 	m->has_scale = f->has_scale;
@@ -1569,8 +2125,11 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 		memcpy(m->P + (size_t)u * f->k, f->P + (size_t)u * f->kp, f->k * sizeof(float));
 	for (uint32_t i = 0; i < f->ni && f->k > 0; i++)
 		memcpy(m->Q + (size_t)i * f->k, f->Q + (size_t)i * f->kp, f->k * sizeof(float));
+	free(f->P);
+	free(f->Q);
+	f->P = f->Q = NULL;
 	cf_model_set_dicts(m, users, items);
-	set_seen(m, f, train, init);
+	build_seen(m, f, init);
 
 	cf_schema *a = m->attrs;
 	char b[32];
@@ -1616,21 +2175,15 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 	snprintf(b, sizeof b, "%zu", f->n);
 	cf_schema_set(a, "n_ratings", b);
 	if (f->explicit_)
-		set_attr_num(a, "train_rmse", train_rmse(f));
+		set_attr_num(a, "train_rmse", final_rmse);
 	else if (p->algo == CF_IALS)
 		set_attr_num(a, "train_loss", last_train);
 	if (f->vn) {
 		snprintf(b, sizeof b, "%zu", f->vn);
 		cf_schema_set(a, "n_valid", b);
 		set_attr_num(a, f->explicit_ ? "valid_rmse" : "valid_ndcg10", last_v);
-		if (!f->explicit_) {
-			double rc;
-			if (best_ep != epochs_run || p->patience == 0)
-				topn_eval(f, &rc);
-			else
-				rc = vrecall;
-			set_attr_num(a, "valid_recall10", rc);
-		}
+		if (!f->explicit_)
+			set_attr_num(a, "valid_recall10", final_recall);
 	}
 	if (init)
 		cf_schema_set(a, "warm_start", "1");

@@ -69,6 +69,17 @@ cf_model *cf_mf_train(const cf_ratings *train, const cf_ratings *valid,
                       char *err, size_t errlen);
 
 /*
+ * The same, consuming train's rating arrays to bound the peak memory
+ * (mf-fit): they are turned into the training structures and then the
+ * model's seen table rather than copied.  Whatever the outcome,
+ * train->user, item, rating and ts are freed and set to NULL; n, the
+ * dictionaries and the attributes stay (cf_ratings_free() frees them).
+ */
+cf_model *cf_mf_train_take(cf_ratings *train, const cf_ratings *valid,
+                           const cf_mf_params *p, const cf_model *init,
+                           char *err, size_t errlen);
+
+/*
  * Solves for one user's bias and factors against the model's fixed item
  * factors (the ALS user step), from n ratings of items[] with values r[]:
  * fold-in of a new user, and ALS itself.  Writes k factors to p and the
