@@ -69,9 +69,18 @@ $(BUILD)/tests/unit: $(UNIT_SRC) $(LIBA) $(LIB_HDR) | $(BUILD)/tests
 unit: $(BUILD)/tests/unit
 	CK_FORK=no $(BUILD)/tests/unit
 
+# The fuzz targets (tests/fuzz/fuzz_*.c) linked with a replay driver
+# instead of libFuzzer: their corpora run as regression tests.
+FUZZ_SRC    = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay-%)
+
+$(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIBA) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/replay.c $(LIBA) $(LDLIBS)
+
 # `make test` runs the unit tests and every end-to-end test and ends with
 # one summary line: "tests: N passed, M failed".
-test: all $(BUILD)/tests/unit
+test: all $(BUILD)/tests/unit $(FUZZ_REPLAY)
 	@BUILD=$(BUILD) sh tests/run.sh $(BUILD)/tests/unit $(BIN)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a

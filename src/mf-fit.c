@@ -62,7 +62,7 @@ usage(FILE *fp)
 	    "       baseline  mu + user and item biases, penalty reg-bias (k = 0).\n"
 	    "                 defaults: --epochs %d --reg-bias %g\n"
 	    "       popular   item popularity (ratings per item) as the score (k = 0)\n"
-	    "  -k, --factors K      rank (>= 1 for als, sgd, ials)\n"
+	    "  -k, --factors K      rank (1 to 4096 for als, sgd, ials)\n"
 	    "  -e, --epochs N       SGD epochs / ALS iterations (>= 1)\n"
 	    "      --lr X           SGD initial learning rate\n"
 	    "      --lr-decay X     SGD learning-rate decay\n"
@@ -289,7 +289,7 @@ main(int argc, char **argv)
 			p.k = init->k;
 	}
 	if (o.set_k)
-		p.k = clamp_int("-k", o.k, 0, 65536);
+		p.k = clamp_int("-k", o.k, 0, 4096);
 	if (o.set_epochs)
 		p.epochs = clamp_int("--epochs", o.epochs, 1, 1000000);
 	if (o.set_lr)

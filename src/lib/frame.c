@@ -7,6 +7,7 @@
  * corrupt length never makes us allocate more than the input holds.
  */
 #include "frame.h"
+#include "idmap.h"
 #include "util.h"
 
 #include <errno.h>
@@ -120,8 +121,17 @@ cf_schema_copy(const cf_schema *s)
 
 	for (uint32_t i = 0; i < s->ncols; i++)
 		cf_schema_add(c, s->cols[i].name, s->cols[i].type, s->cols[i].width);
-	for (uint32_t i = 0; i < s->nattrs; i++)
-		cf_schema_set(c, s->attrs[i].key, s->attrs[i].val);
+	/*
+	 * Keys are unique already: copied as they are, since cf_schema_set's
+	 * search per key is quadratic in their number, and a stream's header
+	 * may hold a million attributes (hours; found by fuzzing).
+	 */
+	c->attrs = cf_xcalloc(s->nattrs ? s->nattrs : 1, sizeof *c->attrs);
+	for (uint32_t i = 0; i < s->nattrs; i++) {
+		c->attrs[i].key = cf_xstrdup(s->attrs[i].key);
+		c->attrs[i].val = cf_xstrdup(s->attrs[i].val);
+	}
+	c->nattrs = s->nattrs;
 	return c;
 }
 
@@ -210,6 +220,7 @@ rfail(cf_reader *r, uint64_t at, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->err + n, sizeof r->err - (size_t)n, fmt, ap);
 	va_end(ap);
+	cf_oneline(r->err);     /* names from the stream may hold line breaks */
 	if (r->die)
 		cf_die("%s", r->err);
 	return -1;
@@ -343,8 +354,9 @@ parse_header(cf_reader *r, uint64_t at, const unsigned char *h, uint32_t len)
 	uint16_t nlen = rd16(h + 24);
 	size_t p = 32, end = len - 8;
 	cf_schema *s;
+	cf_idmap *keys = NULL;
 
-#define NEED(n) do { if ((n) > end - p) { cf_schema_free(s); \
+#define NEED(n) do { if ((n) > end - p) { cf_schema_free(s); cf_idmap_free(keys); \
 	return rfail(r, at, "bad table header: fields overrun its length"); } } while (0)
 
 	if (ncols > MAX_COLS)
@@ -377,6 +389,15 @@ parse_header(cf_reader *r, uint64_t at, const unsigned char *h, uint32_t len)
 		cf_schema_add(s, cn, (cf_type)t, width);
 		free(cn);
 	}
+	/*
+	 * Attributes: a repeated key keeps the last value, found through a
+	 * hash of the keys, not cf_schema_set's linear search: a 16 MiB header
+	 * holds up to 2M attributes, and a search per key took hours (found
+	 * by fuzzing).  Each takes at least 8 bytes: that bounds the array.
+	 */
+	keys = cf_idmap_new();
+	s->attrs = cf_xcalloc(nattrs < (end - p) / 8 ? nattrs : (end - p) / 8 + 1,
+	                      sizeof *s->attrs);
 	for (uint32_t i = 0; i < nattrs; i++) {
 		NEED(8);
 		uint16_t kl = rd16(h + p);
@@ -389,10 +410,20 @@ parse_header(cf_reader *r, uint64_t at, const unsigned char *h, uint32_t len)
 		memcpy(v, h + p + kl, vl);
 		v[vl] = 0;
 		p += pad8((size_t)kl + vl);
-		cf_schema_set(s, k, v);
-		free(k);
-		free(v);
+		int added;
+		/* strlen: a key is looked up as a C string (cf_schema_get). */
+		uint32_t at_key = cf_idmap_intern(keys, k, strlen(k), &added);
+		if (added) {
+			s->attrs[s->nattrs].key = k;
+			s->attrs[s->nattrs].val = v;
+			s->nattrs++;
+		} else {
+			free(s->attrs[at_key].val);
+			s->attrs[at_key].val = v;
+			free(k);
+		}
 	}
+	cf_idmap_free(keys);
 #undef NEED
 	cf_schema_free(r->schema);
 	r->schema = s;
@@ -724,7 +755,9 @@ wfail(cf_writer *w, const char *what)
 {
 	snprintf(w->err, sizeof w->err, "%s: %s: %s", w->name, what, strerror(errno));
 	if (w->die) {
-		if (w->fp == stdout)
+		/* A write error on stdout (a closed pipe: quietly), but not a
+		 * refused table, whose reason would be lost. */
+		if (w->fp == stdout && strcmp(what, "write error") == 0)
 			cf_write_failed(w->name);
 		cf_die("%s", w->err);
 	}

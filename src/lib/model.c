@@ -262,9 +262,12 @@ bad(cf_model *m, cf_reader *r, char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (err)
+	if (err) {
 		snprintf(err, errlen, "%s: byte %" PRIu64 ": model: %s", cf_reader_name(r),
 		         cf_reader_offset(r), msg);
+		if (errlen)
+			cf_oneline(err);        /* it may quote a table name from the stream */
+	}
 	m->src = NULL;          /* the caller owns the reader */
 	cf_model_free(m);
 	if (!err)
@@ -323,7 +326,7 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	const char *algo = cf_schema_get(s, "algo");
 	if (!algo || attr_num(s, "k", &k) || attr_num(s, "mu", &m->mu) ||
 	    attr_num(s, "n_users", &nu) || attr_num(s, "n_items", &ni) ||
-	    k < 0 || k > 65536 || nu < 0 || ni < 0 || nu > UINT32_MAX || ni > UINT32_MAX)
+	    k < 0 || k > 4096 || nu < 0 || ni < 0 || nu > UINT32_MAX || ni > UINT32_MAX)
 		return bad(m, r, err, errlen, "'model' table lacks algo, k, mu, n_users or n_items");
 	snprintf(m->algo, sizeof m->algo, "%s", algo);
 	m->k = (int)k;

@@ -134,8 +134,18 @@ take_attrs(cf_ratings *rs, const cf_schema *s)
 {
 	const char *lo, *hi;
 
-	for (uint32_t k = 0; k < s->nattrs; k++)
-		cf_schema_set(rs->attrs, s->attrs[k].key, s->attrs[k].val);
+	/*
+	 * rs->attrs is empty and s's keys are unique: a copy without the
+	 * columns, as a cf_schema_set per attribute is quadratic in their
+	 * number (a header may hold millions; found by fuzzing).
+	 */
+	cf_schema_free(rs->attrs);
+	rs->attrs = cf_schema_copy(s);
+	for (uint32_t k = 0; k < rs->attrs->ncols; k++)
+		free(rs->attrs->cols[k].name);
+	free(rs->attrs->cols);
+	rs->attrs->cols = NULL;
+	rs->attrs->ncols = 0;
 	lo = cf_schema_get(rs->attrs, "rating_min");
 	hi = cf_schema_get(rs->attrs, "rating_max");
 	rs->has_scale = lo && hi && cf_parse_double(lo, &rs->rating_min) == 0 &&

@@ -23,15 +23,30 @@ cf_setprog(const char *argv0)
 	cf_progname = s ? s + 1 : argv0;
 }
 
+void
+cf_oneline(char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			*s = '?';
+}
+
 static void
 vmsg(const char *fmt, va_list ap)
 {
 	int saved = errno;
 	size_t n = strlen(fmt);
+	char buf[4096];
 
 	fflush(stdout);
-	fprintf(stderr, "%s: ", cf_progname);
-	vfprintf(stderr, fmt, ap);
+	/*
+	 * Formatted first, then cleaned: a message quotes names and ids taken
+	 * from the input (a table name, a raw id), and one holding a line
+	 * break must not turn the one-line error into two (found by fuzzing).
+	 */
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	cf_oneline(buf);
+	fprintf(stderr, "%s: %s", cf_progname, buf);
 	if (n > 0 && fmt[n - 1] == ':')
 		fprintf(stderr, " %s", strerror(saved));
 	fputc('\n', stderr);

@@ -25,6 +25,9 @@ void cf_setprog(const char *argv0);
  */
 void cf_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void cf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Replaces control characters (line breaks above all) in s by '?', in place,
+ * so a message quoting input keeps to one line. */
+void cf_oneline(char *s);
 
 void *cf_xmalloc(size_t n);
 void *cf_xcalloc(size_t n, size_t size);
