@@ -1,6 +1,6 @@
 /*
- * http.c - the HTTP server under serve: libmicrohttpd with its internal
- * thread pool (see http.h).  A request's life in MHD:
+ * http.c - the HTTP server under serve: libmicrohttpd daemons, one epoll
+ * thread each, sharing the port (see http.h).  A request's life in MHD:
  *   uri_log()      the request line has arrived: our context is made here,
  *                  so its clock starts before anything else is done
  *   on_request()   called first with no body, then once per body chunk,
@@ -42,8 +42,18 @@ struct log {
 	int stop;
 };
 
+#define MAX_DAEMONS 64
+
 struct cf_http {
-	struct MHD_Daemon *d;
+	/*
+	 * One daemon (one epoll thread) per worker, all listening on the same
+	 * port with SO_REUSEPORT, so the kernel spreads connections over
+	 * them.  MHD's own thread pool shares one listening socket, and a
+	 * burst of connections opened together (a load generator's, a
+	 * browser's) often lands on one thread, leaving the other cores idle.
+	 */
+	struct MHD_Daemon *d[MAX_DAEMONS];
+	int nd;
 	cf_http_opts o;
 	cf_http_handler h;
 	void *arg;
@@ -331,25 +341,53 @@ cf_http_start(const cf_http_opts *o, cf_http_handler h, void *arg, char *err, si
 		free(s);
 		return NULL;
 	}
-	errno = 0;
-	s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
-	                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-	                        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-	                        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
-	                        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-	                        MHD_OPTION_END);
-	if (!s->d) {
-		snprintf(err, errlen, "cannot listen on %s port %d%s%s", o->bind, o->port,
-		         errno ? ": " : "", errno ? strerror(errno) : "");
+	int n = o->threads < 1 ? 1 : o->threads > MAX_DAEMONS ? MAX_DAEMONS : o->threads;
+	/*
+	 * SO_REUSEPORT would also let us share a port another server holds:
+	 * bind it plainly first, so a port in use is an error as usual (and
+	 * port 0 becomes a free port), then let the daemons share it.
+	 */
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), one = 1;
+	socklen_t sl = a4->sin_family == AF_INET ? sizeof *a4 : sizeof *a6;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		snprintf(err, errlen, "cannot listen on %s port %d: %s", o->bind, o->port,
+		         strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		log_stop(s);
 		free(s);
 		return NULL;
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = di && di->port ? di->port : o->port;
+	close(fd);
+	s->port = ntohs(a4->sin_family == AF_INET ? a4->sin_port : a6->sin6_port);
+	for (s->nd = 0; s->nd < n; s->nd++) {
+		int port = s->port;
+		if (a4->sin_family == AF_INET)
+			a4->sin_port = htons((uint16_t)port);
+		else
+			a6->sin6_port = htons((uint16_t)port);
+		errno = 0;
+		s->d[s->nd] = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+		                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		                        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		                        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout,
+		                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+		                        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+		                        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
+		                        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		                        MHD_OPTION_END);
+		if (!s->d[s->nd]) {
+			snprintf(err, errlen, "cannot listen on %s port %d%s%s", o->bind, port,
+			         errno ? ": " : "", errno ? strerror(errno) : "");
+			for (int i = 0; i < s->nd; i++)
+				MHD_stop_daemon(s->d[i]);
+			log_stop(s);
+			free(s);
+			return NULL;
+		}
+	}
 	return s;
 }
 
@@ -397,7 +435,8 @@ cf_http_stop(cf_http *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->d);
+	for (int i = 0; i < s->nd; i++)
+		MHD_stop_daemon(s->d[i]);
 	log_stop(s);            /* after the daemon: the last lines are in */
 	free(s);
 }

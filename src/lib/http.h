@@ -1,6 +1,6 @@
 /*
  * http.h - a small HTTP/1.1 server on libmicrohttpd, for the serve
- * program: MHD's internal thread pool (one epoll loop per thread), each
+ * program: one MHD daemon (one epoll thread) per worker on a shared port, each
  * request's body gathered up to a limit, one call of the application's
  * handler per complete request, and one log line per request on stderr:
  *     serve: GET /recommendations 200 87us
