@@ -160,4 +160,41 @@ cf_fuzz_frame_input(const uint8_t *data, size_t size, size_t *n, unsigned *flags
 	return d;
 }
 
+/*
+ * Targets whose library code exits by design on bad input (cf_die) define
+ * CF_FUZZ_DIES before including this: exit(1) is then an accepted outcome
+ * (replay.c reads cf_fuzz_exit_ok).  Under libFuzzer, which cannot survive
+ * an exit, they are built with -DCF_FUZZ_WRAP_EXIT and -Wl,--wrap=exit, and
+ * an exit(1) between ARM() and DISARM() jumps back into the target.
+ */
+#ifdef CF_FUZZ_DIES
+#include <setjmp.h>
+#include <stdlib.h>
+
+const int cf_fuzz_exit_ok = 1;
+
+#ifdef CF_FUZZ_WRAP_EXIT
+static jmp_buf back;
+static int armed;
+void __real_exit(int status) __attribute__((noreturn));
+void __wrap_exit(int status) __attribute__((noreturn));
+void
+__wrap_exit(int status)
+{
+	if (armed) {
+		armed = 0;
+		if (status != 1)
+			abort();
+		longjmp(back, 1);
+	}
+	__real_exit(status);
+}
+#define ARM() (armed = 1, setjmp(back) == 0)
+#define DISARM() (armed = 0)
+#else
+#define ARM() 1
+#define DISARM() ((void)0)
+#endif
+#endif
+
 #endif

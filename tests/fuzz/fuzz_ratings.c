@@ -14,36 +14,11 @@
  * exit, build with -DCF_FUZZ_WRAP_EXIT and link with -Wl,--wrap=exit:
  * exit(1) from inside the target then jumps back here (tests/fuzz/run.sh).
  */
+#define CF_FUZZ_DIES           /* exit(1) is an accepted outcome: fuzz.h */
 #include "fuzz.h"
 #include "frame.h"
 #include "ratings.h"
 
-#include <setjmp.h>
-
-const int cf_fuzz_exit_ok = 1;
-
-#ifdef CF_FUZZ_WRAP_EXIT
-static jmp_buf back;
-static int armed;
-void __real_exit(int status) __attribute__((noreturn));
-void __wrap_exit(int status) __attribute__((noreturn));
-void
-__wrap_exit(int status)
-{
-	if (armed) {
-		armed = 0;
-		if (status != 1)
-			abort();
-		longjmp(back, 1);
-	}
-	__real_exit(status);
-}
-#define ARM() (armed = 1, setjmp(back) == 0)
-#define DISARM() (armed = 0)
-#else
-#define ARM() 1
-#define DISARM() ((void)0)
-#endif
 
 static void
 check(const cf_ratings *rs)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "check_util.h"
 #include "frame.h"
 #include "util.h"
 
@@ -1530,38 +1531,31 @@ START_TEST(read_all_errors)
 END_TEST
 
 /* With die on (the default), errors exit 1: run in a child to see it. */
+struct child_read {
+	const void *data;
+	size_t len;
+	const char *want_table;
+};
+
+static void
+child_read(void *arg)
+{
+	static input in;        /* static: reachable for LeakSanitizer at exit */
+	const struct child_read *c = arg;
+	cf_reader *r = in_open(&in, c->data, c->len, M_FILE, "in.cf");
+
+	if (c->want_table)
+		cf_expect_table(r, c->want_table);
+	else
+		read_everything(r, 0, NULL);
+}
+
 static int
 child_status(const void *data, size_t len, const char *want_table, char *msg, size_t msgsz)
 {
-	int p[2], status;
-	pid_t pid;
-	size_t got = 0;
-	ssize_t k;
+	struct child_read c = {data, len, want_table};
 
-	ck_assert_int_eq(pipe(p), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		static input in;        /* static: reachable for LeakSanitizer at exit */
-		close(p[0]);
-		dup2(p[1], 2);
-		cf_reader *r = in_open(&in, data, len, M_FILE, "in.cf");
-		if (want_table) {
-			cf_expect_table(r, want_table);
-		} else {
-			read_everything(r, 0, NULL);
-		}
-		_exit(0);
-	}
-	close(p[1]);
-	while (got + 1 < msgsz && (k = read(p[0], msg + got, msgsz - 1 - got)) > 0)
-		got += (size_t)k;
-	msg[got] = 0;
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	return cf_test_in_child(child_read, &c, msg, msgsz);
 }
 
 START_TEST(die_messages)

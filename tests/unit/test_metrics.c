@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "evalm.h"
 #include "frame.h"
 #include "meta.h"
@@ -645,34 +646,19 @@ START_TEST(meta_frame)
 END_TEST
 
 /* Loads path as movies in a child; returns its exit status and stderr. */
+static void
+load_movies(void *path)
+{
+	static cf_meta *m;      /* static: reachable for LeakSanitizer at exit */
+
+	m = cf_meta_new();
+	cf_meta_load_movies(m, path);
+}
+
 static int
 load_status(const char *path, char *msg, size_t msgsz)
 {
-	int p[2], status;
-	pid_t pid;
-	size_t got = 0;
-	ssize_t k;
-
-	ck_assert_int_eq(pipe(p), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		static cf_meta *m;      /* static: reachable for LeakSanitizer at exit */
-		close(p[0]);
-		dup2(p[1], 2);
-		m = cf_meta_new();
-		cf_meta_load_movies(m, path);
-		_exit(0);
-	}
-	close(p[1]);
-	while (got + 1 < msgsz && (k = read(p[0], msg + got, msgsz - 1 - got)) > 0)
-		got += (size_t)k;
-	msg[got] = 0;
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	return cf_test_in_child(load_movies, (void *)path, msg, msgsz);
 }
 
 START_TEST(meta_errors)

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_util.h"
 #include "util.h"
 
 Suite *util_suite(void);
@@ -109,36 +110,6 @@ START_TEST(progname)
 }
 END_TEST
 
-/* Runs fn in a child with stderr captured; returns its exit status. */
-static int
-in_child(void (*fn)(void *), void *arg, char *msg, size_t msgsz)
-{
-	int p[2], status;
-	size_t got = 0;
-	ssize_t k;
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(p), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		close(p[0]);
-		dup2(p[1], 2);
-		fn(arg);
-		fflush(NULL);
-		_exit(0);
-	}
-	close(p[1]);
-	while (got + 1 < msgsz && (k = read(p[0], msg + got, msgsz - 1 - got)) > 0)
-		got += (size_t)k;
-	msg[got] = 0;
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 static void
 do_warn(void *arg)
 {
@@ -175,12 +146,12 @@ START_TEST(messages)
 	char msg[1024];
 	char want[256];
 
-	ck_assert_int_eq(in_child(do_warn, NULL, msg, sizeof msg), 0);
+	ck_assert_int_eq(cf_test_in_child(do_warn, NULL, msg, sizeof msg), 0);
 	snprintf(want, sizeof want, "prog: x.csv: cannot open: %s\nprog: plain 7\n", strerror(ENOENT));
 	ck_assert_str_eq(msg, want);
-	ck_assert_int_eq(in_child(do_die, "here", msg, sizeof msg), CF_EXIT_FAIL);
+	ck_assert_int_eq(cf_test_in_child(do_die, "here", msg, sizeof msg), CF_EXIT_FAIL);
 	ck_assert_str_eq(msg, "prog: bad thing here\n");
-	ck_assert_int_eq(in_child(do_usage_error2, NULL, msg, sizeof msg), CF_EXIT_USAGE);
+	ck_assert_int_eq(cf_test_in_child(do_usage_error2, NULL, msg, sizeof msg), CF_EXIT_USAGE);
 	ck_assert_str_eq(msg, "prog: unknown option -z\nusage: prog [FILE]\n");
 }
 END_TEST
@@ -278,7 +249,7 @@ START_TEST(outfile_removed_on_die)
 	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(path, sizeof path, "%s/out.cf", tmpdir);
-	ck_assert_int_eq(in_child(do_die_with_outfile, path, msg, sizeof msg), CF_EXIT_FAIL);
+	ck_assert_int_eq(cf_test_in_child(do_die_with_outfile, path, msg, sizeof msg), CF_EXIT_FAIL);
 	ck_assert_ptr_nonnull(strstr(msg, "failed midway"));
 	ck_assert_int_eq(count_entries(tmpdir), 0);     /* no temp file, no target */
 	rm_dir(tmpdir);
