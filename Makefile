@@ -1,5 +1,6 @@
 # cinefilter - one pattern rule builds every program in src/ against the
-# small library in src/lib/.  `make`, `make test`, `make bench`,
+# small library in src/lib/ (serve adds its own objects, from src/serve/).
+# `make`, `make test`, `make bench`,
 # `make pipeline`, `make install PREFIX=... DESTDIR=...`.
 
 PREFIX  ?= /usr/local
@@ -19,8 +20,8 @@ LDLIBS   = $(PKG_LIBS) -lm -pthread
 
 PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-score topk \
            metrics join-meta serve
-LIB_SRC  = $(wildcard src/lib/*.c)
-LIB_HDR  = $(wildcard src/lib/*.h)
+LIB_SRC  = $(wildcard src/lib/*.c src/lib/train/*.c)
+LIB_HDR  = $(wildcard src/lib/*.h src/lib/train/*.h)
 LIB_OBJ  = $(LIB_SRC:src/lib/%.c=$(BUILD)/lib/%.o)
 LIBA     = $(BUILD)/libcinefilter.a
 
@@ -32,17 +33,45 @@ LIBA     = $(BUILD)/libcinefilter.a
 
 all: $(PROGS:%=$(BIN)/%)
 
-$(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDR) | $(BUILD)/lib
+$(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# The one rule for every program: src/NAME.c -> bin/NAME (serve adds its
-# web page: pipelines/serve.mk).
+# The one rule for every program: src/NAME.c -> bin/NAME (but serve, below).
 $(BIN)/%: src/%.c $(LIBA) $(LIB_HDR) | $(BIN)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# serve: its main src/serve.c, the server in src/serve/ (objects in
+# $(BUILD)/serve/, also linked into the unit tests) and the web page
+# src/serve/page.html compiled in as a C array (od and sed: no xxd needed).
+SERVE_SRC    = $(wildcard src/serve/*.c)
+SERVE_HDR    = $(wildcard src/serve/*.h)
+SERVE_OBJ    = $(SERVE_SRC:src/serve/%.c=$(BUILD)/serve/%.o)
+SERVE_CFLAGS = $(ALL_CFLAGS) -Isrc/serve
+
+$(BUILD)/serve/%.o: src/serve/%.c $(SERVE_HDR) $(LIB_HDR) | $(BUILD)/serve
+	$(CC) $(SERVE_CFLAGS) -c -o $@ $<
+
+$(BUILD)/serve/page.c: src/serve/page.html | $(BUILD)/serve
+	@{ echo '/* Generated from src/serve/page.html by the Makefile. */'; \
+	   echo 'const unsigned char cf_serve_page[] = {'; \
+	   od -An -v -tx1 $< | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	   echo '};'; \
+	   echo 'const unsigned long cf_serve_page_len = sizeof cf_serve_page;'; } > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/serve/page.o: $(BUILD)/serve/page.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BIN)/serve: src/serve.c $(SERVE_OBJ) $(BUILD)/serve/page.o $(LIBA) $(SERVE_HDR) $(LIB_HDR) | $(BIN)
+	$(CC) $(SERVE_CFLAGS) -o $@ src/serve.c $(SERVE_OBJ) $(BUILD)/serve/page.o $(LIBA) $(LDLIBS)
+
+$(BUILD)/serve:
+	mkdir -p $@
 
 $(BIN) $(BUILD)/lib $(BUILD)/tests:
 	mkdir -p $@
@@ -63,8 +92,9 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-$(BUILD)/tests/unit: $(UNIT_SRC) $(LIBA) $(LIB_HDR) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $(UNIT_SRC) $(LIBA) $(CHECK_LIBS) $(LDLIBS)
+# test_serve.c tests serve's modules: the serve objects are linked in.
+$(BUILD)/tests/unit: $(UNIT_SRC) $(SERVE_OBJ) $(LIBA) $(SERVE_HDR) $(LIB_HDR) | $(BUILD)/tests
+	$(CC) $(SERVE_CFLAGS) $(CHECK_CFLAGS) -o $@ $(UNIT_SRC) $(SERVE_OBJ) $(LIBA) $(CHECK_LIBS) $(LDLIBS)
 
 unit: $(BUILD)/tests/unit
 	CK_FORK=no $(BUILD)/tests/unit

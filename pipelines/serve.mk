@@ -1,6 +1,7 @@
-# pipelines/serve.mk - the HTTP server: its build (the web page is compiled
-# into the binary), `make serve` on the pipeline's models, and the load
-# benchmark.  Included by the top Makefile after recommend.mk.
+# pipelines/serve.mk - the HTTP server: `make serve` on the pipeline's
+# models, and the load benchmark (bin/serve itself is built by the top
+# Makefile, from src/serve.c and src/serve/).  Included by the top
+# Makefile after recommend.mk.
 #
 #   make serve [PORT=8080] [BIND=127.0.0.1] [ALGO=als] [SERVE_FLAGS='...']
 #   make bench-serve [BENCH_SECONDS=60] [BENCH_CONNS=16]
@@ -16,18 +17,6 @@ SERVE_DIR      = $(OUT)/models
 SERVE_ALGOS    = $(sort $(ALGO) $(patsubst $(OUT)/model-%.bin,%,$(wildcard $(OUT)/model-*.bin)))
 BENCH_SECONDS ?= 60
 BENCH_CONNS   ?= 16
-
-# The page as a C array (od and sed: no xxd needed), linked into bin/serve.
-$(BUILD)/serve_page.c: src/serve_page.html | $(BUILD)/lib
-	@{ echo '/* Generated from src/serve_page.html by pipelines/serve.mk. */'; \
-	   echo 'const unsigned char cf_serve_page[] = {'; \
-	   od -An -v -tx1 $< | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
-	   echo '};'; \
-	   echo 'const unsigned long cf_serve_page_len = sizeof cf_serve_page;'; } > $@.tmp
-	@mv $@.tmp $@
-
-$(BIN)/serve: src/serve.c $(BUILD)/serve_page.c $(LIBA) $(LIB_HDR) | $(BIN)
-	$(CC) $(ALL_CFLAGS) -o $@ src/serve.c $(BUILD)/serve_page.c $(LIBA) $(LDLIBS)
 
 # Copies, not links: the pipeline may replace its model while one is served.
 $(SERVE_DIR)/%.bin: $(OUT)/model-%.bin

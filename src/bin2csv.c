@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 struct opts {
+	const char *input;      /* or NULL: stdin */
 	const char *table;      /* table to print, or NULL: the first */
 	int all;                /* print every table */
 	int list;               /* print a summary line per table instead */
@@ -257,8 +258,7 @@ parse(int argc, char **argv, struct opts *o)
 		cf_usage_error(usage, "--table, --all and --list exclude each other");
 	if (o->decode && (o->all || o->list))
 		cf_usage_error(usage, "--decode prints one table: not with --all or --list");
-	if (argc - optind > 1)
-		cf_usage_error(usage, "at most one input file");
+	o->input = cf_one_operand(argc, argv, usage);
 }
 
 int
@@ -272,7 +272,7 @@ main(int argc, char **argv)
 	cf_setprog(argv[0]);
 	parse(argc, argv, &o);
 	cf_out_init();
-	r = optind < argc ? cf_reader_open_path(argv[optind]) : cf_reader_open(0, "stdin");
+	r = o.input ? cf_reader_open_path(o.input) : cf_reader_open(0, "stdin");
 	while (cf_read_table(r, &s) == 1) {
 		ntables++;
 		if (o.list) {

@@ -1,10 +1,14 @@
 /*
  * csv2bin - delimited text (MovieLens CSV, ml-100k's u.data, ml-1m's
- * ratings.dat, any CSV) to a cinefilter frame stream.
+ * ratings.dat, any CSV) to a cinefilter frame stream.  This file parses
+ * and checks the rows; what the columns are is guessed by typeguess.h,
+ * ids are made canonical by ids.h, duplicates are resolved by dups.h.
  */
 #include "csv.h"
+#include "dups.h"
 #include "frame.h"
-#include "idmap.h"
+#include "ids.h"
+#include "typeguess.h"
 #include "util.h"
 
 #include <errno.h>
@@ -20,44 +24,6 @@
 
 #define MAX_COLUMNS 4096
 
-enum kind { K_AUTO = -1, K_RATINGS, K_MOVIES, K_LINKS, K_TAGS, K_GENERIC, NKINDS };
-static const char *const kind_name[] = {"ratings", "movies", "links", "tags", "generic"};
-/* What each kind needs, for messages. */
-static const char *const kind_need[] = {
-	"user,item,rating[,timestamp]", "item,title,genres", "item,imdb,tmdb",
-	"user,item,tag[,timestamp]", "",
-};
-
-enum dups { D_LATEST, D_FIRST, D_LAST, D_MEAN, D_ERROR, D_KEEP, NDUPS };
-static const char *const dups_name[] = {"latest", "first", "last", "mean", "error", "keep"};
-
-enum role { R_SKIP, R_USER, R_ITEM, R_RATING, R_TS, R_TITLE, R_GENRES,
-            R_IMDB, R_TMDB, R_TAG, R_OTHER, NROLES };
-
-/* Column names (lower case) and the role they play. */
-static const struct { const char *name; enum role role; } role_names[] = {
-	{"userid", R_USER}, {"user_id", R_USER}, {"user", R_USER},
-	{"movieid", R_ITEM}, {"movie_id", R_ITEM}, {"movie", R_ITEM},
-	{"itemid", R_ITEM}, {"item_id", R_ITEM}, {"item", R_ITEM},
-	{"rating", R_RATING}, {"timestamp", R_TS},
-	{"title", R_TITLE}, {"genres", R_GENRES}, {"tag", R_TAG},
-	{"imdbid", R_IMDB}, {"imdb_id", R_IMDB}, {"imdb", R_IMDB},
-	{"tmdbid", R_TMDB}, {"tmdb_id", R_TMDB}, {"tmdb", R_TMDB},
-};
-/* Output column names of the known kinds, by role. */
-static const char *const role_out[NROLES] = {
-	[R_USER] = "user", [R_ITEM] = "item", [R_RATING] = "rating",
-	[R_TS] = "timestamp", [R_TITLE] = "title", [R_GENRES] = "genres",
-	[R_IMDB] = "imdb", [R_TMDB] = "tmdb", [R_TAG] = "tag",
-};
-/* Columns of each known kind in output order; R_TS is optional. */
-static const enum role kind_roles[][5] = {
-	[K_RATINGS] = {R_USER, R_ITEM, R_RATING, R_TS, R_SKIP},
-	[K_MOVIES] = {R_ITEM, R_TITLE, R_GENRES, R_SKIP},
-	[K_LINKS] = {R_ITEM, R_IMDB, R_TMDB, R_SKIP},
-	[K_TAGS] = {R_USER, R_ITEM, R_TAG, R_TS, R_SKIP},
-};
-
 enum bad { B_MISSING, B_EXTRA, B_UNTERM, B_AFTERQ, B_EMPTY_USER, B_EMPTY_ITEM,
            B_RATING, B_NONFINITE, B_SCALE, B_TS, B_DUP, NBAD };
 
@@ -67,78 +33,33 @@ struct opts {
 	int header;             /* 1 yes, 0 no, -1 auto */
 	char **cols;            /* --columns */
 	size_t ncols;
-	int kind;
+	cf_kind kind;
 	const char *table;
 	int raw_ids, lenient, quiet, quotes;
 	int scale;
 	double smin, smax;
-	int dups;
+	cf_dups dups;
 	const char *out;
 	const char *in;
-};
-
-/*
- * Duplicate detection.  Ids become 32-bit codes: an id that is a canonical
- * decimal below 2^31 is its own code (no lookup: MovieLens' ids), any other
- * id is interned and coded 2^31 + its index.  Each user (found through a
- * code -> index table, with a one-entry cache for runs of the same user)
- * has its own small open-addressing table of 8-byte slots
- *     item code << 32 | value,   all ones = empty,
- * where value is the line of the pair's first row (--dups first, error) or
- * the index of the pair's live held row (latest, last, mean).  Input
- * grouped by user, as MovieLens' is, then probes one small table that
- * stays in cache instead of one huge one.
- */
-#define STRCODE 0x80000000u
-#define EMPTY64 UINT64_MAX
-struct uset {
-	uint64_t *slot;
-	uint32_t mask, n;       /* mask + 1 slots (0 before the first pair) */
-};
-struct pairs {
-	struct uset *set;       /* by user index */
-	size_t nset, setcap;
-	uint64_t *umap;         /* user code << 32 | user index */
-	size_t umask;
-	uint32_t last_code, last_ix;
-	int have_last;
-	uint64_t n;             /* distinct pairs */
-};
-
-/* Rows held until the end (--dups latest, last, mean), in chunks. */
-#define CHUNK_BITS 16
-#define CHUNK ((size_t)1 << CHUNK_BITS)
-#define DEAD UINT32_MAX
-struct held {
-	uint32_t **u, **i;
-	float **r;
-	int64_t **t;            /* if the input has timestamps */
-	double **sum;           /* --dups mean */
-	uint32_t **cnt;
-	size_t nchunks, ccap;
-	uint64_t n;
 };
 
 struct conv {
 	const struct opts *o;
 	const char *fname;
-	int kind;
+	cf_kind kind;
 	size_t ninput;          /* fields per record */
-	enum role *role;        /* per input column */
+	cf_role *role;          /* per input column */
 	int *outcol;            /* per input column: output column, or -1 */
-	int col[NROLES];        /* input column of a role, or -1 */
+	int col[CF_NROLES];     /* input column of a role, or -1 */
 	int has_ts;
 	cf_schema *schema;
 	cf_writer *w;
 	cf_rowbuf *rb;
 	char reason[NBAD][96];
 	uint64_t nbad[NBAD];
-	uint64_t ndups;
 	char *cbuf[2];          /* canonical ids that need a copy ("-18") */
 	size_t ccap[2];
-	cf_idmap *users, *items;
-	struct pairs pm;
-	struct held h;
+	cf_dupset *dups;        /* a ratings table's duplicates */
 };
 
 static void
@@ -184,15 +105,6 @@ usage(FILE *fp)
 }
 
 /* ---------------------------------------------------------------- options */
-
-static int
-lookup(const char *s, const char *const *names, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return -1;
-}
 
 /* Decodes \t and \\ in a delimiter; returns its length, or -1. */
 static long
@@ -277,12 +189,12 @@ parse_args(struct opts *o, int argc, char **argv)
 
 	memset(o, 0, sizeof *o);
 	o->header = -1;
-	o->kind = K_AUTO;
+	o->kind = CF_KIND_AUTO;
 	o->quotes = 1;
 	o->scale = 1;
 	o->smin = 0.5;
 	o->smax = 5;
-	o->dups = D_LATEST;
+	o->dups = CF_DUPS_LATEST;
 	while ((c = getopt_long(argc, argv, "d:c:k:t:o:s:lqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -296,7 +208,7 @@ parse_args(struct opts *o, int argc, char **argv)
 				cf_usage_error(usage, "bad --delimiter '%s': no quote or line break", optarg);
 			break;
 		case O_HEADER:
-			if ((i = lookup(optarg, header_names, 3)) < 0)
+			if ((i = cf_lookup(optarg, header_names, 3)) < 0)
 				cf_usage_error(usage, "bad --header '%s': want yes, no or auto", optarg);
 			o->header = i == 2 ? -1 : i;
 			break;
@@ -304,8 +216,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			parse_columns(o, optarg);
 			break;
 		case 'k':
-			if ((o->kind = lookup(optarg, kind_name, NKINDS)) < 0)
+			if ((i = cf_kind_parse(optarg)) < 0)
 				cf_usage_error(usage, "bad --kind '%s': want ratings, movies, links, tags or generic", optarg);
+			o->kind = (cf_kind)i;
 			break;
 		case 't':
 			if (!*optarg)
@@ -322,8 +235,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			parse_scale(o, optarg);
 			break;
 		case O_DUPS:
-			if ((o->dups = lookup(optarg, dups_name, NDUPS)) < 0)
+			if ((i = cf_dups_parse(optarg)) < 0)
 				cf_usage_error(usage, "bad --dups '%s': want latest, first, last, mean, error or keep", optarg);
+			o->dups = (cf_dups)i;
 			break;
 		case 'l':
 			o->lenient = 1;
@@ -344,43 +258,12 @@ parse_args(struct opts *o, int argc, char **argv)
 			cf_usage_error(usage, "unknown option");
 		}
 	}
-	if (argc - optind > 1)
-		cf_usage_error(usage, "one input file at most");
-	if (optind < argc)
-		o->in = argv[optind];
+	o->in = cf_one_operand(argc, argv, usage);
 }
 
 /* ---------------------------------------------------------------- numbers */
 
 static int isdig(char c) { return c >= '0' && c <= '9'; }
-
-/* [+-]?(digits(.digits*)?|.digits)([eE][+-]?digits)? */
-static int
-is_decimal(const char *p, size_t n)
-{
-	size_t i = 0, d = 0;
-
-	if (i < n && (p[i] == '+' || p[i] == '-'))
-		i++;
-	while (i < n && isdig(p[i]))
-		i++, d++;
-	if (i < n && p[i] == '.')
-		for (i++; i < n && isdig(p[i]); i++)
-			d++;
-	if (d == 0)
-		return 0;
-	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-		size_t e = 0;
-		i++;
-		if (i < n && (p[i] == '+' || p[i] == '-'))
-			i++;
-		while (i < n && isdig(p[i]))
-			i++, e++;
-		if (e == 0)
-			return 0;
-	}
-	return i == n;
-}
 
 static int
 is_nonfinite(const char *p, size_t n)
@@ -432,7 +315,7 @@ parse_rating(const char *p, size_t n, float *out)
 		*out = neg ? -f : f;
 		return 0;
 	}
-	if (!is_decimal(p, n))
+	if (!cf_is_decimal(p, n))
 		return is_nonfinite(p, n) ? 2 : 1;
 	char tmp[64], *s = cstr(p, n, tmp, sizeof tmp);
 	float f = strtof(s, NULL);
@@ -466,7 +349,7 @@ parse_ts(const char *p, size_t n, int64_t *out)
 			return 0;
 		}
 	}
-	if (!is_decimal(p, n))
+	if (!cf_is_decimal(p, n))
 		return -1;
 	char tmp[64], *s = cstr(p, n, tmp, sizeof tmp);
 	int rc = 0;
@@ -488,48 +371,12 @@ parse_ts(const char *p, size_t n, int64_t *out)
 	return rc;
 }
 
-/*
- * The canonical form of an id: [+-]?digits(.0*)? becomes the integer in
- * decimal (no '+', no leading zeros, no ".0", "-0" is "0"); anything else
- * is kept as it is.  Sets *op, *on (into p, or into *buf for "-18").
- */
+/* The canonical form of an id (ids.h); *buf holds it when it is a copy ("-18"). */
 static void
 canon_id(const char *p, size_t n, char **buf, size_t *cap, const char **op, size_t *on)
 {
-	size_t i = 0, ds, de;
-	int neg = 0;
-
-	*op = p;
-	*on = n;
-	if (i < n && (p[i] == '+' || p[i] == '-'))
-		neg = p[i++] == '-';
-	for (ds = i; i < n && isdig(p[i]); i++)
-		;
-	de = i;
-	if (de == ds)
-		return;
-	if (i < n) {
-		if (p[i] != '.')
-			return;
-		for (i++; i < n && p[i] == '0'; i++)
-			;
-		if (i != n)
-			return;
-	}
-	while (de - ds > 1 && p[ds] == '0')
-		ds++;
-	if (de - ds == 1 && p[ds] == '0')
-		neg = 0;
-	if (!neg) {
-		*op = p + ds;
-		*on = de - ds;
-		return;
-	}
-	cf_grow((void **)buf, cap, de - ds + 1, 1);
-	(*buf)[0] = '-';
-	memcpy(*buf + 1, p + ds, de - ds);
-	*op = *buf;
-	*on = de - ds + 1;
+	cf_grow((void **)buf, cap, n + 2, 1);
+	*on = cf_canon_id(p, n, *buf, op);
 }
 
 /* ---------------------------------------------------------------- bad rows */
@@ -589,249 +436,15 @@ init_reasons(struct conv *cv)
 	         "rating off the scale [%g, %g]", cv->o->smin, cv->o->smax);
 }
 
-/* ---------------------------------------------------------------- pairs */
-
-static uint32_t
-id_code(cf_idmap *m, const char *p, size_t n)
-{
-	if (n >= 1 && n <= 10 && (p[0] != '0' || n == 1)) {
-		uint64_t v = 0;
-		size_t k;
-		for (k = 0; k < n && isdig(p[k]); k++)
-			v = v * 10 + (uint64_t)(p[k] - '0');
-		if (k == n && v < STRCODE)
-			return (uint32_t)v;
-	}
-	uint32_t ix = cf_idmap_intern(m, p, n, NULL);
-	if (ix >= STRCODE - 1)
-		cf_die("more than %u distinct non-numeric ids", STRCODE - 2);
-	return STRCODE | ix;
-}
-
-/* The id of a code; buf holds at least 12 bytes. */
-static const char *
-id_str(const cf_idmap *m, uint32_t code, char *buf, size_t *len)
-{
-	char *p = buf + 12;
-
-	if (code & STRCODE)
-		return cf_idmap_id(m, code & ~STRCODE, len);
-	do {
-		*--p = (char)('0' + code % 10);
-		code /= 10;
-	} while (code);
-	*len = (size_t)(buf + 12 - p);
-	return p;
-}
-
-static uint64_t *
-slots_new(size_t n)
-{
-	uint64_t *p = cf_xmalloc(n * sizeof *p);
-
-	memset(p, 0xff, n * sizeof *p);
-	return p;
-}
-
-static void
-pairs_init(struct pairs *m)
-{
-	memset(m, 0, sizeof *m);
-	m->umask = 1023;
-	m->umap = slots_new(m->umask + 1);
-}
-
-static void
-pairs_free(struct pairs *m)
-{
-	for (size_t k = 0; k < m->nset; k++)
-		free(m->set[k].slot);
-	free(m->set);
-	free(m->umap);
-}
-
-/* The index of the user with this code (a new one if unseen). */
-static uint32_t
-user_index(struct pairs *m, uint32_t code)
-{
-	size_t j;
-
-	if (m->have_last && m->last_code == code)
-		return m->last_ix;
-	for (j = (size_t)cf_hash_u64(code) & m->umask; m->umap[j] != EMPTY64;
-	     j = (j + 1) & m->umask) {
-		if ((uint32_t)(m->umap[j] >> 32) == code) {
-			m->have_last = 1;
-			m->last_code = code;
-			return m->last_ix = (uint32_t)m->umap[j];
-		}
-	}
-	if (m->nset >= UINT32_MAX - 1)
-		cf_die("more than %u distinct users", UINT32_MAX - 2);
-	uint32_t ix = (uint32_t)m->nset;
-	cf_grow((void **)&m->set, &m->setcap, m->nset + 1, sizeof *m->set);
-	m->set[m->nset++] = (struct uset){NULL, 0, 0};
-	m->umap[j] = (uint64_t)code << 32 | ix;
-	if (m->nset * 4 > (m->umask + 1) * 3) {        /* load 0.75: double */
-		size_t on = m->umask + 1;
-		uint64_t *old = m->umap;
-		m->umask = on * 2 - 1;
-		m->umap = slots_new(on * 2);
-		for (size_t k = 0; k < on; k++) {
-			if (old[k] == EMPTY64)
-				continue;
-			for (j = (size_t)cf_hash_u64(old[k] >> 32) & m->umask; m->umap[j] != EMPTY64;
-			     j = (j + 1) & m->umask)
-				;
-			m->umap[j] = old[k];
-		}
-		free(old);
-	}
-	m->have_last = 1;
-	m->last_code = code;
-	return m->last_ix = ix;
-}
-
-/*
- * The slot of (user, item): *found = 1 if the pair was there; else the pair
- * is added with value 0 and the caller sets the value (the low 32 bits).
- */
-static uint64_t *
-pair_slot(struct pairs *m, uint32_t ucode, uint32_t item, int *found)
-{
-	uint32_t ux = user_index(m, ucode);   /* may move m->set */
-	struct uset *u = &m->set[ux];
-	size_t j;
-
-	if (u->slot == NULL || (u->n + 1) * 4 > (u->mask + 1) * 3) {
-		size_t on = u->slot ? (size_t)u->mask + 1 : 0, nn = on ? on * 2 : 8;
-		uint64_t *old = u->slot;
-		if (nn - 1 > UINT32_MAX)
-			cf_die("out of memory: too many items for one user");
-		u->slot = slots_new(nn);
-		u->mask = (uint32_t)(nn - 1);
-		for (size_t k = 0; k < on; k++) {
-			if (old[k] == EMPTY64)
-				continue;
-			for (j = (size_t)cf_hash_u64(old[k] >> 32) & u->mask; u->slot[j] != EMPTY64;
-			     j = (j + 1) & u->mask)
-				;
-			u->slot[j] = old[k];
-		}
-		free(old);
-	}
-	for (j = (size_t)cf_hash_u64(item) & u->mask; u->slot[j] != EMPTY64; j = (j + 1) & u->mask) {
-		if ((uint32_t)(u->slot[j] >> 32) == item) {
-			*found = 1;
-			return &u->slot[j];
-		}
-	}
-	u->slot[j] = (uint64_t)item << 32;
-	u->n++;
-	m->n++;
-	*found = 0;
-	return &u->slot[j];
-}
-
-/* ---------------------------------------------------------------- held rows */
-
-#define AT(arr, r) ((arr)[(r) >> CHUNK_BITS][(r) & (CHUNK - 1)])
-
-static uint32_t
-held_add(struct conv *cv, uint32_t u, uint32_t i, float r, int64_t t)
-{
-	struct held *h = &cv->h;
-	uint64_t k = h->n;
-
-	if (k == UINT32_MAX)
-		cf_die("%s: more than %lu ratings to hold; use --dups keep",
-		       cv->fname, (unsigned long)UINT32_MAX - 1);
-	if ((k & (CHUNK - 1)) == 0) {
-		size_t c = h->nchunks;
-		if (c == h->ccap) {
-			size_t cap = h->ccap;
-			cf_grow((void **)&h->u, &cap, c + 1, sizeof *h->u);
-			cap = h->ccap;
-			cf_grow((void **)&h->i, &cap, c + 1, sizeof *h->i);
-			cap = h->ccap;
-			cf_grow((void **)&h->r, &cap, c + 1, sizeof *h->r);
-			cap = h->ccap;
-			cf_grow((void **)&h->t, &cap, c + 1, sizeof *h->t);
-			cap = h->ccap;
-			cf_grow((void **)&h->sum, &cap, c + 1, sizeof *h->sum);
-			cap = h->ccap;
-			cf_grow((void **)&h->cnt, &cap, c + 1, sizeof *h->cnt);
-			h->ccap = cap;
-		}
-		h->u[c] = cf_xmalloc(CHUNK * sizeof **h->u);
-		h->i[c] = cf_xmalloc(CHUNK * sizeof **h->i);
-		h->r[c] = cf_xmalloc(CHUNK * sizeof **h->r);
-		h->t[c] = cv->has_ts ? cf_xmalloc(CHUNK * sizeof **h->t) : NULL;
-		h->sum[c] = cv->o->dups == D_MEAN ? cf_xmalloc(CHUNK * sizeof **h->sum) : NULL;
-		h->cnt[c] = cv->o->dups == D_MEAN ? cf_xmalloc(CHUNK * sizeof **h->cnt) : NULL;
-		h->nchunks++;
-	}
-	AT(h->u, k) = u;
-	AT(h->i, k) = i;
-	AT(h->r, k) = r;
-	if (cv->has_ts)
-		AT(h->t, k) = t;
-	if (cv->o->dups == D_MEAN) {
-		AT(h->sum, k) = r;
-		AT(h->cnt, k) = 1;
-	}
-	h->n++;
-	return (uint32_t)k;
-}
-
-static void
-held_write(struct conv *cv)
-{
-	struct held *h = &cv->h;
-	int mean = cv->o->dups == D_MEAN;
-
-	for (uint64_t k = 0; k < h->n; k++) {
-		uint32_t u = AT(h->u, k);
-		size_t len;
-		const char *id;
-		char buf[12];
-		float r;
-		if (u == DEAD)
-			continue;
-		id = id_str(cv->users, u, buf, &len);
-		cf_rowbuf_str(cv->rb, 0, id, len);
-		id = id_str(cv->items, AT(h->i, k), buf, &len);
-		cf_rowbuf_str(cv->rb, 1, id, len);
-		r = AT(h->r, k);
-		if (mean && AT(h->cnt, k) > 1)
-			r = (float)(AT(h->sum, k) / AT(h->cnt, k));
-		cf_rowbuf_f32(cv->rb, 2, r);
-		if (cv->has_ts)
-			cf_rowbuf_i64(cv->rb, 3, AT(h->t, k));
-		cf_rowbuf_end_row(cv->rb);
-	}
-	for (size_t c = 0; c < h->nchunks; c++) {
-		free(h->u[c]);
-		free(h->i[c]);
-		free(h->r[c]);
-		free(h->t[c]);
-		free(h->sum[c]);
-		free(h->cnt[c]);
-	}
-	free(h->u);
-	free(h->i);
-	free(h->r);
-	free(h->t);
-	free(h->sum);
-	free(h->cnt);
-}
-
 /* ---------------------------------------------------------------- rows */
 
+/* Writes a rating row; also the cf_dup_emit of the rows held by cv->dups. */
 static void
-emit_rating(struct conv *cv, const char *u, size_t ul, const char *i, size_t il,
-            float r, int64_t t)
+emit_rating(void *ctx, const char *u, size_t ul, const char *i, size_t il, float r,
+            int64_t t)
 {
+	struct conv *cv = ctx;
+
 	cf_rowbuf_str(cv->rb, 0, u, ul);
 	cf_rowbuf_str(cv->rb, 1, i, il);
 	cf_rowbuf_f32(cv->rb, 2, r);
@@ -846,8 +459,9 @@ static void
 rating_row(struct conv *cv, const cf_csv_rec *rec)
 {
 	const struct opts *o = cv->o;
-	const cf_csv_field *U = &rec->f[cv->col[R_USER]], *I = &rec->f[cv->col[R_ITEM]];
-	const cf_csv_field *R = &rec->f[cv->col[R_RATING]];
+	const cf_csv_field *U = &rec->f[cv->col[CF_ROLE_USER]];
+	const cf_csv_field *I = &rec->f[cv->col[CF_ROLE_ITEM]];
+	const cf_csv_field *R = &rec->f[cv->col[CF_ROLE_RATING]];
 	const char *u = U->p, *i = I->p;
 	size_t ul = U->len, il = I->len;
 	float r;
@@ -863,7 +477,7 @@ rating_row(struct conv *cv, const cf_csv_rec *rec)
 	if (o->scale && !((double)r >= o->smin && (double)r <= o->smax))
 		BAD(cv, rec->line, B_SCALE, show(R->p, R->len));
 	if (cv->has_ts) {
-		const cf_csv_field *T = &rec->f[cv->col[R_TS]];
+		const cf_csv_field *T = &rec->f[cv->col[CF_ROLE_TS]];
 		if (parse_ts(T->p, T->len, &t) != 0)
 			BAD(cv, rec->line, B_TS, show(T->p, T->len));
 	}
@@ -871,52 +485,15 @@ rating_row(struct conv *cv, const cf_csv_rec *rec)
 		canon_id(u, ul, &cv->cbuf[0], &cv->ccap[0], &u, &ul);
 		canon_id(i, il, &cv->cbuf[1], &cv->ccap[1], &i, &il);
 	}
-	if (o->dups == D_KEEP)
+	uint64_t first;
+	switch (cf_dupset_add(cv->dups, u, ul, i, il, r, t, rec->line, &first)) {
+	case CF_DUP_WRITE:
 		EMIT(cv, u, ul, i, il, r, t);
-
-	uint32_t uc = id_code(cv->users, u, ul), ic = id_code(cv->items, i, il);
-	int found;
-	uint64_t *slot = pair_slot(&cv->pm, uc, ic, &found);
-	uint32_t old = (uint32_t)*slot, line32;
-	struct held *h = &cv->h;
-
-	switch (o->dups) {
-	case D_FIRST:
-		if (found) {
-			cv->ndups++;
-			return;
-		}
-		EMIT(cv, u, ul, i, il, r, t);
-	case D_ERROR:
-		if (found) {
-			char d[64];
-			snprintf(d, sizeof d, "(first on line %lu)", (unsigned long)old);
-			BAD(cv, rec->line, B_DUP, old != UINT32_MAX ? d : NULL);
-		}
-		line32 = rec->line < UINT32_MAX ? (uint32_t)rec->line : UINT32_MAX;
-		*slot |= line32;
-		EMIT(cv, u, ul, i, il, r, t);
-	case D_LATEST:
-	case D_LAST:
-		if (found) {
-			cv->ndups++;
-			if (o->dups == D_LATEST && cv->has_ts && t < AT(h->t, old))
-				return;
-			AT(h->u, old) = DEAD;
-		}
-		*slot = (uint64_t)ic << 32 | held_add(cv, uc, ic, r, t);
-		return;
-	case D_MEAN:
-		if (found) {
-			cv->ndups++;
-			AT(h->sum, old) += r;
-			AT(h->cnt, old)++;
-			if (cv->has_ts && t > AT(h->t, old))
-				AT(h->t, old) = t;
-			return;
-		}
-		*slot = (uint64_t)ic << 32 | held_add(cv, uc, ic, r, t);
-		return;
+	case CF_DUP_REPEAT: {
+		char d[64];
+		snprintf(d, sizeof d, "(first on line %lu)", (unsigned long)first);
+		BAD(cv, rec->line, B_DUP, first ? d : NULL);
+	}
 	}
 }
 
@@ -926,13 +503,13 @@ other_row(struct conv *cv, const cf_csv_rec *rec)
 {
 	int64_t t = 0;
 
-	if (cv->kind != K_GENERIC) {
-		if (cv->col[R_USER] >= 0 && rec->f[cv->col[R_USER]].len == 0)
+	if (cv->kind != CF_KIND_GENERIC) {
+		if (cv->col[CF_ROLE_USER] >= 0 && rec->f[cv->col[CF_ROLE_USER]].len == 0)
 			BAD(cv, rec->line, B_EMPTY_USER, NULL);
-		if (rec->f[cv->col[R_ITEM]].len == 0)
+		if (rec->f[cv->col[CF_ROLE_ITEM]].len == 0)
 			BAD(cv, rec->line, B_EMPTY_ITEM, NULL);
 		if (cv->has_ts) {
-			const cf_csv_field *T = &rec->f[cv->col[R_TS]];
+			const cf_csv_field *T = &rec->f[cv->col[CF_ROLE_TS]];
 			if (parse_ts(T->p, T->len, &t) != 0)
 				BAD(cv, rec->line, B_TS, show(T->p, T->len));
 		}
@@ -943,11 +520,11 @@ other_row(struct conv *cv, const cf_csv_rec *rec)
 		int oc = cv->outcol[k];
 		if (oc < 0)
 			continue;
-		if (cv->role[k] == R_TS) {
+		if (cv->role[k] == CF_ROLE_TS) {
 			cf_rowbuf_i64(cv->rb, oc, t);
 			continue;
 		}
-		if (!cv->o->raw_ids && (cv->role[k] == R_USER || cv->role[k] == R_ITEM))
+		if (!cv->o->raw_ids && (cv->role[k] == CF_ROLE_USER || cv->role[k] == CF_ROLE_ITEM))
 			canon_id(p, n, &cv->cbuf[0], &cv->ccap[0], &p, &n);
 		cf_rowbuf_str(cv->rb, oc, p, n);
 	}
@@ -965,7 +542,7 @@ row(struct conv *cv, const cf_csv_rec *rec)
 		snprintf(d, sizeof d, "(expected %zu, found %zu)", cv->ninput, rec->nfields);
 		BAD(cv, rec->line, rec->nfields < cv->ninput ? B_MISSING : B_EXTRA, d);
 	}
-	if (cv->kind == K_RATINGS)
+	if (cv->kind == CF_KIND_RATINGS)
 		rating_row(cv, rec);
 	else
 		other_row(cv, rec);
@@ -973,45 +550,20 @@ row(struct conv *cv, const cf_csv_rec *rec)
 
 /* ---------------------------------------------------------------- setup */
 
-static enum role
-role_of(const char *p, size_t n)
+/* The names of the first n columns, comma-separated, into cols (for a message). */
+static void
+column_names(const struct conv *cv, const cf_csv_rec *first, size_t n, char *cols, size_t size)
 {
-	for (size_t k = 0; k < sizeof role_names / sizeof role_names[0]; k++)
-		if (strlen(role_names[k].name) == n && strncasecmp(p, role_names[k].name, n) == 0)
-			return role_names[k].role;
-	return R_OTHER;
-}
+	const struct opts *o = cv->o;
+	size_t at = 0;
 
-/* The known kind the roles make, or K_GENERIC. */
-static int
-kind_of(const enum role *role, size_t n)
-{
-	int count[NROLES] = {0};
-
-	for (size_t k = 0; k < n; k++)
-		count[role[k]]++;
-	for (int kind = 0; kind < K_GENERIC; kind++) {
-		int ok = 1, want[NROLES] = {0};
-		for (const enum role *r = kind_roles[kind]; *r != R_SKIP; r++)
-			want[*r] = 1;
-		for (int r = R_USER; r < NROLES; r++) {
-			if (count[r] > 1 || (count[r] && !want[r]) ||
-			    (!count[r] && want[r] && r != R_TS))
-				ok = 0;
-		}
-		if (ok)
-			return kind;
+	cols[0] = '\0';
+	for (size_t k = 0; k < n && at < size - 5; k++) {
+		const char *p = o->ncols ? o->cols[k] : first->f[k].p;
+		size_t l = o->ncols ? strlen(p) : first->f[k].len;
+		at += (size_t)snprintf(cols + at, size - at, "%s%.*s",
+		                       k ? "," : "", (int)(l > 40 ? 40 : l), p);
 	}
-	return K_GENERIC;
-}
-
-static int
-all_numeric(const cf_csv_rec *r)
-{
-	for (size_t k = 0; k < r->nfields && k < CF_CSV_MAX_FIELDS; k++)
-		if (!is_decimal(r->f[k].p, r->f[k].len))
-			return 0;
-	return 1;
 }
 
 /* Decides the kind and the columns from the first record; 1 if it is a header. */
@@ -1019,78 +571,47 @@ static int
 setup(struct conv *cv, const cf_csv_rec *first)
 {
 	const struct opts *o = cv->o;
-	int header = o->header >= 0 ? o->header : !all_numeric(first);
 	size_t n = o->ncols ? o->ncols : first->nfields;
-	int named = o->ncols > 0 || header;
+	cf_guess g;
 
 	if (first->err)
 		cf_die("%s:%llu: %s", cv->fname, (unsigned long long)first->line, first->err);
 	if (n > MAX_COLUMNS)
 		cf_die("%s:%llu: more than %d columns", cv->fname,
 		       (unsigned long long)first->line, MAX_COLUMNS);
+	int rc = cf_guess_columns(first, o->cols, o->ncols, o->header, o->kind, &g);
+	cv->role = g.role;      /* held by cv before any error (freed by main) */
+	char cols[200];
+	switch (rc) {
+	case CF_GUESS_NOT_KIND:
+		column_names(cv, first, n, cols, sizeof cols);
+		cf_die("%s:%llu: columns %s do not make a %s table (need %s); use --columns",
+		       cv->fname, (unsigned long long)first->line, show(cols, strlen(cols)),
+		       cf_kind_name(o->kind), cf_kind_need(o->kind));
+	case CF_GUESS_NFIELDS:
+		cf_die("%s:%llu: a headerless %s file has the columns %s, found %zu fields; use --columns",
+		       cv->fname, (unsigned long long)first->line, cf_kind_name(g.kind),
+		       cf_kind_need(g.kind), n);
+	}
 	cv->ninput = n;
-	cv->role = cf_xcalloc(n, sizeof *cv->role);
+	cv->kind = g.kind;
 	cv->outcol = cf_xcalloc(n, sizeof *cv->outcol);
-	for (size_t k = 0; k < n; k++) {
-		if (o->ncols)
-			cv->role[k] = strcmp(o->cols[k], "_") == 0 ? R_SKIP :
-			              role_of(o->cols[k], strlen(o->cols[k]));
-		else if (header)
-			cv->role[k] = role_of(first->f[k].p, first->f[k].len);
-		else
-			cv->role[k] = R_OTHER;
-	}
-	if (o->kind == K_GENERIC) {
-		cv->kind = K_GENERIC;
-	} else if (named) {
-		cv->kind = kind_of(cv->role, n);
-		if (o->kind != K_AUTO && cv->kind != o->kind) {
-			char cols[200];
-			size_t at = 0;
-			for (size_t k = 0; k < n && at < sizeof cols - 5; k++) {
-				const char *p = o->ncols ? o->cols[k] : first->f[k].p;
-				size_t l = o->ncols ? strlen(p) : first->f[k].len;
-				at += (size_t)snprintf(cols + at, sizeof cols - at, "%s%.*s",
-				                       k ? "," : "", (int)(l > 40 ? 40 : l), p);
-			}
-			cf_die("%s:%llu: columns %s do not make a %s table (need %s); use --columns",
-			       cv->fname, (unsigned long long)first->line, show(cols, strlen(cols)),
-			       kind_name[o->kind], kind_need[o->kind]);
-		}
-	} else {
-		/* Headerless, no --columns: the kind's columns in their usual order. */
-		int kind = o->kind;
-		if (kind == K_AUTO)
-			kind = (n == 3 || n == 4) && all_numeric(first) ? K_RATINGS : K_GENERIC;
-		if (kind != K_GENERIC) {
-			size_t need = 0;
-			while (kind_roles[kind][need] != R_SKIP)
-				need++;
-			if (n != need && !(kind_roles[kind][need - 1] == R_TS && n == need - 1))
-				cf_die("%s:%llu: a headerless %s file has the columns %s, found %zu fields; use --columns",
-				       cv->fname, (unsigned long long)first->line, kind_name[kind],
-				       kind_need[kind], n);
-			for (size_t k = 0; k < n; k++)
-				cv->role[k] = kind_roles[kind][k];
-		}
-		cv->kind = kind;
-	}
 
 	/* The output schema. */
 	cv->schema = cf_schema_new(o->table ? o->table :
-	                           cv->kind == K_GENERIC ? "table" : kind_name[cv->kind]);
-	for (int r = 0; r < NROLES; r++)
+	                           cv->kind == CF_KIND_GENERIC ? "table" : cf_kind_name(cv->kind));
+	for (int r = 0; r < CF_NROLES; r++)
 		cv->col[r] = -1;
-	if (cv->kind == K_GENERIC) {
+	if (cv->kind == CF_KIND_GENERIC) {
 		int oc = 0;
 		for (size_t k = 0; k < n; k++) {
 			char name[32], *nm;
 			cv->outcol[k] = -1;
-			if (cv->role[k] == R_SKIP)
+			if (cv->role[k] == CF_ROLE_SKIP)
 				continue;
 			if (o->ncols) {
 				nm = cf_xstrdup(o->cols[k]);
-			} else if (header && first->f[k].len > 0) {
+			} else if (g.header && first->f[k].len > 0) {
 				nm = cf_xmalloc(first->f[k].len + 1);
 				memcpy(nm, first->f[k].p, first->f[k].len);
 				nm[first->f[k].len] = '\0';
@@ -1099,7 +620,7 @@ setup(struct conv *cv, const cf_csv_rec *first)
 				nm = cf_xstrdup(name);
 			}
 			cv->outcol[k] = cf_schema_add(cv->schema, nm, CF_STR, 1);
-			cv->role[k] = R_OTHER;
+			cv->role[k] = CF_ROLE_OTHER;
 			free(nm);
 			oc++;
 		}
@@ -1108,18 +629,18 @@ setup(struct conv *cv, const cf_csv_rec *first)
 	} else {
 		for (size_t k = 0; k < n; k++) {
 			cv->outcol[k] = -1;
-			if (cv->role[k] != R_SKIP)
+			if (cv->role[k] != CF_ROLE_SKIP)
 				cv->col[cv->role[k]] = (int)k;
 		}
-		cv->has_ts = cv->col[R_TS] >= 0;
-		for (const enum role *r = kind_roles[cv->kind]; *r != R_SKIP; r++) {
+		cv->has_ts = cv->col[CF_ROLE_TS] >= 0;
+		for (const cf_role *r = cf_kind_roles(cv->kind); *r != CF_ROLE_SKIP; r++) {
 			if (cv->col[*r] < 0)
 				continue;
-			cv->outcol[cv->col[*r]] = cf_schema_add(cv->schema, role_out[*r],
-			        *r == R_TS ? CF_I64 : *r == R_RATING ? CF_F32 : CF_STR, 1);
+			cv->outcol[cv->col[*r]] = cf_schema_add(cv->schema, cf_role_column(*r),
+			                                        cf_role_type(*r), 1);
 		}
 	}
-	if (cv->kind == K_RATINGS) {
+	if (cv->kind == CF_KIND_RATINGS) {
 		if (o->scale) {
 			char v[40];
 			snprintf(v, sizeof v, "%.17g", o->smin);
@@ -1127,9 +648,9 @@ setup(struct conv *cv, const cf_csv_rec *first)
 			snprintf(v, sizeof v, "%.17g", o->smax);
 			cf_schema_set(cv->schema, "rating_max", v);
 		}
-		cf_schema_set(cv->schema, "dups", dups_name[o->dups]);
+		cf_schema_set(cv->schema, "dups", cf_dups_name(o->dups));
 	}
-	return header;
+	return g.header;
 }
 
 static void
@@ -1142,13 +663,9 @@ convert(struct conv *cv, cf_csv *csv)
 	if (!cf_csv_next(csv, &rec))
 		cf_die("%s: empty input", cv->fname);
 	int header = setup(cv, &rec);
-	hold = cv->kind == K_RATINGS &&
-	       (o->dups == D_LATEST || o->dups == D_LAST || o->dups == D_MEAN);
-	if (cv->kind == K_RATINGS && o->dups != D_KEEP) {
-		cv->users = cf_idmap_new();
-		cv->items = cf_idmap_new();
-		pairs_init(&cv->pm);
-	}
+	if (cv->kind == CF_KIND_RATINGS)
+		cv->dups = cf_dupset_new(o->dups, cv->has_ts, cv->fname);
+	hold = cv->dups && cf_dupset_holds(cv->dups);
 	if (!hold)
 		cv->rb = cf_rowbuf_new(cv->w, cv->schema, CF_BLOCK_ROWS);
 	if (!header)
@@ -1157,7 +674,7 @@ convert(struct conv *cv, cf_csv *csv)
 		row(cv, &rec);
 	if (hold) {
 		cv->rb = cf_rowbuf_new(cv->w, cv->schema, CF_BLOCK_ROWS);
-		held_write(cv);
+		cf_dupset_flush(cv->dups, emit_rating, cv);
 	}
 	cf_rowbuf_finish(cv->rb);
 
@@ -1166,15 +683,12 @@ convert(struct conv *cv, cf_csv *csv)
 			cf_warn("%s: dropped %llu row%s: %s", cv->fname,
 			        (unsigned long long)cv->nbad[b], cv->nbad[b] == 1 ? "" : "s",
 			        cv->reason[b]);
-	if (cv->ndups && !o->quiet)
+	uint64_t ndups = cv->dups ? cf_dupset_resolved(cv->dups) : 0;
+	if (ndups && !o->quiet)
 		cf_warn("%s: %llu duplicate (user, item) rating%s resolved by --dups %s",
-		        cv->fname, (unsigned long long)cv->ndups, cv->ndups == 1 ? "" : "s",
-		        dups_name[o->dups]);
-	if (cv->users) {
-		cf_idmap_free(cv->users);
-		cf_idmap_free(cv->items);
-		pairs_free(&cv->pm);
-	}
+		        cv->fname, (unsigned long long)ndups, ndups == 1 ? "" : "s",
+		        cf_dups_name(o->dups));
+	cf_dupset_free(cv->dups);
 }
 
 int
@@ -1197,7 +711,8 @@ main(int argc, char **argv)
 			cf_die("%s:", o.in);
 		cv.fname = o.in;
 	}
-	cf_csv *csv = cf_csv_new(fd, cv.fname);
+	static cf_csv *csv;     /* static: reachable for LeakSanitizer if we die */
+	csv = cf_csv_new(fd, cv.fname);
 	if (!o.delim) {
 		const char *d = cf_csv_peek_line(csv, &line, &len) ?
 		                cf_csv_guess_delim(line, len) : ",";

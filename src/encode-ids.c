@@ -61,10 +61,7 @@ parse(int argc, char **argv, struct opts *o)
 		default: cf_usage_error(usage, "unknown option");
 		}
 	}
-	if (optind < argc)
-		o->input = argv[optind++];
-	if (optind < argc)
-		cf_usage_error(usage, "unexpected argument '%s': one input at most", argv[optind]);
+	o->input = cf_one_operand(argc, argv, usage);
 }
 
 static void

@@ -118,8 +118,7 @@ parse(int argc, char **argv, struct opts *o)
 		default: usage(stderr); exit(CF_EXIT_USAGE);
 		}
 	}
-	if (optind < argc)
-		cf_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	cf_no_operand(argc, argv, usage, NULL);
 	if (o->k > 1024)
 		cf_usage_error(usage, "--rank must be at most 1024");
 	if (o->users > UINT32_MAX || o->items > UINT32_MAX)

@@ -7,13 +7,13 @@
 #include "frame.h"
 #include "idmap.h"
 #include "meta.h"
+#include "metajson.h"
 #include "out.h"
 #include "ratings.h"
 #include "util.h"
 
 #include <getopt.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,10 +130,7 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->json && o->csv)
 		cf_usage_error(usage, "--json and --csv exclude each other");
-	if (argc - optind > 1)
-		cf_usage_error(usage, "at most one input file");
-	if (argc - optind == 1)
-		o->input = argv[optind];
+	o->input = cf_one_operand(argc, argv, usage);
 }
 
 /* ---------------------------------------------------------------- input */
@@ -389,22 +386,6 @@ struct ctx {
 	int csv;
 };
 
-/* The shortest %g form that reads back to the same float. */
-static int
-fmt_f32(char *b, size_t n, float v)
-{
-	int len = 0;
-
-	if (isnan(v))
-		return snprintf(b, n, "nan");
-	for (int p = 6; p <= 9; p++) {
-		len = snprintf(b, n, "%.*g", p, (double)v);
-		if (strtof(b, NULL) == v)
-			break;
-	}
-	return len;
-}
-
 /* Cell (column c, input row i) as bytes; buf holds numbers. */
 static const char *
 cell(const struct ctx *x, int c, size_t i, char *buf, size_t bn, size_t *len)
@@ -434,11 +415,11 @@ cell(const struct ctx *x, int c, size_t i, char *buf, size_t bn, size_t *len)
 		*len = mv->in_links ? mv->tmdb_len : 0;
 		return mv->in_links ? mv->tmdb : "";
 	case C_SCORE:
-		n = x->csv ? fmt_f32(buf, bn, in->score[i]) :
+		n = x->csv ? cf_fmt_f32(buf, bn, in->score[i]) :
 		    snprintf(buf, bn, "%.4f", (double)in->score[i]);
 		break;
 	case C_RANK: n = snprintf(buf, bn, "%u", in->rank[i]); break;
-	case C_RATING: n = fmt_f32(buf, bn, in->rating[i]); break;
+	case C_RATING: n = cf_fmt_f32(buf, bn, in->rating[i]); break;
 	case C_TS: n = snprintf(buf, bn, "%lld", (long long)in->ts[i]); break;
 	}
 	*len = n > 0 ? (size_t)n : 0;
@@ -545,18 +526,25 @@ print_table(const struct ctx *x, const size_t *rows, size_t n)
 
 /* ---- JSON ---- */
 
+/* Dies: `what` (a string of row's item) is not valid UTF-8. */
+static void __attribute__((noreturn))
+not_utf8(const struct ctx *x, size_t row, const char *what)
+{
+	size_t idl;
+	const char *id = cf_idmap_id(x->in->items, x->in->item[row], &idl);
+
+	cf_die("%s of item '%.*s' is not valid UTF-8: JSON cannot hold it", what,
+	       (int)(idl > 40 ? 40 : idl), id);
+}
+
 static json_t *
 jstr(const char *p, size_t n, const char *what, const struct ctx *x, size_t row)
 {
 	json_t *v = json_stringn(p, n);
-	size_t idl;
-	const char *id;
 
-	if (v)
-		return v;
-	id = cf_idmap_id(x->in->items, x->in->item[row], &idl);
-	cf_die("%s of item '%.*s' is not valid UTF-8: JSON cannot hold it", what,
-	       (int)(idl > 40 ? 40 : idl), id);
+	if (!v)
+		not_utf8(x, row, what);
+	return v;
 }
 
 static void
@@ -573,57 +561,31 @@ jappend(json_t *a, json_t *v)
 		cf_die("out of memory building JSON");
 }
 
-/* A float as the double of its shortest decimal form, so it prints as such. */
-static json_t *
-jf32(float v)
-{
-	char b[32];
-
-	if (!isfinite(v))
-		return json_null();
-	fmt_f32(b, sizeof b, v);
-	return json_real(strtod(b, NULL));
-}
-
+/* The item of row i: the movie object of metajson.h, then the row's numbers. */
 static json_t *
 json_item(const struct ctx *x, size_t i)
 {
 	const struct input *in = x->in;
 	uint32_t it = in->item[i];
-	const cf_movie *mv = &x->mv[it];
-	json_t *o = json_object();
+	unsigned flags = (x->meta_shown ? CF_MJ_META : 0) |
+	                 (x->meta_shown && x->o->extra ? CF_MJ_YEAR : 0) |
+	                 (x->o->links && x->o->extra ? CF_MJ_LINKS : 0);
 	size_t len;
-	const char *id = cf_idmap_id(in->items, it, &len);
+	const char *id = cf_idmap_id(in->items, it, &len), *bad = NULL;
+	json_t *o = cf_movie_json_why(id, len, &x->mv[it], flags, &bad);
 
-	jset(o, "id", jstr(id, len, "the id", x, i));
-	if (x->meta_shown) {
-		json_t *g = json_array();
-		jset(o, "title", x->known[it] ? jstr(mv->title, mv->title_len, "the title", x, i) :
-		                 json_string(""));
-		if (x->known[it]) {
-			size_t pos = 0, gl;
-			const char *gp;
-			while (cf_genre_next(mv->genres, mv->genres_len, &pos, &gp, &gl))
-				jappend(g, jstr(gp, gl, "a genre", x, i));
-		}
-		jset(o, "genres", g);
-	}
+	if (!o && bad)
+		not_utf8(x, i, bad);
+	if (!o)
+		cf_die("out of memory building JSON");
 	if (!x->o->extra)
 		return o;
-	if (x->meta_shown)
-		jset(o, "year", x->known[it] && mv->year ? json_integer(mv->year) : json_null());
-	if (x->o->links) {
-		jset(o, "imdb", mv->in_links ? jstr(mv->imdb, mv->imdb_len, "imdbId", x, i) :
-		                json_null());
-		jset(o, "tmdb", mv->in_links ? jstr(mv->tmdb, mv->tmdb_len, "tmdbId", x, i) :
-		                json_null());
-	}
 	if (in->has_score)
-		jset(o, "score", jf32(in->score[i]));
+		jset(o, "score", cf_json_f32(in->score[i]));
 	if (in->has_rank)
 		jset(o, "rank", json_integer(in->rank[i]));
 	if (in->has_rating)
-		jset(o, "rating", jf32(in->rating[i]));
+		jset(o, "rating", cf_json_f32(in->rating[i]));
 	if (in->has_ts)
 		jset(o, "timestamp", json_integer(in->ts[i]));
 	return o;

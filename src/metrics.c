@@ -6,6 +6,7 @@
  */
 #include "evalm.h"
 #include "frame.h"
+#include "out.h"
 #include "ratings.h"
 #include "util.h"
 
@@ -163,10 +164,7 @@ parse(int argc, char **argv, struct opts *o)
 		default: usage(stderr); exit(CF_EXIT_USAGE);
 		}
 	}
-	if (argc - optind > 1)
-		cf_usage_error(usage, "at most one input file");
-	if (argc - optind == 1)
-		o->input = argv[optind];
+	o->input = cf_one_operand(argc, argv, usage);
 	if (o->json && o->metric)
 		cf_usage_error(usage, "--json and --metric exclude each other");
 	if (!o->truth && (o->train || o->catalogue || o->has_threshold))
@@ -183,21 +181,6 @@ parse(int argc, char **argv, struct opts *o)
 }
 
 /* ---- output ---- */
-
-/* The shortest %g form that reads back to the same double. */
-static void
-fmt_real(char *b, size_t n, double v)
-{
-	if (isnan(v)) {
-		snprintf(b, n, "nan");
-		return;
-	}
-	for (int p = 15; p <= 17; p++) {
-		snprintf(b, n, "%.*g", p, v);
-		if (strtod(b, NULL) == v)
-			return;
-	}
-}
 
 static void
 print_json(const struct fig *f, size_t n)
@@ -254,7 +237,7 @@ print_one(const struct fig *f, size_t n, const char *name)
 		else if (f[i].is_int)
 			snprintf(b, sizeof b, "%llu", f[i].i);
 		else
-			fmt_real(b, sizeof b, f[i].d);
+			cf_fmt_f64(b, sizeof b, f[i].d);   /* the shortest form */
 		puts(b);
 		return;
 	}

@@ -4,9 +4,10 @@
  * Reads a `ratings` table (raw ids from csv2bin or encoded from
  * encode-ids/split) on stdin or from FILE, resolves duplicate
  * (user, item) pairs (the latest by timestamp wins, else the last row),
- * trains with the chosen algorithm (src/lib/mf.c) and writes the model
+ * trains with the chosen algorithm (src/lib/train/) and writes the model
  * stream (src/lib/model.h) on stdout or, atomically, to -o FILE.
  */
+#include "dups.h"
 #include "frame.h"
 #include "mf.h"
 #include "model.h"
@@ -23,7 +24,7 @@ struct opts {
 	const char *input, *output, *valid, *init, *log;
 	int quiet;
 	/* flags given on the command line (override the algorithm's defaults) */
-	int set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
+	int set_algo, set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
 	int set_seed, set_threads, set_patience;
 	long long k, epochs, seed, threads, patience;
 	double lr, decay, reg, regb, alpha, scale;
@@ -47,13 +48,13 @@ usage(FILE *fp)
 	    "\n"
 	    "  -a, --algo A         the algorithm (default als):\n"
 	    "       als       biased MF  r ~ mu + bu + bi + p.q  by alternating least\n"
-	    "                 squares; factor penalty reg * n (n: the row's ratings,\n"
-	    "                 ALS-WR), bias penalty reg-bias.  Byte-identical for a seed\n"
-	    "                 at any thread count.\n"
+	    "                 squares; factor penalty reg * sqrt(n) (n: the row's\n"
+	    "                 ratings), bias penalty reg-bias.\n"
 	    "                 defaults: -k %d --epochs %d --reg %g --reg-bias %g\n"
-	    "       sgd       the same model by parallel SGD (blocked, FPSGD-like);\n"
-	    "                 lr_t = lr / (1 + lr-decay * t); penalties per rating.\n"
-	    "                 Byte-identical for a seed with --threads 1.\n"
+	    "       sgd       the same model by parallel SGD (DSGD strata of a 16 x 16\n"
+	    "                 grid of blocks); lr_t = lr / (1 + lr-decay * t); penalties\n"
+	    "                 per rating (reg * n on a row of n); ends with one exact\n"
+	    "                 least-squares solve of every user against the items.\n"
 	    "                 defaults: -k %d --epochs %d --lr %g --lr-decay %g --reg %g\n"
 	    "                 --reg-bias %g\n"
 	    "       ials      implicit ALS (Hu, Koren, Volinsky 2008) for top-N: confidence\n"
@@ -62,6 +63,8 @@ usage(FILE *fp)
 	    "       baseline  mu + user and item biases, penalty reg-bias (k = 0).\n"
 	    "                 defaults: --epochs %d --reg-bias %g\n"
 	    "       popular   item popularity (ratings per item) as the score (k = 0)\n"
+	    "                 Every algorithm gives byte-identical models for a seed at\n"
+	    "                 any thread count.\n"
 	    "  -k, --factors K      rank (1 to 4096 for als, sgd, ials)\n"
 	    "  -e, --epochs N       SGD epochs / ALS iterations (>= 1)\n"
 	    "      --lr X           SGD initial learning rate\n"
@@ -81,10 +84,14 @@ usage(FILE *fp)
 	    "                       FRAME is the test set.\n"
 	    "      --patience N     with --valid: stop after N epochs without improvement\n"
 	    "                       and keep the best epoch's model (default 0: never stop)\n"
-	    "      --init MODEL     warm start: users and items MODEL knows keep their\n"
-	    "                       factors as the starting point (and, without new\n"
-	    "                       ratings, as they are), new ones start fresh; -k defaults\n"
-	    "                       to MODEL's\n"
+	    "      --init MODEL     fine-tune MODEL with the input's ratings: it trains on\n"
+	    "                       MODEL's ratings with the new ones added (a new rating\n"
+	    "                       of a known pair replaces the old), re-fitting only the\n"
+	    "                       users and items the new ratings touch, each against its\n"
+	    "                       whole history (exact least-squares sweeps, --epochs of\n"
+	    "                       them); every other user and item keeps its parameters\n"
+	    "                       bit for bit.  The algorithm, -k and hyper-parameters are\n"
+	    "                       MODEL's unless given (-k and --algo must match)\n"
 	    "  -l, --log FILE       per-epoch rows as CSV (epoch,train_*,valid_*,seconds)\n"
 	    "  -q, --quiet          no progress or summary on stderr\n"
 	    "  -o, --output FILE    write the model to FILE (atomically) instead of stdout\n"
@@ -144,9 +151,10 @@ parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'a':
 			if ((a = cf_algo_parse(optarg)) < 0)
-				cf_usage_error(usage, "--algo: unknown algorithm '%s' "
-				               "(als, sgd, ials, baseline, popular)", optarg);
+				cf_usage_error(usage, "--algo: unknown algorithm '%s' (%s)", optarg,
+				               cf_algo_list());
 			o->algo = (cf_algo)a;
+			o->set_algo = 1;
 			break;
 		case 'k': o->k = integer("-k", optarg); o->set_k = 1; break;
 		case 'e': o->epochs = integer("--epochs", optarg); o->set_epochs = 1; break;
@@ -169,10 +177,7 @@ parse(int argc, char **argv, struct opts *o)
 		default: cf_usage_error(usage, "unknown option");
 		}
 	}
-	if (optind < argc)
-		o->input = argv[optind++];
-	if (optind < argc)
-		cf_usage_error(usage, "unexpected argument '%s': one input at most", argv[optind]);
+	o->input = cf_one_operand(argc, argv, usage);
 }
 
 /* Range checks the library cannot make on an int (bad values: exit 1). */
@@ -182,81 +187,6 @@ clamp_int(const char *flag, long long v, long long lo, long long hi)
 	if (v < lo || v > hi)
 		cf_die("%s must be between %lld and %lld, not %lld", flag, lo, hi, v);
 	return (int)v;
-}
-
-/*
- * Duplicate (user, item) pairs: keeps the latest by timestamp (ties and no
- * timestamps: the last row), compacting the rows in their order.  Returns
- * the number of rows dropped.  Rows sorted by user (the usual input) are
- * checked where they lie; otherwise a list of row numbers by user (4 bytes
- * a row) is made first.
- */
-static size_t
-dedup(cf_ratings *rs)
-{
-	uint32_t nu = cf_idmap_count(rs->users), ni = cf_idmap_count(rs->items);
-	uint64_t *ptr = NULL, *drop;
-	uint32_t *row = NULL, *last = cf_xmalloc(((size_t)ni + 1) * sizeof *last);
-	size_t dropped = 0, w = 0;
-	int sorted = 1;
-
-	for (size_t j = 1; j < rs->n && sorted; j++)
-		sorted = rs->user[j] >= rs->user[j - 1];
-	if (!sorted) {
-		/* Rows grouped by user (counting sort, in row order). */
-		ptr = cf_xcalloc((size_t)nu + 2, sizeof *ptr);
-		for (size_t j = 0; j < rs->n; j++)
-			ptr[rs->user[j] + 2]++;
-		for (uint32_t u = 0; u < nu; u++)
-			ptr[u + 2] += ptr[u + 1];
-		row = cf_xmalloc((rs->n + 1) * sizeof *row);
-		for (size_t j = 0; j < rs->n; j++)
-			row[ptr[rs->user[j] + 1]++] = (uint32_t)j;
-	}
-#define ROW(t) (row ? row[t] : (uint32_t)(t))
-	/* User by user (rows [a, b) of the grouping), mark the losers. */
-	drop = cf_xcalloc(rs->n / 64 + 1, sizeof *drop);
-	memset(last, 0xff, ((size_t)ni + 1) * sizeof *last);
-	for (size_t a = 0, b; a < rs->n; a = b) {
-		uint32_t u = rs->user[ROW(a)];
-		b = a + 1;
-		while (b < rs->n && rs->user[ROW(b)] == u)
-			b++;
-		for (size_t t = a; t < b; t++) {
-			uint32_t j = ROW(t), i = rs->item[j], prev = last[i];
-			if (prev != UINT32_MAX && prev >= a && prev < b && rs->item[ROW(prev)] == i) {
-				uint32_t pj = ROW(prev);
-				/* j is a later row than pj: it wins unless pj is later in time. */
-				if (rs->has_ts && rs->ts[pj] > rs->ts[j]) {
-					drop[j / 64] |= (uint64_t)1 << (j % 64);
-					dropped++;
-					continue;
-				}
-				drop[pj / 64] |= (uint64_t)1 << (pj % 64);
-				dropped++;
-			}
-			last[i] = (uint32_t)t;
-		}
-	}
-#undef ROW
-	if (dropped) {
-		for (size_t j = 0; j < rs->n; j++) {
-			if (drop[j / 64] >> (j % 64) & 1)
-				continue;
-			rs->user[w] = rs->user[j];
-			rs->item[w] = rs->item[j];
-			rs->rating[w] = rs->rating[j];
-			if (rs->has_ts)
-				rs->ts[w] = rs->ts[j];
-			w++;
-		}
-		rs->n = w;
-	}
-	free(ptr);
-	free(row);
-	free(last);
-	free(drop);
-	return dropped;
 }
 
 static void
@@ -283,10 +213,14 @@ main(int argc, char **argv)
 
 	cf_mf_params p = cf_mf_defaults(o.algo);
 	if (o.init) {
+		/* Fine-tuning starts from the model's own algorithm and settings. */
 		cf_reader *ir = cf_reader_open_path(o.init);
 		init = cf_model_read(ir, NULL, 0);      /* dies on a bad model */
-		if (!o.set_k && p.k > 0)
-			p.k = init->k;
+		if (cf_mf_params_of(init, &p) < 0)
+			cf_die("%s: a '%s' model cannot be fine-tuned", o.init, init->algo);
+		if (o.set_algo && o.algo != p.algo)
+			cf_die("--init: %s is a %s model; fine-tuning keeps its algorithm, not %s",
+			       o.init, init->algo, cf_algo_name(o.algo));
 	}
 	if (o.set_k)
 		p.k = clamp_int("-k", o.k, 0, 4096);
@@ -321,7 +255,7 @@ main(int argc, char **argv)
 	if (train.n == 0)
 		cf_die("%s: the 'ratings' table is empty: nothing to train on",
 		       o.input ? o.input : "stdin");
-	size_t dups = dedup(&train);
+	size_t dups = cf_dups_resolve(&train, CF_DUPS_LATEST);   /* in place, in order */
 	if (dups && !o.quiet)
 		cf_warn("%zu duplicate (user, item) ratings dropped (kept the latest)", dups);
 	int have_valid = 0;

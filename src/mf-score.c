@@ -30,6 +30,7 @@ struct opts {
 	size_t top;
 	int has_top;
 	int include_seen, explain;
+	size_t because;         /* --because N: history items per explanation; 0 all */
 	const char *exclude;
 	int threads;
 	double reg, reg_bias;
@@ -77,8 +78,11 @@ usage(FILE *fp)
 	    "                       column\n"
 	    "  -e, --explain        with --top and --user or --fold-in: after the 'topk'\n"
 	    "                       table, a table 'explanations' (user, item, because,\n"
-	    "                       contribution, rank): the 3 history items contributing\n"
+	    "                       contribution, rank): the history items contributing\n"
 	    "                       most to each recommended item's score (see below)\n"
+	    "      --because N      with --explain: that many history items per\n"
+	    "                       recommended item (default 3; 0: all of them, whose\n"
+	    "                       contributions add up to the score minus mu + bu + bi)\n"
 	    "  -t, --threads N      worker threads for --all (default: the CPUs online);\n"
 	    "                       the output is the same for any N\n"
 	    "      --reg X          fold-in and --explain: the factor regularization\n"
@@ -94,11 +98,13 @@ usage(FILE *fp)
 	    "Explanations use the ALS kernel view (Hu, Koren, Volinsky 2008, sec. 5):\n"
 	    "the ALS user step gives p_u = W_u sum_j e_j q_j over the user's history j,\n"
 	    "with W_u = (sum_j q_j q_j' + lambda I)^-1, e_j = r_uj - (mu + bu + bj) and\n"
-	    "lambda = reg, times the user's rating count when the model's penalty grows\n"
-	    "with it (attribute reg_weight=count: als, sgd), so the factor part of a\n"
-	    "score splits exactly into\n"
+	    "lambda = reg times the weight training gave a row of n ratings (the model's\n"
+	    "attribute reg_weight: sqrt(n) for als, n for sgd, 1 for ials), so the\n"
+	    "factor part of a score splits exactly into\n"
 	    "    contribution(j -> i) = e_j q_i' W_u q_j,\n"
-	    "which sums to p_u.q_i when p_u is that solution (als models, fold-in).\n"
+	    "which sums to p_u.q_i when p_u is that solution: als, ials and sgd models\n"
+	    "(each ends with that user step) and fold-in; for users a fine-tuning left\n"
+	    "untouched it is close, not exact.\n"
 	    "For ials, e_j = 1 + alpha r_uj and W_u = (Q'Q + sum_j alpha r_uj q_j q_j'\n"
 	    "+ reg I)^-1.  A contribution is in score units; negative ones pull down.\n");
 }
@@ -137,18 +143,20 @@ set_mode(struct opts *o, enum mode m)
 static void
 parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_INCLUDE_SEEN = 256, O_EXCLUDE, O_REG, O_REG_BIAS };
+	enum { O_INCLUDE_SEEN = 256, O_EXCLUDE, O_REG, O_REG_BIAS, O_BECAUSE };
 	static const struct option lo[] = {
 		{"pairs", 1, 0, 'p'}, {"user", 1, 0, 'u'}, {"all", 0, 0, 'a'},
 		{"similar", 1, 0, 's'}, {"fold-in", 1, 0, 'f'}, {"top", 1, 0, 'n'},
 		{"include-seen", 0, 0, O_INCLUDE_SEEN}, {"exclude", 1, 0, O_EXCLUDE},
 		{"explain", 0, 0, 'e'}, {"threads", 1, 0, 't'}, {"reg", 1, 0, O_REG},
-		{"reg-bias", 1, 0, O_REG_BIAS}, CF_STD_LONGOPTS, {0, 0, 0, 0},
+		{"reg-bias", 1, 0, O_REG_BIAS}, {"because", 1, 0, O_BECAUSE}, CF_STD_LONGOPTS,
+		{0, 0, 0, 0},
 	};
 	int c;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	o->threads = ncpu > 0 ? (int)(ncpu < 256 ? ncpu : 256) : 1;
+	o->because = 3;
 	o->ids = cf_xcalloc((size_t)argc, sizeof *o->ids);
 	while ((c = getopt_long(argc, argv, "p:u:as:f:n:et:hV", lo, NULL)) != -1) {
 		switch (c) {
@@ -165,6 +173,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 't': o->threads = (int)count_arg(optarg, "--threads", 1, 1024); break;
 		case O_INCLUDE_SEEN: o->include_seen = 1; break;
 		case O_EXCLUDE: o->exclude = optarg; break;
+		case O_BECAUSE: o->because = count_arg(optarg, "--because", 0, 1u << 30); break;
 		case O_REG: o->reg = reg_arg(optarg, "--reg"); o->has_reg = 1; break;
 		case O_REG_BIAS:
 			o->reg_bias = reg_arg(optarg, "--reg-bias");
@@ -175,9 +184,7 @@ parse(int argc, char **argv, struct opts *o)
 		default: usage(stderr); exit(CF_EXIT_USAGE);
 		}
 	}
-	if (optind < argc)
-		cf_usage_error(usage, "unexpected operand '%s' (the model comes on stdin)",
-		               argv[optind]);
+	cf_no_operand(argc, argv, usage, "the model comes on stdin");
 	if (o->nmodes != 1)
 		cf_usage_error(usage, o->nmodes ? "give one mode only" :
 		               "a mode is required: --pairs, --user, --all, --similar or --fold-in");
@@ -284,21 +291,6 @@ find_id(const cf_idmap *d, const char *id, size_t len)
 	return i;
 }
 
-/* Index map from a frame's dictionary to the model's (CF_NOID: unknown). */
-static uint32_t *
-map_dict(const cf_idmap *from, const cf_idmap *to)
-{
-	uint32_t n = cf_idmap_count(from);
-	uint32_t *map = cf_xmalloc((n ? n : 1) * sizeof *map);
-	size_t len;
-
-	for (uint32_t i = 0; i < n; i++) {
-		const char *id = cf_idmap_id(from, i, &len);
-		map[i] = cf_idmap_find(to, id, len);
-	}
-	return map;
-}
-
 /*
  * --exclude FILE: the model's indices of the items listed (unknown ones
  * ignored).  A file that starts with the frame magic is a frame.
@@ -380,7 +372,7 @@ do_pairs(const struct opts *o, cf_scorer *sc, out *w)
 
 	cf_ratings_read(r, &rs);
 	cf_reader_close(r);
-	uint32_t *umap = map_dict(rs.users, m->users), *imap = map_dict(rs.items, m->items);
+	uint32_t *umap = cf_idmap_map(rs.users, m->users), *imap = cf_idmap_map(rs.items, m->items);
 	out_table(w, "scores", cols, types, 4);
 	for (size_t j = 0; j < rs.n; j++) {
 		uint32_t u = umap[rs.user[j]], i = imap[rs.item[j]];
@@ -413,16 +405,17 @@ typedef struct user_expl {
 } user_expl;
 
 static void
-put_explanations(out *w, user_expl *ex, size_t n)
+put_explanations(out *w, user_expl *ex, size_t n, size_t top)
 {
 	static const char *const cols[] = {"user", "item", "because", "contribution", "rank"};
 	static const cf_type types[] = {CF_STR, CF_STR, CF_STR, CF_F32, CF_U32};
-	cf_because because[3];
+	size_t cap = top ? top : w->m->nitems;
+	cf_because *because = cf_xmalloc((cap ? cap : 1) * sizeof *because);
 
 	out_table(w, "explanations", cols, types, 5);
 	for (size_t x = 0; x < n; x++) {
 		for (size_t h = 0; ex[x].e && h < ex[x].nhits; h++) {
-			size_t nb = cf_explain_top(ex[x].e, ex[x].hits[h].item, 3, because);
+			size_t nb = cf_explain_top(ex[x].e, ex[x].hits[h].item, cap, because);
 			for (size_t r = 0; r < nb; r++) {
 				cf_rowbuf_str(w->b, 0, ex[x].uid, ex[x].ulen);
 				put_id(w, 1, w->m->items, ex[x].hits[h].item);
@@ -436,6 +429,7 @@ put_explanations(out *w, user_expl *ex, size_t n)
 		free(ex[x].hits);
 		free(ex[x].uid);
 	}
+	free(because);
 }
 
 static void
@@ -487,7 +481,7 @@ do_user(const struct opts *o, cf_scorer *sc, out *w)
 		}
 	}
 	if (xs)
-		put_explanations(w, xs, o->nids);
+		put_explanations(w, xs, o->nids, o->because);
 	free(xs);
 	free(hits);
 	free(ex);
@@ -575,7 +569,7 @@ do_foldin(const struct opts *o, cf_scorer *sc, out *w)
 
 	cf_ratings_read(r, &rs);
 	cf_reader_close(r);
-	uint32_t *imap = map_dict(rs.items, m->items);
+	uint32_t *imap = cf_idmap_map(rs.items, m->items);
 	uint32_t nusers = cf_idmap_count(rs.users);
 	/* Rows grouped by user (a counting sort keeps each user's input order). */
 	size_t *ptr = cf_xcalloc((size_t)nusers + 1, sizeof *ptr);
@@ -630,7 +624,7 @@ do_foldin(const struct opts *o, cf_scorer *sc, out *w)
 		}
 	}
 	if (xs)
-		put_explanations(w, xs, nusers);
+		put_explanations(w, xs, nusers, o->because);
 	free(xs);
 	free(hits);
 	free(row);

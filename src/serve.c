@@ -3,15 +3,17 @@
  * projects' services (GET /recommendations, /features; POST
  * /recommend_movie; Moovier's /models, /predict, /train) on the models of
  * a directory.  Scoring, metadata and JSON are the library's (score.h,
- * meta.h, metajson.h), shared with mf-score and join-meta; this file
+ * meta.h, metajson.h), shared with mf-score and join-meta; the server
+ * itself is src/serve/ (http.h, api.h, models.h, train.h); this file
  * parses flags, loads, and waits for SIGTERM or SIGINT.
  */
-#include "http.h"
 #include "meta.h"
-#include "serve_api.h"
-#include "serve_models.h"
-#include "serve_train.h"
 #include "util.h"
+
+#include "api.h"
+#include "http.h"
+#include "models.h"
+#include "train.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The page, made from src/serve_page.html at build time (pipelines/serve.mk). */
+/* The page, made from src/serve/page.html at build time (the Makefile). */
 extern const unsigned char cf_serve_page[];
 extern const unsigned long cf_serve_page_len;
 
@@ -155,8 +157,7 @@ parse(int argc, char **argv, struct opts *o)
 		default: usage(stderr); exit(CF_EXIT_USAGE);
 		}
 	}
-	if (optind < argc)
-		cf_usage_error(usage, "unexpected operand '%s'", argv[optind]);
+	cf_no_operand(argc, argv, usage, NULL);
 	if (!o->models)
 		cf_usage_error(usage, "--models DIR is required");
 	if (o->dflt && !cf_model_name_ok(o->dflt))

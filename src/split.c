@@ -166,10 +166,7 @@ parse(int argc, char **argv, struct opts *o)
 		default: cf_usage_error(usage, "unknown option");
 		}
 	}
-	if (optind < argc)
-		o->input = argv[optind++];
-	if (optind < argc)
-		cf_usage_error(usage, "unexpected argument '%s': one input at most", argv[optind]);
+	o->input = cf_one_operand(argc, argv, usage);
 	if (!o->test)
 		cf_usage_error(usage, "--test FILE is required: where the test set goes");
 	n = 0;

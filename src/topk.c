@@ -198,6 +198,7 @@ main(int argc, char **argv)
 	static const struct option lo[] = {CF_STD_LONGOPTS, {0, 0, 0, 0}};
 	state st = {0};
 	unsigned long long n;
+	const char *input;
 	cf_reader *r;
 	cf_writer *w;
 	int c;
@@ -215,13 +216,12 @@ main(int argc, char **argv)
 	if (cf_parse_u64(argv[optind], &n) < 0 || n < 1 || n > UINT32_MAX / 2)
 		cf_usage_error(usage, "N '%s': expected a whole number from 1 to %u",
 		               argv[optind], UINT32_MAX / 2);
-	if (argc - optind > 2)
-		cf_usage_error(usage, "one input at most");
+	optind++;
+	input = cf_one_operand(argc, argv, usage);
 	st.n = (uint32_t)n;
 	st.users = cf_idmap_new();
 	st.items = cf_idmap_new();
-	r = argc - optind == 2 ? cf_reader_open_path(argv[optind + 1])
-	                       : cf_reader_open(0, "stdin");
+	r = input ? cf_reader_open_path(input) : cf_reader_open(0, "stdin");
 	read_scores(r, &st);
 	cf_reader_close(r);
 	w = cf_writer_new(stdout, "stdout");

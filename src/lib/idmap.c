@@ -167,3 +167,48 @@ cf_idmap_intern(cf_idmap *m, const char *id, size_t len, int *added)
 		*added = 1;
 	return m->n - 1;
 }
+
+/* ---------------------------------------------------------------- algebra */
+
+static void
+intern_all(cf_idmap *d, const cf_idmap *from)
+{
+	size_t len;
+
+	for (uint32_t a = 0; a < cf_idmap_count(from); a++) {
+		const char *id = cf_idmap_id(from, a, &len);
+		cf_idmap_intern(d, id, len, NULL);
+	}
+}
+
+cf_idmap *
+cf_idmap_copy(const cf_idmap *d)
+{
+	cf_idmap *c = cf_idmap_new();
+
+	intern_all(c, d);
+	return c;
+}
+
+cf_idmap *
+cf_idmap_union(const cf_idmap *base, const cf_idmap *more)
+{
+	cf_idmap *d = cf_idmap_copy(base);
+
+	intern_all(d, more);
+	return d;
+}
+
+uint32_t *
+cf_idmap_map(const cf_idmap *from, const cf_idmap *to)
+{
+	uint32_t n = cf_idmap_count(from);
+	uint32_t *m = cf_xmalloc(((size_t)n + 1) * sizeof *m);
+	size_t len;
+
+	for (uint32_t a = 0; a < n; a++) {
+		const char *id = cf_idmap_id(from, a, &len);
+		m[a] = cf_idmap_find(to, id, len);
+	}
+	return m;
+}

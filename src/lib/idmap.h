@@ -23,6 +23,16 @@ uint32_t cf_idmap_count(const cf_idmap *m);
 /* The id of index i (not NUL-terminated). */
 const char *cf_idmap_id(const cf_idmap *m, uint32_t i, size_t *len);
 
+/*
+ * Dictionary algebra, the one place ids go from one dictionary to another:
+ * a copy; base's ids then those of more it lacks (base's indices stay);
+ * the index in `to` of every id of `from` (UINT32_MAX where absent; an
+ * array of count(from) entries, freed by the caller).
+ */
+cf_idmap *cf_idmap_copy(const cf_idmap *d);
+cf_idmap *cf_idmap_union(const cf_idmap *base, const cf_idmap *more);
+uint32_t *cf_idmap_map(const cf_idmap *from, const cf_idmap *to);
+
 /* 64-bit hash of a byte string (also used for pair hashing). */
 uint64_t cf_hash_bytes(const void *p, size_t len, uint64_t seed);
 static inline uint64_t

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ids.h"          /* cf_canon_id(): ids are looked up canonical */
+
 typedef struct cf_meta cf_meta;
 
 /* One movie as looked up; pointers are valid until the next load or free. */
@@ -68,14 +70,6 @@ int cf_title_year(const char *title, size_t len);
  */
 int cf_genre_next(const char *list, size_t len, size_t *pos, const char **g,
                   size_t *glen);
-
-/*
- * The canonical form of an id, as csv2bin writes it: [+-]?digits(.0*)?
- * becomes the integer in decimal (no '+', no leading zeros, "-0" is "0");
- * anything else is kept.  Writes into buf (at least len + 2 bytes) or
- * points into id; returns the length and sets *out.
- */
-size_t cf_canon_id(const char *id, size_t len, char *buf, const char **out);
 
 /* Display width of UTF-8 text: code points (bytes not of the form 10xxxxxx). */
 size_t cf_utf8_width(const char *s, size_t len);

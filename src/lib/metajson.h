@@ -28,6 +28,13 @@ enum {
  * it) or memory ran out.
  */
 json_t *cf_movie_json(const char *id, size_t idlen, const cf_movie *mv, unsigned flags);
+/*
+ * The same; when it returns NULL, *bad names the string JSON cannot hold
+ * ("the id", "the title", "a genre", "imdbId" or "tmdbId"), or is NULL if
+ * memory ran out.  For messages (join-meta's).
+ */
+json_t *cf_movie_json_why(const char *id, size_t idlen, const cf_movie *mv, unsigned flags,
+                          const char **bad);
 
 /* A float score as the double of its shortest decimal form (null if not finite). */
 json_t *cf_json_f32(float v);

@@ -3,7 +3,9 @@
  * /train), in LIBMF's shape: a default-parameters function, a parameter
  * struct passed by value, a train call that returns a model.
  *
- * Algorithms (all fit the model of model.h):
+ * The code: src/lib/train/ (train/fit.h says how it is laid out).
+ *
+ * Algorithms (all fit the model of model.h; algo.h has their table):
  *   sgd       biased MF by stochastic gradient descent, multi-threaded
  *   als       the same model by alternating least squares (Cholesky per
  *             user/item via LAPACK), separate L2 for factors and biases
@@ -21,16 +23,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "algo.h"
 #include "model.h"
 #include "ratings.h"
-
-typedef enum cf_algo {
-	CF_SGD,
-	CF_ALS,
-	CF_IALS,
-	CF_BASELINE,
-	CF_POPULAR,
-} cf_algo;
 
 typedef struct cf_mf_params {
 	cf_algo algo;
@@ -49,18 +44,27 @@ typedef struct cf_mf_params {
 	FILE *log;              /* per-epoch rows as CSV, or NULL */
 } cf_mf_params;
 
-/* Defaults for an algorithm (the values README documents). */
+/* Defaults for an algorithm (the values README documents: algo.c). */
 cf_mf_params cf_mf_defaults(cf_algo algo);
-/* "sgd" -> CF_SGD ...; -1 if unknown. */
-int cf_algo_parse(const char *name);
-const char *cf_algo_name(cf_algo a);
+/*
+ * A model's own algorithm and hyper-parameters as training parameters:
+ * what fine-tuning it (init) starts from.  -1 if the model's algorithm
+ * is not one this build trains.
+ */
+int cf_mf_params_of(const cf_model *m, cf_mf_params *p);
 
 /*
  * Trains on `train` (encoded, deduplicated) and returns the model (owned
  * by the caller).  `valid` (may be NULL; indexed by the same dictionaries)
- * is scored after every epoch for progress and early stopping.  `init`
- * (may be NULL) warm-starts: its factors for users and items it knows
- * (matched by raw id), fresh ones for the rest.  On divergence (NaN/Inf),
+ * is scored after every epoch for progress and early stopping.
+ *
+ * `init` (may be NULL) fine-tunes that model instead: the training data
+ * is its seen ratings with train's added (a new rating of a known pair
+ * replaces the old one); the users and items that train rates are
+ * re-fitted, each against its whole history, for p->epochs sweeps; every
+ * other user and item keeps its parameters bit for bit, and mu stays.
+ * Ids are matched by raw id; init's keep their indices, new ones follow.
+ * p->algo and p->k must be init's.  On divergence (NaN/Inf),
  * bad parameters or other failure, returns NULL with a one-line reason in
  * err.
  */
@@ -78,16 +82,5 @@ cf_model *cf_mf_train(const cf_ratings *train, const cf_ratings *valid,
 cf_model *cf_mf_train_take(cf_ratings *train, const cf_ratings *valid,
                            const cf_mf_params *p, const cf_model *init,
                            char *err, size_t errlen);
-
-/*
- * Solves for one user's bias and factors against the model's fixed item
- * factors (the ALS user step), from n ratings of items[] with values r[]:
- * fold-in of a new user, and ALS itself.  Writes k factors to p and the
- * bias to *b.  reg / reg_bias as in training.  For an ials model the
- * implicit solve is used (confidence 1 + alpha * r, alpha from the model's
- * attributes, no bias).  Returns 0, or -1 if the system is singular.
- */
-int cf_mf_solve_user(const cf_model *m, const uint32_t *items, const float *r,
-                     size_t n, double reg, double reg_bias, float *p, float *b);
 
 #endif

@@ -32,6 +32,7 @@ cf_model_new(uint32_t nusers, uint32_t nitems, int k, const char *algo)
 	memset(m->P, 0, pb);
 	memset(m->Q, 0, qb);
 	m->seen_ptr = cf_xcalloc((size_t)nusers + 1, sizeof *m->seen_ptr);
+	cf_model_parse_hparams(m);
 	return m;
 }
 
@@ -59,26 +60,13 @@ cf_model_free(cf_model *m)
 	free(m);
 }
 
-static cf_idmap *
-copy_dict(const cf_idmap *d)
-{
-	cf_idmap *c = cf_idmap_new();
-	size_t len;
-
-	for (uint32_t i = 0; i < cf_idmap_count(d); i++) {
-		const char *id = cf_idmap_id(d, i, &len);
-		cf_idmap_intern(c, id, len, NULL);
-	}
-	return c;
-}
-
 void
 cf_model_set_dicts(cf_model *m, const cf_idmap *users, const cf_idmap *items)
 {
 	cf_idmap_free(m->users);
 	cf_idmap_free(m->items);
-	m->users = copy_dict(users);
-	m->items = copy_dict(items);
+	m->users = cf_idmap_copy(users);
+	m->items = cf_idmap_copy(items);
 }
 
 static int
@@ -305,6 +293,78 @@ attr_num(const cf_schema *s, const char *key, double *v)
 	return a ? cf_parse_double(a, v) : -1;
 }
 
+/* Attribute key as an int / a double / a penalty weight, if it reads as one. */
+static void
+hp_int(const cf_schema *s, const char *key, int *v)
+{
+	double x;
+
+	if (attr_num(s, key, &x) == 0 && x >= 0 && x <= 1e9 && x == (int)x)
+		*v = (int)x;
+}
+
+static void
+hp_num(const cf_schema *s, const char *key, double *v)
+{
+	double x;
+
+	if (attr_num(s, key, &x) == 0)
+		*v = x;
+}
+
+static void
+hp_regw(const cf_schema *s, const char *key, cf_regw *v)
+{
+	const char *a = cf_schema_get(s, key);
+	int w = a ? cf_regw_parse(a) : -1;
+
+	if (w >= 0)
+		*v = (cf_regw)w;
+}
+
+void
+cf_model_parse_hparams(cf_model *m)
+{
+	cf_hparams *h = &m->hp;
+	int a = cf_algo_parse(m->algo);
+	const cf_algo_info *d = cf_algo_get(a < 0 ? CF_ALS : (cf_algo)a);
+	const cf_schema *s = m->attrs;
+	unsigned long long seed;
+	const char *sv;
+
+	memset(h, 0, sizeof *h);
+	h->algo = a;
+	h->form = a < 0 ? CF_FORM_BIASED : d->form;
+	h->k = m->k;
+	h->epochs = d->epochs;
+	h->lr = d->lr;
+	h->lr_decay = d->lr_decay;
+	h->reg = d->reg;
+	h->reg_bias = d->reg_bias;
+	h->alpha = d->alpha;
+	h->init_scale = 0.1;
+	h->seed = 42;
+	h->reg_weight = d->reg_weight;
+	h->reg_bias_weight = d->reg_bias_weight;
+	if (!s)
+		return;
+	hp_int(s, "epochs", &h->epochs);
+	hp_int(s, "epochs_run", &h->epochs_run);
+	hp_int(s, "best_epoch", &h->best_epoch);
+	hp_int(s, "patience", &h->patience);
+	hp_int(s, "warm_start", &h->warm_start);
+	hp_num(s, "lr", &h->lr);
+	hp_num(s, "lr_decay", &h->lr_decay);
+	hp_num(s, "reg", &h->reg);
+	hp_num(s, "reg_bias", &h->reg_bias);
+	hp_num(s, "alpha", &h->alpha);
+	hp_num(s, "init_scale", &h->init_scale);
+	if ((sv = cf_schema_get(s, "seed")) && cf_parse_u64(sv, &seed) == 0)
+		h->seed = seed;
+	hp_regw(s, "reg_weight", &h->reg_weight);
+	hp_regw(s, "reg_bias_weight", &h->reg_bias_weight);
+}
+
 cf_model *
 cf_model_read(cf_reader *r, char *err, size_t errlen)
 {
@@ -334,6 +394,7 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	m->nitems = (uint32_t)ni;
 	m->has_scale = attr_num(s, "rating_min", &m->rating_min) == 0 &&
 	               attr_num(s, "rating_max", &m->rating_max) == 0;
+	cf_model_parse_hparams(m);
 
 	static const char *fname[2] = {"user_factors", "item_factors"};
 	for (int t = 0; t < 2; t++) {

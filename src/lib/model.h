@@ -9,7 +9,7 @@
  * sorted by item within a user), so recommendations exclude them and the
  * server can show a user's history.
  *
- * Stream layout (docs/frame-format.md, "Model streams"):
+ * Stream layout (docs/frame-format.md, section "Model streams"):
  *   model        0 rows; attributes: algo, k, mu, n_users, n_items,
  *                rating_min/max, every hyper-parameter, train figures
  *   user_factors columns bias f32, factors f32[k]; one block (contiguous)
@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "algo.h"
 #include "frame.h"
 #include "idmap.h"
 #include "ratings.h"
@@ -33,6 +34,7 @@
 typedef struct cf_model {
 	cf_schema *attrs;       /* the `model` table's attributes (algo, k, ...) */
 	char algo[16];
+	cf_hparams hp;          /* the attributes, typed (cf_model_parse_hparams) */
 	uint32_t nusers, nitems;
 	int k;
 	double mu;
@@ -65,6 +67,13 @@ void cf_model_free(cf_model *m);
 void cf_model_set_seen(cf_model *m, const cf_ratings *rs);
 /* Takes ownership of the dictionaries (rs's are copied). */
 void cf_model_set_dicts(cf_model *m, const cf_idmap *users, const cf_idmap *items);
+
+/*
+ * Sets m->hp from m->algo and m->attrs (the one place attributes are
+ * parsed); values absent or unreadable are the algorithm's defaults.
+ * cf_model_read calls it; training calls it on the model it makes.
+ */
+void cf_model_parse_hparams(cf_model *m);
 
 /* Writes the model stream. Returns 0, or -1 if w does not die on errors. */
 int cf_model_write(cf_writer *w, const cf_model *m);

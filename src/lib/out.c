@@ -57,38 +57,48 @@ cf_out_i64(int64_t v)
 	}
 }
 
-void
-cf_out_f32(float v)
+int
+cf_fmt_f32(char *b, size_t n, float v)
 {
-	char b[32];
-	int n = 0;
+	int len = 0;
 
-	if (isnan(v)) {
-		cf_out("nan", 3);
-		return;
-	}
+	if (isnan(v))
+		return snprintf(b, n, "nan");
 	for (int p = 6; p <= 9; p++) {
-		n = snprintf(b, sizeof b, "%.*g", p, (double)v);
+		len = snprintf(b, n, "%.*g", p, (double)v);
 		if (strtof(b, NULL) == v)
 			break;
 	}
-	cf_out(b, (size_t)n);
+	return len;
+}
+
+int
+cf_fmt_f64(char *b, size_t n, double v)
+{
+	int len = 0;
+
+	if (isnan(v))
+		return snprintf(b, n, "nan");
+	for (int p = 15; p <= 17; p++) {
+		len = snprintf(b, n, "%.*g", p, v);
+		if (strtod(b, NULL) == v)
+			break;
+	}
+	return len;
+}
+
+void
+cf_out_f32(float v)
+{
+	char b[CF_FMT_MAX];
+
+	cf_out(b, (size_t)cf_fmt_f32(b, sizeof b, v));
 }
 
 void
 cf_out_f64(double v)
 {
-	char b[40];
-	int n = 0;
+	char b[CF_FMT_MAX];
 
-	if (isnan(v)) {
-		cf_out("nan", 3);
-		return;
-	}
-	for (int p = 15; p <= 17; p++) {
-		n = snprintf(b, sizeof b, "%.*g", p, v);
-		if (strtod(b, NULL) == v)
-			break;
-	}
-	cf_out(b, (size_t)n);
+	cf_out(b, (size_t)cf_fmt_f64(b, sizeof b, v));
 }

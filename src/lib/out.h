@@ -2,9 +2,10 @@
  * out.h - text output on stdout for the programs that print CSV or tables
  * (bin2csv, join-meta, gen-ratings): unlocked stdio writes, RFC 4180
  * fields, integers, and floats in the shortest form that reads back to
- * the same value.  A write error goes through cf_write_failed(): a reader
- * that went away ends the program quietly, anything else is a one-line
- * error.  cf_close_stdout() flushes.
+ * the same value (found here for every program and the server's JSON).
+ * A write error goes through cf_write_failed(): a reader that went away
+ * ends the program quietly, anything else is a one-line error.
+ * cf_close_stdout() flushes.
  */
 #ifndef CF_OUT_H
 #define CF_OUT_H
@@ -38,5 +39,14 @@ void cf_out_i64(int64_t v);
 /* Shortest %g form that reads back as the same float / double ("nan", "inf"). */
 void cf_out_f32(float v);
 void cf_out_f64(double v);
+
+/*
+ * The one place that finds that form: writes it, NUL-terminated, into b
+ * (CF_FMT_MAX bytes hold any) and returns its length.  Shared with
+ * join-meta, metrics and the JSON of metajson.h.
+ */
+#define CF_FMT_MAX 32
+int cf_fmt_f32(char *b, size_t n, float v);
+int cf_fmt_f64(char *b, size_t n, double v);
 
 #endif

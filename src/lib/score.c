@@ -14,7 +14,8 @@
  * streams and never depends on scheduling.
  */
 #include "score.h"
-#include "mf.h"
+#include "par.h"
+#include "solve.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -61,32 +62,19 @@ cmp_idkey(const void *a, const void *b)
 	return (x->len > y->len) - (x->len < y->len);
 }
 
-static double
-attr_or(const cf_model *m, const char *key, double dflt)
-{
-	const char *a = m->attrs ? cf_schema_get(m->attrs, key) : NULL;
-	double v;
-
-	return a && cf_parse_double(a, &v) == 0 ? v : dflt;
-}
-
 cf_scorer *
 cf_scorer_new(const cf_model *m)
 {
 	cf_scorer *s = cf_xcalloc(1, sizeof *s);
 	uint32_t ni = m->nitems;
-	int algo = cf_algo_parse(m->algo);
-	cf_mf_params d = cf_mf_defaults(algo < 0 ? CF_ALS : (cf_algo)algo);
 
 	s->m = m;
-	s->kind = strcmp(m->algo, "ials") == 0 ? CF_SCORE_DOT :
-	          strcmp(m->algo, "popular") == 0 ? CF_SCORE_POP : CF_SCORE_BIASED;
+	s->kind = m->hp.form == CF_FORM_DOT ? CF_SCORE_DOT :
+	          m->hp.form == CF_FORM_POP ? CF_SCORE_POP : CF_SCORE_BIASED;
 	s->ratings = s->kind == CF_SCORE_BIASED;
-	s->reg = attr_or(m, "reg", d.reg);
-	s->reg_bias = attr_or(m, "reg_bias", d.reg_bias);
-	s->alpha = attr_or(m, "alpha", d.alpha);
-	const char *rw = m->attrs ? cf_schema_get(m->attrs, "reg_weight") : NULL;
-	s->reg_per_rating = rw && strcmp(rw, "count") == 0;
+	s->reg = m->hp.reg;
+	s->reg_bias = m->hp.reg_bias;
+	s->alpha = m->hp.alpha;
 	s->block_users = BLOCK_USERS;
 	s->tile_items = TILE_ITEMS;
 
@@ -372,105 +360,6 @@ cf_score_topn(const cf_scorer *s, const float *scores, size_t n, cf_hit *out)
 	return hp.cnt;
 }
 
-/* --------------------------------------------------- the parallel driver */
-
-/*
- * Runs work(ctx, b, slot, tid) for blocks b = 0 .. nblocks-1 on `threads`
- * workers and emit(ctx, b, slot) on the calling thread in order of b.  A
- * block's results live in slot b % ring until emitted.
- */
-typedef struct par {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t nblocks, next, emitted;
-	int ring, stop;
-	unsigned char *ready;
-	void (*work)(void *ctx, size_t b, int slot, int tid);
-	void *ctx;
-} par;
-
-typedef struct worker {
-	par *p;
-	int tid;
-} worker;
-
-static void *
-par_worker(void *arg)
-{
-	worker *wk = arg;
-	par *p = wk->p;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->stop && p->next < p->nblocks && p->next >= p->emitted + p->ring)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->stop || p->next >= p->nblocks)
-			break;
-		size_t b = p->next++;
-		pthread_mutex_unlock(&p->mu);
-		p->work(p->ctx, b, (int)(b % p->ring), wk->tid);
-		pthread_mutex_lock(&p->mu);
-		p->ready[b % p->ring] = 1;
-		pthread_cond_broadcast(&p->cv);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static int
-par_run(size_t nblocks, int threads, int ring,
-        void (*work)(void *ctx, size_t b, int slot, int tid),
-        int (*emit)(void *ctx, size_t b, int slot), void *ctx)
-{
-	int rc = 0;
-
-	if (threads <= 1) {
-		for (size_t b = 0; b < nblocks && rc == 0; b++) {
-			work(ctx, b, 0, 0);
-			rc = emit(ctx, b, 0);
-		}
-		return rc;
-	}
-	par p = {.nblocks = nblocks, .ring = ring, .work = work, .ctx = ctx};
-	pthread_t *th = cf_xmalloc((size_t)threads * sizeof *th);
-	worker *wk = cf_xmalloc((size_t)threads * sizeof *wk);
-	int started = 0;
-
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	p.ready = cf_xcalloc((size_t)ring, 1);
-	for (int t = 0; t < threads; t++) {
-		wk[t].p = &p;
-		wk[t].tid = t;
-		if (pthread_create(&th[t], NULL, par_worker, &wk[t]) != 0)
-			cf_die("cannot start a thread:");
-		started++;
-	}
-	for (size_t b = 0; b < nblocks && rc == 0; b++) {
-		int slot = (int)(b % ring);
-		pthread_mutex_lock(&p.mu);
-		while (!p.ready[slot])
-			pthread_cond_wait(&p.cv, &p.mu);
-		pthread_mutex_unlock(&p.mu);
-		rc = emit(ctx, b, slot);
-		pthread_mutex_lock(&p.mu);
-		p.ready[slot] = 0;
-		p.emitted++;
-		if (rc != 0)
-			p.stop = 1;
-		pthread_cond_broadcast(&p.cv);
-		pthread_mutex_unlock(&p.mu);
-	}
-	for (int t = 0; t < started; t++)
-		pthread_join(th[t], NULL);
-	pthread_mutex_destroy(&p.mu);
-	pthread_cond_destroy(&p.cv);
-	free(p.ready);
-	free(th);
-	free(wk);
-	return rc;
-}
-
 /* ------------------------------------------------- every user's top n */
 
 typedef struct topn_job {
@@ -573,7 +462,7 @@ cf_score_all_topn(const cf_scorer *s, size_t n, int include_seen, int threads,
 		J.cnt[r] = cf_xcalloc(J.B, sizeof **J.cnt);
 	}
 	openblas_set_num_threads(1);
-	rc = par_run(nblocks, threads, ring, topn_work, topn_emit, &J);
+	rc = cf_par_ordered(nblocks, threads, ring, topn_work, topn_emit, &J);
 	for (int t = 0; t < threads; t++)
 		free(J.tilebuf[t]);
 	for (int r = 0; r < ring; r++) {
@@ -642,7 +531,7 @@ cf_score_all_rows(const cf_scorer *s, uint32_t block, int include_seen, int thre
 	for (int r = 0; r < ring; r++)
 		J.buf[r] = cf_xmalloc((size_t)J.B * m->nitems * sizeof **J.buf);
 	openblas_set_num_threads(1);
-	rc = par_run(nblocks, threads, ring, rows_work, rows_emit, &J);
+	rc = cf_par_ordered(nblocks, threads, ring, rows_work, rows_emit, &J);
 	for (int r = 0; r < ring; r++)
 		free(J.buf[r]);
 	free(J.buf);
@@ -683,7 +572,7 @@ cf_score_foldin(const cf_scorer *s, const uint32_t *items, const float *r, size_
                 float *p, float *b)
 {
 	*b = 0;
-	return cf_mf_solve_user(s->m, items, r, n, s->reg, s->reg_bias, p, b);
+	return cf_solve_user(s->m, items, r, n, s->reg, s->reg_bias, p, b);
 }
 
 /* ------------------------------------------------------------ explanations */
@@ -784,7 +673,8 @@ cf_explain_new(cf_scorer *s, const uint32_t *items, const float *r, size_t n, fl
 			for (int b = 0; b <= a; b++)
 				A[a * k + b] += w * q[a] * q[b];
 	}
-	double lambda = s->reg * (s->reg_per_rating && s->kind != CF_SCORE_DOT ? (double)n : 1);
+	/* The penalty as training applied it to a row of n ratings. */
+	double lambda = s->reg * cf_reg_weight(m->hp.reg_weight, n);
 	for (int a = 0; a < k; a++)
 		A[a * k + a] += lambda;
 	if (cholesky(A, k) < 0) {

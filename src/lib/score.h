@@ -57,8 +57,7 @@ typedef struct cf_scorer {
 	int ratings;            /* scores are predicted ratings (kind BIASED) */
 	uint32_t *idrank;       /* item -> rank of its raw id in byte order */
 	float *qnorm;           /* |Q[i]|, nitems (NULL when k = 0) */
-	double reg, reg_bias, alpha;    /* from the model's attributes */
-	int reg_per_rating;     /* ALS scales reg by the user's rating count */
+	double reg, reg_bias, alpha;    /* from the model's (m->hp; weighted as it says) */
 	double *gram;           /* Q^T Q (k x k), built on first need (ials) */
 	uint32_t block_users;   /* users per block of the all-users paths */
 	uint32_t tile_items;    /* items per sgemm tile within a block */
@@ -126,7 +125,7 @@ size_t cf_score_similar(const cf_scorer *s, uint32_t item, size_t n, cf_hit *out
 /*
  * Fold-in: a new user's factors p (k values) and bias *b from n ratings
  * r[] of items[], solved against the fixed item factors (the ALS user
- * step, cf_mf_solve_user, with the model's reg and reg_bias).  0, or -1
+ * step, cf_solve_user, with the model's reg and reg_bias).  0, or -1
  * if the system is singular.
  */
 int cf_score_foldin(const cf_scorer *s, const uint32_t *items, const float *r, size_t n,
@@ -140,11 +139,14 @@ int cf_score_foldin(const cf_scorer *s, const uint32_t *items, const float *r, s
  * over the history j, so p_u.q_i = sum_j e_j q_i^T W_u q_j exactly, and
  *     contribution(j -> i) = e_j q_i^T W_u q_j.
  * Explicit models: e_j = r_uj - (mu + bu + bj), w_j = 1, lambda = reg
- * (times the user's rating count if the model's ALS scales it).
+ * times the weight training gave a row of n ratings (m->hp.reg_weight:
+ * als sqrt(n), sgd n; cf_reg_weight).
  * ials: e_j = 1 + alpha r_uj, and W_u = (Q^T Q + sum_j alpha r_uj q_j
  * q_j^T + reg I)^-1 over all items.  The contributions sum to p_u.q_i
- * when p_u is this solution (an ALS model, or a fold-in); for SGD they
- * explain the ALS re-fit of the user's history.
+ * when p_u is this solution: an als or ials model (users are solved last
+ * in every epoch), an sgd model (it ends with that exact user step), a
+ * fold-in.  A fine-tuned model's untouched users were solved against the
+ * items as they were, so theirs are close, not exact.
  */
 typedef struct cf_explainer cf_explainer;
 typedef struct cf_because {

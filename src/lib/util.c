@@ -1,7 +1,8 @@
-/* util.c - diagnostics, allocation, atomic output files, number parsing. */
+/* util.c - diagnostics, allocation, atomic output files, operands, number parsing. */
 #include "util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -98,6 +99,23 @@ cf_usage_error(void (*usage)(FILE *), const char *fmt, ...)
 }
 
 void
+cf_no_operand(int argc, char **argv, void (*usage)(FILE *), const char *why)
+{
+	if (optind < argc)
+		cf_usage_error(usage, "unexpected argument '%s'%s%s", argv[optind],
+		               why ? ": " : "", why ? why : "");
+}
+
+const char *
+cf_one_operand(int argc, char **argv, void (*usage)(FILE *))
+{
+	const char *input = optind < argc ? argv[optind++] : NULL;
+
+	cf_no_operand(argc, argv, usage, "one input at most");
+	return input;
+}
+
+void
 cf_version(void)
 {
 	printf("%s (cinefilter) %s\n", cf_progname, CF_VERSION);
@@ -175,6 +193,20 @@ cf_outfile_open(const char *path)
 	if (slot < 0)
 		cf_die("%s: too many output files open at once", path);
 	o->path = cf_xstrdup(path);
+	/*
+	 * Something that is not a regular file (/dev/null, a FIFO, a
+	 * terminal) is written as it is: renaming a temp file over it would
+	 * replace the device with a file, and there is no partial file to
+	 * avoid.
+	 */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			cf_die("%s: is a directory", path);
+		if (!(o->fp = fopen(path, "wb")))
+			cf_die("%s:", path);
+		return o;
+	}
 	o->tmp = cf_xmalloc(n + 16);
 	snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", path);
 	if ((fd = mkstemp(o->tmp)) < 0)
@@ -192,6 +224,11 @@ cf_outfile_commit(cf_outfile *o)
 		cf_die("%s: write error:", o->path);
 	if (fclose(o->fp) != 0)
 		cf_die("%s: write error:", o->path);
+	if (!o->tmp) {
+		free(o->path);
+		free(o);
+		return;
+	}
 	/* mkstemp creates mode 0600; give the file the usual umask mode. */
 	mode_t um = umask(0);
 	umask(um);
@@ -225,6 +262,15 @@ cf_close_stdout(void)
 		cf_write_failed("stdout");
 	if (fclose(stdout) != 0)
 		cf_write_failed("stdout");
+}
+
+int
+cf_lookup(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
 }
 
 int

@@ -1,7 +1,8 @@
 /*
  * util.h - what every cinefilter program shares: its name in messages,
  * fatal and non-fatal diagnostics, checked allocation, the common flags
- * (--help, --version) and writing files atomically (temp file + rename).
+ * (--help, --version), the operands and writing files atomically (temp file
+ * + rename).
  */
 #ifndef CF_UTIL_H
 #define CF_UTIL_H
@@ -67,6 +68,20 @@ void cf_version(void) __attribute__((noreturn));
 /* Prints "prog: message" and the usage on stderr, exits 2. */
 void cf_usage_error(void (*usage)(FILE *), const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
+
+/*
+ * The operands left after getopt_long, one rule for every program: at most
+ * one, the input file.  cf_one_operand() returns it (advancing optind), or
+ * NULL when there is none (read stdin); another is a usage error
+ * "unexpected argument 'X': one input at most".  cf_no_operand() is for a
+ * program that takes none: any is a usage error naming it, and why (NULL:
+ * no reason given).
+ */
+const char *cf_one_operand(int argc, char **argv, void (*usage)(FILE *));
+void cf_no_operand(int argc, char **argv, void (*usage)(FILE *), const char *why);
+
+/* The index of s among names[0..n) (exact match), or -1: for flags' words. */
+int cf_lookup(const char *s, const char *const *names, int n);
 
 /* Strict number parsing of a whole NUL-terminated string; 0 on success. */
 int cf_parse_double(const char *s, double *out);

@@ -16,6 +16,9 @@ Suite *metrics_suite(void);
 Suite *mf_suite(void);
 Suite *score_suite(void);
 Suite *serve_suite(void);
+Suite *dups_suite(void);
+Suite *typeguess_suite(void);
+Suite *metajson_suite(void);
 
 int
 main(void)
@@ -33,6 +36,9 @@ main(void)
 	srunner_add_suite(sr, mf_suite());
 	srunner_add_suite(sr, score_suite());
 	srunner_add_suite(sr, serve_suite());
+	srunner_add_suite(sr, dups_suite());
+	srunner_add_suite(sr, typeguess_suite());
+	srunner_add_suite(sr, metajson_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mf.h"
+#include "solve.h"
 #include "model.h"
 #include "ratings.h"
 #include "rng.h"
@@ -168,7 +169,8 @@ START_TEST(test_als_solve_matches_normal_equations)
 
 	cf_schema_set(m->attrs, "reg_weight", "sqrt");
 	cf_schema_set(m->attrs, "reg_bias_weight", "none");
-	ck_assert_int_eq(cf_mf_solve_user(m, items, r, 4, reg, regb, p, &b), 0);
+	cf_model_parse_hparams(m);
+	ck_assert_int_eq(cf_solve_user(m, items, r, 4, reg, regb, p, &b), 0);
 	for (int j = 0; j < 4; j++) {
 		double z[4] = {m->Q[items[j] * 3], m->Q[items[j] * 3 + 1], m->Q[items[j] * 3 + 2], 1};
 		double y = r[j] - m->mu - m->bi[items[j]];
@@ -202,7 +204,8 @@ START_TEST(test_ials_solve_matches_dense)
 	float p[3], b = 1;
 
 	cf_schema_set(m->attrs, "alpha", "2.5");
-	ck_assert_int_eq(cf_mf_solve_user(m, items, r, 2, reg, 0, p, &b), 0);
+	cf_model_parse_hparams(m);
+	ck_assert_int_eq(cf_solve_user(m, items, r, 2, reg, 0, p, &b), 0);
 	for (uint32_t i = 0; i < 5; i++) {
 		double c = 1, pref = 0;
 		for (int j = 0; j < 2; j++)
@@ -225,51 +228,139 @@ START_TEST(test_ials_solve_matches_dense)
 }
 END_TEST
 
-/* One SGD step on one rating from known factors (a warm start), against
- * the update derived by hand:  e = r - (mu + bu + bi + p.q);
- * bu += lr (e - reg_bias bu) (the bias is seen once: reg_bias / 1);
- * p += lr (e q - reg p), q += lr (e p - reg q), both from the old values. */
+/*
+ * One SGD epoch on one rating, against the update derived by hand from
+ * the seeded start (factors N(0, (0.1 / sqrt(k))^2) from streams 1 and 2,
+ * biases 0, mu = r so e = -p.q):  bi += lr (e - reg_bias bi),
+ * q += lr (e p - reg q); then the final exact user step: [p; bu] solves
+ * (z z^T + diag(reg, reg, reg, reg_bias)) x = z (r - mu - bi), z = [q; 1].
+ */
 START_TEST(test_sgd_one_step)
 {
 	cf_ratings rs;
-	cf_model *init = cf_model_new(1, 1, 3, "sgd"), *m;
-	const float p0[3] = {0.1f, -0.2f, 0.3f}, q0[3] = {0.4f, 0.5f, -0.6f};
-	const float bu0 = 0.2f, bi0 = -0.1f, r = 4.5f;
+	const double r = 4.5, lr = 0.1, reg = 0.05, regb = 0.02;
 	cf_mf_params prm = quiet_params(CF_SGD);
+	double p0[3], q0[3], sd = 0.1 / sqrt(3.0), A[16] = {0}, rhs[4], x[4];
 	char err[256];
+	cf_rng g;
 
 	cf_ratings_init(&rs, 0);
 	intern_ids(&rs, 1, 1);
-	cf_ratings_add(&rs, 0, 0, r, 0);
-	memcpy(init->P, p0, sizeof p0);
-	memcpy(init->Q, q0, sizeof q0);
-	init->bu[0] = bu0;
-	init->bi[0] = bi0;
-	init->mu = 3.5;
-	cf_model_set_dicts(init, rs.users, rs.items);
+	cf_ratings_add(&rs, 0, 0, (float)r, 0);
 	prm.k = 3;
 	prm.epochs = 1;
-	prm.lr = 0.1;
+	prm.lr = lr;
 	prm.lr_decay = 0;
-	prm.reg = 0.05;
-	prm.reg_bias = 0.02;
-	m = cf_mf_train(&rs, NULL, &prm, init, err, sizeof err);
+	prm.reg = reg;
+	prm.reg_bias = regb;
+	cf_model *m = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
 	ck_assert_msg(m != NULL, "%s", err);
-
-	double dot = 0;
+	cf_rng_seed(&g, prm.seed, 1);
 	for (int f = 0; f < 3; f++)
-		dot += (double)p0[f] * q0[f];
-	double e = r - (3.5 + bu0 + bi0 + dot), lr = 0.1;
-	ck_assert_double_eq_tol(m->bu[0], bu0 + lr * (e - 0.02 * bu0), 1e-6);
-	ck_assert_double_eq_tol(m->bi[0], bi0 + lr * (e - 0.02 * bi0), 1e-6);
+		p0[f] = (float)(sd * cf_rng_normal(&g));
+	cf_rng_seed(&g, prm.seed, 2);
+	for (int f = 0; f < 3; f++)
+		q0[f] = (float)(sd * cf_rng_normal(&g));
+	double e = -(p0[0] * q0[0] + p0[1] * q0[1] + p0[2] * q0[2]);
+	double bi = lr * e, q[3];
+	ck_assert_double_eq_tol(m->bi[0], bi, 1e-6);
 	for (int f = 0; f < 3; f++) {
-		ck_assert_double_eq_tol(m->P[f], p0[f] + lr * (e * q0[f] - 0.05 * p0[f]), 1e-6);
-		ck_assert_double_eq_tol(m->Q[f], q0[f] + lr * (e * p0[f] - 0.05 * q0[f]), 1e-6);
+		q[f] = q0[f] + lr * (e * p0[f] - reg * q0[f]);
+		ck_assert_double_eq_tol(m->Q[f], q[f], 1e-6);
 	}
+	double z[4] = {q[0], q[1], q[2], 1}, y = r - m->mu - bi;
+	for (int a = 0; a < 4; a++) {
+		rhs[a] = z[a] * y;
+		for (int c = 0; c < 4; c++)
+			A[a * 4 + c] = z[a] * z[c] + (a == c ? (a < 3 ? reg : regb) : 0);
+	}
+	gauss(4, A, rhs, x);
+	for (int f = 0; f < 3; f++)
+		ck_assert_double_eq_tol(m->P[f], x[f], 1e-5);
+	ck_assert_double_eq_tol(m->bu[0], x[3], 1e-5);
 	cf_model_free(m);
-	cf_model_free(init);
 	cf_ratings_free(&rs);
 }
+END_TEST
+
+/*
+ * Fine-tuning (init): users and items the new ratings do not touch keep
+ * their parameters bit for bit; touched ones are re-fitted against their
+ * whole history (the old ratings kept), so their predictions move toward
+ * the new ratings; the seen table holds old and new, a re-rated pair once.
+ */
+static void
+check_finetune(cf_algo algo)
+{
+	cf_ratings rs, add;
+	cf_mf_params prm = quiet_params(algo);
+	char err[256];
+	const uint32_t nu = 40, ni = 60;
+
+	make_data(&rs, nu, ni, 7);
+	prm.k = 4;
+	prm.epochs = algo == CF_SGD ? 200 : 5;
+	cf_model *m0 = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
+	ck_assert_msg(m0 != NULL, "%s", err);
+	/* Two new ratings of user 3 (one re-rating a pair it had), one of a
+	 * new user "u-new" for item 5. */
+	cf_ratings_init(&add, 1);
+	add.has_scale = 1;
+	add.rating_min = 0.5;
+	add.rating_max = 5;
+	uint32_t u3 = cf_idmap_intern(add.users, "u3", 2, NULL);
+	uint32_t un = cf_idmap_intern(add.users, "u-new", 5, NULL);
+	uint32_t ia = m0->seen_item[m0->seen_ptr[3]];
+	char ida[32];
+	snprintf(ida, sizeof ida, "i%u", ia);
+	uint32_t i1 = cf_idmap_intern(add.items, ida, strlen(ida), NULL);
+	uint32_t i2 = cf_idmap_intern(add.items, "i5", 2, NULL);
+	float old_a = m0->seen_rating[m0->seen_ptr[3]], new_a = old_a >= 2.75f ? 0.5f : 5.0f;
+	cf_ratings_add(&add, u3, i1, new_a, 1);
+	cf_ratings_add(&add, u3, i2, 5.0f, 2);
+	cf_ratings_add(&add, un, i2, 5.0f, 3);
+	int form_biased = algo != CF_IALS;
+	float before = cf_model_predict(m0, 3, 5), before_a = cf_model_predict(m0, 3, ia);
+	cf_model *m1 = cf_mf_train(&add, NULL, &prm, m0, err, sizeof err);
+	ck_assert_msg(m1 != NULL, "%s", err);
+	ck_assert_uint_eq(m1->nusers, nu + 1);
+	ck_assert_uint_eq(m1->nitems, ni);
+	ck_assert_uint_eq(m1->nseen, m0->nseen + 2);   /* one pair re-rated */
+	for (uint32_t u = 0; u < nu; u++) {
+		if (u == 3)
+			continue;
+		ck_assert(m1->bu[u] == m0->bu[u]);
+		ck_assert(memcmp(m1->P + u * m0->k, m0->P + u * m0->k, m0->k * sizeof(float)) == 0);
+	}
+	for (uint32_t i = 0; i < ni; i++) {
+		if (i == ia || i == 5)
+			continue;
+		ck_assert(m1->bi[i] == m0->bi[i]);
+		ck_assert(memcmp(m1->Q + i * m0->k, m0->Q + i * m0->k, m0->k * sizeof(float)) == 0);
+	}
+	if (form_biased) {
+		/* Each new pair's prediction moves toward its new rating. */
+		ck_assert_msg((cf_model_predict(m1, 3, ia) - before_a) * (new_a - old_a) > 0,
+		              "%s: %g -> %g",
+		              cf_algo_name(algo), before_a, cf_model_predict(m1, 3, ia));
+		ck_assert_msg(cf_model_predict(m1, 3, 5) > before, "%s: %g -> %g",
+		              cf_algo_name(algo), before, cf_model_predict(m1, 3, 5));
+		ck_assert(m1->mu == m0->mu);
+	}
+	ck_assert_int_eq(cf_model_seen(m1, nu, 5), 1);
+	cf_model_free(m1);
+	cf_model_free(m0);
+	cf_ratings_free(&add);
+	cf_ratings_free(&rs);
+}
+
+START_TEST(test_finetune_als) { check_finetune(CF_ALS); }
+END_TEST
+START_TEST(test_finetune_sgd) { check_finetune(CF_SGD); }
+END_TEST
+START_TEST(test_finetune_ials) { check_finetune(CF_IALS); }
+END_TEST
+START_TEST(test_finetune_baseline) { check_finetune(CF_BASELINE); }
 END_TEST
 
 /* ALS ends with the user step, so folding a trained user back in from
@@ -290,7 +381,7 @@ START_TEST(test_fold_in_reproduces_user)
 		uint64_t a = m->seen_ptr[u], b = m->seen_ptr[u + 1];
 		float p[4], bias;
 		ck_assert_int_gt(b - a, 0);
-		ck_assert_int_eq(cf_mf_solve_user(m, m->seen_item + a, m->seen_rating + a, b - a,
+		ck_assert_int_eq(cf_solve_user(m, m->seen_item + a, m->seen_rating + a, b - a,
 		                                  prm.reg, prm.reg_bias, p, &bias), 0);
 		for (int f = 0; f < 4; f++)
 			ck_assert_double_eq_tol(p[f], m->P[u * 4 + f], 1e-4);
@@ -324,7 +415,7 @@ START_TEST(test_ials_fold_in)
 	for (uint32_t u = 0; u < 30; u += 11) {
 		uint64_t a = m->seen_ptr[u], b = m->seen_ptr[u + 1];
 		float p[4], bias;
-		ck_assert_int_eq(cf_mf_solve_user(m, m->seen_item + a, m->seen_rating + a, b - a,
+		ck_assert_int_eq(cf_solve_user(m, m->seen_item + a, m->seen_rating + a, b - a,
 		                                  prm.reg, 0, p, &bias), 0);
 		for (int f = 0; f < 4; f++)
 			ck_assert_double_eq_tol(p[f], m->P[u * 4 + f], 1e-4);
@@ -466,6 +557,10 @@ mf_suite(void)
 	tcase_add_test(tc, test_als_solve_matches_normal_equations);
 	tcase_add_test(tc, test_ials_solve_matches_dense);
 	tcase_add_test(tc, test_sgd_one_step);
+	tcase_add_test(tc, test_finetune_als);
+	tcase_add_test(tc, test_finetune_sgd);
+	tcase_add_test(tc, test_finetune_ials);
+	tcase_add_test(tc, test_finetune_baseline);
 	tcase_add_test(tc, test_fold_in_reproduces_user);
 	tcase_add_test(tc, test_ials_fold_in);
 	tcase_add_test(tc, test_determinism);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mf.h"
+#include "solve.h"
 #include "model.h"
 #include "ratings.h"
 #include "rng.h"
@@ -420,6 +421,7 @@ check_explain(const char *algo, const char *reg_weight)
 	cf_schema_set(m->attrs, "alpha", "3");
 	if (reg_weight)
 		cf_schema_set(m->attrs, "reg_weight", reg_weight);
+	cf_model_parse_hparams(m);
 	cf_scorer *s = cf_scorer_new(m);
 	uint32_t u = 1;
 	uint64_t a = m->seen_ptr[u], n = m->seen_ptr[u + 1] - a;

@@ -1,6 +1,6 @@
 /*
- * test_serve.c - unit tests of the server's library modules: model names
- * that may reach the filesystem (serve_models.c), version naming and
+ * test_serve.c - unit tests of the server's modules: model names that
+ * may reach the filesystem (src/serve/models.c), version naming and
  * publishing with handles held across the swap, and the movie JSON shared
  * with join-meta (metajson.c).  HTTP itself is tested end to end
  * (tests/e2e/serve.sh).
@@ -16,7 +16,7 @@
 #include "metajson.h"
 #include "mf.h"
 #include "ratings.h"
-#include "serve_models.h"
+#include "models.h"
 #include "util.h"
 
 Suite *serve_suite(void);

@@ -1,12 +1,13 @@
 /*
  * test_util.c - unit tests of src/lib/util.c: number parsing, allocation
- * helpers, program name, messages, and atomic output files (including
- * their removal when the program dies).
+ * helpers, program name, messages, operands, and atomic output files
+ * (including their removal when the program dies).
  */
 #include <check.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,49 @@ do_usage_error2(void *arg)
 	cf_usage_error(usage_stub, "unknown option -%c", 'z');
 }
 
+static char *argv_one[] = {"prog", "-x", "in.csv", NULL};
+static char *argv_two[] = {"prog", "a", "b", NULL};
+
+static void
+do_two_operands(void *arg)
+{
+	(void)arg;
+	cf_setprog("prog");
+	optind = 1;
+	cf_one_operand(3, argv_two, usage_stub);
+}
+
+static void
+do_no_operand(void *arg)
+{
+	cf_setprog("prog");
+	optind = 1;
+	cf_no_operand(3, argv_two, usage_stub, arg);
+}
+
+START_TEST(operands)
+{
+	char msg[1024];
+	int saved = optind;
+
+	optind = 2;             /* after getopt: "-x" was an option */
+	ck_assert_str_eq(cf_one_operand(3, argv_one, usage_stub), "in.csv");
+	ck_assert_int_eq(optind, 3);
+	ck_assert_ptr_null(cf_one_operand(3, argv_one, usage_stub));    /* none left: stdin */
+	cf_no_operand(3, argv_one, usage_stub, NULL);                   /* none: no error */
+	ck_assert_int_eq(cf_test_in_child(do_two_operands, NULL, msg, sizeof msg), CF_EXIT_USAGE);
+	ck_assert_str_eq(msg, "prog: unexpected argument 'b': one input at most\n"
+	                      "usage: prog [FILE]\n");
+	ck_assert_int_eq(cf_test_in_child(do_no_operand, NULL, msg, sizeof msg), CF_EXIT_USAGE);
+	ck_assert_str_eq(msg, "prog: unexpected argument 'a'\nusage: prog [FILE]\n");
+	ck_assert_int_eq(cf_test_in_child(do_no_operand, "it reads stdin", msg, sizeof msg),
+	                 CF_EXIT_USAGE);
+	ck_assert_str_eq(msg, "prog: unexpected argument 'a': it reads stdin\n"
+	                      "usage: prog [FILE]\n");
+	optind = saved;
+}
+END_TEST
+
 START_TEST(messages)
 {
 	char msg[1024];
@@ -267,6 +311,7 @@ util_suite(void)
 	tcase_add_test(tc, alloc_helpers);
 	tcase_add_test(tc, progname);
 	tcase_add_test(tc, messages);
+	tcase_add_test(tc, operands);
 	tcase_add_test(tc, outfile_commit);
 	tcase_add_test(tc, outfile_removed_on_die);
 	suite_add_tcase(s, tc);

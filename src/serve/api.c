@@ -1,8 +1,8 @@
 /*
- * serve_api.c - the endpoints of serve (see serve_api.h).  Each handler
- * checks its parameters (400 for a malformed one, 404 for an unknown
- * user, item or model), takes a model handle for the whole request, and
- * scores with the library's code: cf_score_user / cf_score_topn as
+ * api.c - the endpoints of serve (see api.h).  Each handler checks its
+ * parameters (400 for a malformed one, 404 for an unknown user, item or
+ * model), takes a model handle for the whole request, and scores with
+ * the library's code: cf_score_user / cf_score_topn as
  * `mf-score --user | topk`, cf_score_similar as `mf-score --similar`,
  * cf_score_foldin as `mf-score --fold-in`; movies are named by
  * cf_movie_json, the shape join-meta prints.
@@ -11,7 +11,7 @@
  * and grows to the largest model used, so the hot path allocates only
  * the JSON it returns.
  */
-#include "serve_api.h"
+#include "api.h"
 #include "metajson.h"
 #include "score.h"
 #include "util.h"

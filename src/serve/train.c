@@ -1,11 +1,12 @@
 /*
- * serve_train.c - background fine-tuning for the server (see
- * serve_train.h).  One worker thread takes jobs from a bounded queue:
- * a job holds its ratings (already split into train and validation), a
- * handle on the model it starts from (so that version stays mapped while
- * it trains) and its reserved version name.
+ * train.c - background fine-tuning for the server (see train.h).  One
+ * worker thread takes jobs from a bounded queue: a job holds its ratings
+ * (already split into train and validation), a handle on the model it
+ * starts from (so that version stays mapped while it trains) and its
+ * reserved version name.
  */
-#include "serve_train.h"
+#include "train.h"
+#include "dups.h"
 #include "frame.h"
 #include "mf.h"
 #include "ratings.h"
@@ -145,51 +146,30 @@ cf_trainer_pending(cf_trainer *t)
 
 /* --------------------------------------------------------------- jobs */
 
-struct pairkey {
-	uint64_t key;           /* user index << 32 | item index */
-	size_t row;
-};
-
-static int
-by_pair(const void *a, const void *b)
-{
-	const struct pairkey *x = a, *y = b;
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	return x->row < y->row ? -1 : x->row > y->row;
-}
-
 /*
- * keep[j] = 1 for the rows that are the last of their (user, item) pair;
- * returns how many.  Pairs are numbered through temporary dictionaries.
+ * keep[j] = 1 for the rows that survive the duplicate policy mf-fit uses
+ * (dups.h: latest; the rows have no times of their own, so the last row
+ * of a pair); returns how many.  Pairs are numbered through a temporary
+ * ratings set.
  */
 static size_t
 last_of_pairs(const char *const *users, const char *const *items, size_t n,
               unsigned char *keep)
 {
-	cf_idmap *u = cf_idmap_new(), *i = cf_idmap_new();
-	struct pairkey *k = cf_xmalloc((n ? n : 1) * sizeof *k);
-	size_t kept = 0;
+	uint64_t *drop = cf_xcalloc(n / 64 + 1, sizeof *drop);
+	size_t dropped;
+	cf_ratings rs;
 
-	for (size_t j = 0; j < n; j++) {
-		uint64_t a = cf_idmap_intern(u, users[j], strlen(users[j]), NULL);
-		uint64_t b = cf_idmap_intern(i, items[j], strlen(items[j]), NULL);
-		k[j].key = a << 32 | b;
-		k[j].row = j;
-	}
-	qsort(k, n, sizeof *k, by_pair);
-	memset(keep, 0, n);
-	for (size_t j = 0; j < n; j++) {
-		if (j + 1 == n || k[j + 1].key != k[j].key) {
-			keep[k[j].row] = 1;
-			kept++;
-		}
-	}
-	free(k);
-	cf_idmap_free(u);
-	cf_idmap_free(i);
-	return kept;
+	cf_ratings_init(&rs, 0);
+	for (size_t j = 0; j < n; j++)
+		cf_ratings_add(&rs, cf_idmap_intern(rs.users, users[j], strlen(users[j]), NULL),
+		               cf_idmap_intern(rs.items, items[j], strlen(items[j]), NULL), 0, 0);
+	dropped = cf_dups_mark(&rs, CF_DUPS_LATEST, drop);
+	for (size_t j = 0; j < n; j++)
+		keep[j] = !(drop[j / 64] >> (j % 64) & 1);
+	free(drop);
+	cf_ratings_free(&rs);
+	return n - dropped;
 }
 
 static void
@@ -209,17 +189,6 @@ set_scale(cf_ratings *rs, const cf_model *m)
 	rs->rating_max = m->rating_max;
 }
 
-/* The model's own hyper-parameter `key`, if it has it. */
-static void
-attr(const cf_model *m, const char *key, double *v)
-{
-	const char *a = m->attrs ? cf_schema_get(m->attrs, key) : NULL;
-	double x;
-
-	if (a && cf_parse_double(a, &x) == 0)
-		*v = x;
-}
-
 int
 cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
                   const char *const *items, const float *r, size_t n,
@@ -227,12 +196,12 @@ cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
                   char *err, size_t errlen)
 {
 	const cf_model *m = from->m;
-	int algo = cf_algo_parse(m->algo);
+	cf_mf_params base;
 	unsigned char *keep;
 	size_t kept, ntrain, seen = 0;
 	int64_t now = (int64_t)time(NULL);
 
-	if (algo < 0) {
+	if (cf_mf_params_of(m, &base) < 0) {
 		snprintf(err, errlen, "model '%s' has algorithm '%s', which cannot be trained",
 		         from->name, m->algo);
 		cf_served_put(from);
@@ -265,18 +234,9 @@ cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
 
 	/* The served model's algorithm, rank and hyper-parameters. */
 	cf_mf_params *p = &j->p;
-	*p = cf_mf_defaults((cf_algo)algo);
-	if (p->k > 0)
-		p->k = m->k;
-	double ep = p->epochs;
-	attr(m, "epochs", &ep);
-	attr(m, "lr", &p->lr);
-	attr(m, "lr_decay", &p->lr_decay);
-	attr(m, "reg", &p->reg);
-	attr(m, "reg_bias", &p->reg_bias);
-	attr(m, "alpha", &p->alpha);
-	attr(m, "init_scale", &p->init_scale);
-	p->epochs = spec->epochs > 0 ? spec->epochs : ep >= 1 && ep <= 1e6 ? (int)ep : p->epochs;
+	*p = base;
+	if (spec->epochs > 0)
+		p->epochs = spec->epochs;
 	p->seed = spec->seed;
 	p->threads = spec->threads > 0 ? spec->threads : 1;
 	p->patience = j->valid.n ? spec->patience : 0;

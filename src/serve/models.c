@@ -1,10 +1,10 @@
 /*
- * serve_models.c - the served models and their versions (see
- * serve_models.h).  One mutex guards the list and the default; lookups
- * hold it for a few string compares, so the hot path never waits on a
- * publish (the file is written and mapped before the lock is taken).
+ * models.c - the served models and their versions (see models.h).  One
+ * mutex guards the list and the default; lookups hold it for a few
+ * string compares, so the hot path never waits on a publish (the file
+ * is written and mapped before the lock is taken).
  */
-#include "serve_models.h"
+#include "models.h"
 #include "frame.h"
 #include "util.h"
 

@@ -1,8 +1,8 @@
 /*
- * serve_api.h - the recommendation API of the serve program: routes each
+ * api.h - the recommendation API of the serve program: routes each
  * request (http.h) to its endpoint, which scores through score.h with a
- * model handle from serve_models.h, names movies through meta.h and
- * metajson.h, and queues fine-tuning through serve_train.h.
+ * model handle from models.h, names movies through meta.h and
+ * metajson.h, and queues fine-tuning through train.h.
  *
  * Endpoints (README, "serve", has an example of each):
  *   GET  /                        the web page
@@ -27,8 +27,8 @@
 
 #include "http.h"
 #include "meta.h"
-#include "serve_models.h"
-#include "serve_train.h"
+#include "models.h"
+#include "train.h"
 
 typedef struct cf_serve_api {
 	cf_registry *models;

@@ -1,5 +1,5 @@
 /*
- * serve_models.h - the models a server serves: every NAME.bin of a models
+ * models.h - the models a server serves: every NAME.bin of a models
  * directory, mmapped (cf_model_read over cf_reader_open), each with its
  * scorer, looked up by name through reference-counted handles.
  *

@@ -1,7 +1,7 @@
 /*
- * serve_train.h - the server's /train: fine-tuning a served model on new
+ * train.h - the server's /train: fine-tuning a served model on new
  * ratings in the background and publishing the result as a new version
- * (serve_models.h).  The model is warm-started from the served one
+ * (models.h).  The model is warm-started from the served one
  * (cf_mf_train's init: users and items it knows start from their
  * factors), trained with the same algorithm and rank, and stopped early
  * on a validation split of the new ratings.  Jobs run one at a time on
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "serve_models.h"
+#include "models.h"
 
 typedef struct cf_trainer cf_trainer;
 

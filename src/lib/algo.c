@@ -1,0 +1,92 @@
+/*
+ * algo.c - the algorithms' table (algo.h) and the regularization weight.
+ */
+#include "algo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Defaults chosen by cross-validation on other seeds than the reported
+ * split (README's table).  A penalty's weight: als scales its factor
+ * penalty by sqrt(n) (between plain L2 and ALS-WR's n, better than either
+ * on MovieLens); sgd's per-rating penalties add up to reg x n; biases keep
+ * one penalty whatever n (sgd's per-step reg_bias / n adds up to it).
+ */
+static const cf_algo_info algos[CF_NALGOS] = {
+	[CF_SGD] = {"sgd", CF_FORM_BIASED, 0, 1, CF_REGW_COUNT, CF_REGW_NONE,
+	            64, 60, 0.02, 0.02, 0.1, 3, 0},
+	[CF_ALS] = {"als", CF_FORM_BIASED, 0, 1, CF_REGW_SQRT, CF_REGW_NONE,
+	            64, 15, 0, 0, 1.2, 2, 0},
+	[CF_IALS] = {"ials", CF_FORM_DOT, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
+	             128, 10, 0, 0, 20, 0, 0.4},
+	[CF_BASELINE] = {"baseline", CF_FORM_BIASED, 0, 1, CF_REGW_NONE, CF_REGW_NONE,
+	                 0, 10, 0, 0, 0, 3, 0},
+	[CF_POPULAR] = {"popular", CF_FORM_POP, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
+	                0, 1, 0, 0, 0, 0, 0},
+};
+
+const cf_algo_info *
+cf_algo_get(cf_algo a)
+{
+	return (unsigned)a < CF_NALGOS ? &algos[a] : &algos[CF_ALS];
+}
+
+int
+cf_algo_parse(const char *name)
+{
+	for (int a = 0; a < CF_NALGOS; a++)
+		if (strcmp(name, algos[a].name) == 0)
+			return a;
+	return -1;
+}
+
+const char *
+cf_algo_name(cf_algo a)
+{
+	return (unsigned)a < CF_NALGOS ? algos[a].name : "?";
+}
+
+const char *
+cf_algo_list(void)
+{
+	static char list[256];
+
+	if (!list[0])
+		for (int a = 0; a < CF_NALGOS; a++) {
+			size_t l = strlen(list);
+			snprintf(list + l, sizeof list - l, "%s%s", a ? ", " : "", algos[a].name);
+		}
+	return list;
+}
+
+double
+cf_reg_weight(cf_regw w, size_t n)
+{
+	switch (w) {
+	case CF_REGW_SQRT:
+		return sqrt((double)n);
+	case CF_REGW_COUNT:
+		return (double)n;
+	default:
+		return 1;
+	}
+}
+
+static const char *const regw_names[] = {"none", "sqrt", "count"};
+
+int
+cf_regw_parse(const char *s)
+{
+	for (int w = 0; w < 3; w++)
+		if (strcmp(s, regw_names[w]) == 0)
+			return w;
+	return -1;
+}
+
+const char *
+cf_regw_name(cf_regw w)
+{
+	return (unsigned)w < 3 ? regw_names[w] : "none";
+}

@@ -1,0 +1,85 @@
+/*
+ * algo.h - what each algorithm's models are, below both training and
+ * scoring: its name, how its models score, how its penalties scale with
+ * a row's ratings, its default hyper-parameters; and the typed
+ * hyper-parameters of a model, parsed once from its attributes when the
+ * model is read (model.c) and used everywhere else (scoring, fold-in,
+ * explanations, fine-tuning), never re-parsed from strings.
+ *
+ * Adding an algorithm: a row in algo.c's table and a file in train/
+ * (train/fit.h says how).
+ */
+#ifndef CF_ALGO_H
+#define CF_ALGO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum cf_algo {
+	CF_SGD,
+	CF_ALS,
+	CF_IALS,
+	CF_BASELINE,
+	CF_POPULAR,
+	CF_NALGOS,
+} cf_algo;
+
+/* How a model scores (user, item). */
+typedef enum cf_form {
+	CF_FORM_BIASED,         /* mu + bu + bi + p.q: a predicted rating */
+	CF_FORM_DOT,            /* p.q: a ranking score (ials) */
+	CF_FORM_POP,            /* bi: the item's popularity */
+} cf_form;
+
+/*
+ * How a penalty scales with the n ratings of the row being solved:
+ * reg x 1, reg x sqrt(n), reg x n.  One rule (cf_reg_weight) for
+ * training, fold-in, explanations and fine-tuning alike.
+ */
+typedef enum cf_regw {
+	CF_REGW_NONE,
+	CF_REGW_SQRT,
+	CF_REGW_COUNT,
+} cf_regw;
+
+double cf_reg_weight(cf_regw w, size_t n);
+/* "none", "sqrt", "count" <-> the enum; -1 if unknown. */
+int cf_regw_parse(const char *s);
+const char *cf_regw_name(cf_regw w);
+
+/* One algorithm: what its models mean and its defaults. */
+typedef struct cf_algo_info {
+	const char *name;
+	cf_form form;
+	int ranking;            /* a top-N model (NDCG@10), else ratings (RMSE) */
+	int explicit_;          /* fits ratings (mu and biases), else preferences */
+	cf_regw reg_weight, reg_bias_weight;
+	/* defaults (README's table) */
+	int k, epochs;
+	double lr, lr_decay, reg, reg_bias, alpha;
+} cf_algo_info;
+
+/* The row of a (valid) algorithm. */
+const cf_algo_info *cf_algo_get(cf_algo a);
+/* "sgd" -> CF_SGD ...; -1 if unknown. */
+int cf_algo_parse(const char *name);
+const char *cf_algo_name(cf_algo a);
+/* "als, sgd, ials, baseline, popular": every name, for messages. */
+const char *cf_algo_list(void);
+
+/*
+ * A model's hyper-parameters, typed.  algo is -1 for a model of an
+ * algorithm this build does not know (it scores as CF_FORM_BIASED).
+ * Values a model does not carry are its algorithm's defaults.
+ */
+typedef struct cf_hparams {
+	int algo;
+	cf_form form;
+	int k, epochs, epochs_run, best_epoch, patience;
+	double lr, lr_decay, reg, reg_bias, alpha, init_scale;
+	uint64_t seed;
+	cf_regw reg_weight, reg_bias_weight;
+	int warm_start;
+} cf_hparams;
+
+#endif

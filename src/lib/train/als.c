@@ -1,0 +1,39 @@
+/*
+ * train/als.c - explicit ALS: mu + bu + bi + p.q, each half-step an exact
+ * least-squares solve of every item, then every user, against the other
+ * side (Cholesky per row, LAPACK).  Factor penalty reg x sqrt(n), bias
+ * penalty reg_bias (algo.c).  Fine-tuning is the same sweep over the
+ * rows the new ratings touch.
+ */
+#include "fit.h"
+
+static double
+als_epoch(struct fit *f, int ep)
+{
+	cf_regw w = f->info->reg_weight, wb = f->info->reg_bias_weight;
+	double l;
+
+	(void)ep;
+	l = cf_fit_half(f, &f->byi, f->ni, f->P, f->bu, f->nu, f->Q, f->bi, f->ifix, 0, w, wb,
+	                "item");
+	if (!isnan(l))
+		l = cf_fit_half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix, 0, w,
+		                wb, "user");
+	return isnan(l) ? NAN : sqrt(l / f->n);
+}
+
+static void
+als_attrs(cf_schema *a, const cf_mf_params *p)
+{
+	cf_fit_attr_num(a, "reg", p->reg);
+	cf_fit_attr_num(a, "reg_bias", p->reg_bias);
+	cf_schema_set(a, "reg_weight", "sqrt");
+	cf_schema_set(a, "reg_bias_weight", "none");
+}
+
+const cf_fit_ops cf_fit_als = {
+	.algo = CF_ALS,
+	.need_byi = 1,
+	.epoch = als_epoch,
+	.attrs = als_attrs,
+};

@@ -1,0 +1,126 @@
+/*
+ * train/half.c - the ALS half-step (fit.h): every row of one side solved
+ * against the other side's fixed factors, in parallel over rows, each
+ * row's loss kept apart and summed in row order.
+ */
+#include "fit.h"
+#include "par.h"
+#include "solve.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct half_job {
+	struct fit *f;
+	const struct csr *c;    /* this side's rows */
+	const float *F, *fb;    /* the other side: factors (stride kp), biases */
+	float *X, *xb;          /* this side */
+	const unsigned char *fix;
+	const float *G;         /* iALS */
+	cf_regw regw, regbw;
+	double *loss;           /* per entity: squared error, or iALS loss */
+	cf_lsq *s;              /* per thread */
+	atomic_int bad;         /* first entity whose system was singular, + 1 */
+};
+
+static inline float
+dotk(const float *a, const float *b, int k)
+{
+	float s = 0;
+
+	for (int c = 0; c < k; c++)
+		s += a[c] * b[c];
+	return s;
+}
+
+static void
+half_range(void *a, size_t lo, size_t hi, int tid)
+{
+	struct half_job *j = a;
+	struct fit *f = j->f;
+	int k = f->k, kp = f->kp;
+
+	for (size_t e = lo; e < hi; e++) {
+		uint64_t a0 = j->c->ptr[e], a1 = j->c->ptr[e + 1];
+		size_t n = a1 - a0;
+		float *x = j->X + e * kp;
+		j->loss[e] = 0;
+		if (j->fix && j->fix[e])
+			continue;
+		if (n == 0) {
+			memset(x, 0, (size_t)k * sizeof *x);
+			j->xb[e] = 0;
+			continue;
+		}
+		int rc;
+		double l = 0, regf = f->p.reg * cf_reg_weight(j->regw, n);
+		if (j->G)
+			rc = cf_lsq_solve(k, j->F, kp, NULL, 0, j->c->idx + a0, j->c->val + a0, n, regf,
+			                  0, j->G, f->p.alpha, &j->s[tid], x, NULL, &l);
+		else
+			rc = cf_lsq_solve(k, j->F, kp, j->fb, f->mu, j->c->idx + a0, j->c->val + a0, n,
+			                  regf, f->p.reg_bias * cf_reg_weight(j->regbw, n), NULL, 0,
+			                  &j->s[tid], x, &j->xb[e], &l);
+		if (rc != 0) {
+			int zero = 0;
+			atomic_compare_exchange_strong(&j->bad, &zero, (int)e + 1);
+			continue;
+		}
+		/* iALS: the loss of this row includes its penalty. */
+		if (j->G)
+			l += regf * dotk(x, x, k);
+		j->loss[e] = l;
+	}
+}
+
+double
+cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
+            const float *fb, uint32_t nother, float *X, float *xb, const unsigned char *fix,
+            int implicit, cf_regw regw, cf_regw regbw, const char *what)
+{
+	struct half_job j;
+	float *G = NULL;
+	double total = 0;
+
+	memset(&j, 0, sizeof j);
+	if (implicit) {
+		G = cf_xcalloc((size_t)f->k * f->k, sizeof *G);
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, f->k, (int)nother, 1.0f, F,
+		            f->kp, 0.0f, G, f->k);
+	}
+	j.f = f;
+	j.c = c;
+	j.F = F;
+	j.fb = fb;
+	j.X = X;
+	j.xb = xb;
+	j.fix = fix;
+	j.G = G;
+	j.regw = regw;
+	j.regbw = regbw;
+	j.loss = cf_xmalloc(((size_t)nrows + 1) * sizeof *j.loss);
+	j.s = cf_xmalloc(f->threads * sizeof *j.s);
+	atomic_init(&j.bad, 0);
+	for (int t = 0; t < f->threads; t++)
+		cf_lsq_init(&j.s[t], f->k);
+	cf_par_for(f->threads, nrows, 64, half_range, &j);
+	for (uint32_t e = 0; e < nrows; e++)
+		total += j.loss[e];
+	int bad = atomic_load(&j.bad);
+	if (bad) {
+		cf_fit_fail(f, "%s: the system of %s %d is singular: use --reg > 0",
+		            cf_algo_name(f->p.algo), what, bad - 1);
+		total = NAN;
+	}
+	for (int t = 0; t < f->threads; t++)
+		cf_lsq_free(&j.s[t]);
+	free(j.s);
+	free(j.loss);
+	free(G);
+	return total;
+}
+
