@@ -4,7 +4,9 @@
 #   make recommend USER=18 K=20      # top K for a user (raw userId)
 #   make similar ITEM=1 K=10         # movies nearest ITEM (a movieId)
 #   make demo [USER=9]               # the user's history and top 20
-#   make cv [FOLDS=5] [ALGO=als]     # k-fold RMSE, folds in parallel
+#   make cv [FOLDS=5] [ALGO=als]     # k-fold CV, folds in parallel: RMSE and
+#                                    # MAE (als sgd baseline), NDCG and recall
+#                                    # at TOPK (ials popular: they only rank)
 #   make plot [ALGO=als]             # train/test RMSE per epoch, PNG
 #
 # USER is also the login name in the environment; only a USER given on
@@ -41,27 +43,54 @@ demo: $(MODEL) all
 		$(BIN)/join-meta --movies $(MOVIES)
 
 # k-fold cross-validation: each fold split, trained and scored as one GNU
-# parallel job (one thread each: the folds are the parallelism).
-CV = $(OUT)/cv-$(ALGO)-$(FOLDS)
+# parallel job (one thread each: the folds are the parallelism).  What a
+# fold is scored on depends on what ALGO's scores are, as in `make
+# evaluate`: the rating models (RATING_ALGOS, from evaluate.mk: als sgd
+# baseline) predict ratings, scored on RMSE and MAE of `mf-score --pairs`
+# on the held-out fold; every other algorithm (ials, popular) only ranks
+# (its scores are not ratings, so an RMSE of them means nothing), scored on
+# NDCG and recall at TOPK of `mf-score --all --top TOPK` against the
+# held-out fold (every held-out rating relevant, the fold's train set given
+# for the catalogue, as evaluate does).  Each fold writes one line of its
+# two figures; the table is rebuilt when this recipe changes too.
+cv_rates = $(filter $(ALGO),$(RATING_ALGOS))
+cv_names = $(if $(cv_rates),RMSE MAE,NDCG@$(TOPK) recall@$(TOPK))
+CV = $(OUT)/cv-$(ALGO)-$(FOLDS)$(if $(cv_rates),,-top$(TOPK))
+cv_fold = $(CV)/test-{}.bin
+ifneq ($(cv_rates),)
+cv_score = $(BIN)/mf-score --pairs $(cv_fold) < $(CV)/model-{}.bin > $(CV)/pairs-{}.bin && \
+	a=$$($(BIN)/metrics --metric rmse < $(CV)/pairs-{}.bin) && \
+	b=$$($(BIN)/metrics --metric mae < $(CV)/pairs-{}.bin)
+else
+cv_rank  = $(BIN)/metrics --truth $(cv_fold) --train $(CV)/train-{}.bin --k $(TOPK)
+cv_score = $(BIN)/mf-score --all --top $(TOPK) --threads 1 < $(CV)/model-{}.bin > $(CV)/top-{}.bin && \
+	a=$$($(cv_rank) --metric ndcg < $(CV)/top-{}.bin) && \
+	b=$$($(cv_rank) --metric recall < $(CV)/top-{}.bin)
+endif
+
 $(CV).txt: $(PREP_ENCODED) $(BIN)/split $(BIN)/mf-fit $(BIN)/mf-score $(BIN)/metrics \
-           $(OUT)/fit-$(ALGO).flags
+           $(OUT)/fit-$(ALGO).flags pipelines/recommend.mk
 	@mkdir -p $(CV)
 	@echo "cv: $(FOLDS) folds of $(ALGO), $(JOBS) at a time"
 	@seq 0 $$(($(FOLDS) - 1)) | parallel --will-cite --halt now,fail=1 -j $(JOBS) \
-		'$(BIN)/split --folds $(FOLDS) --fold {} --seed $(SEED) --test $(CV)/test-{}.bin \
+		'$(BIN)/split --folds $(FOLDS) --fold {} --seed $(SEED) --test $(cv_fold) \
 			< $(PREP_ENCODED) > $(CV)/train-{}.bin && \
 		 $(BIN)/mf-fit --algo $(ALGO) $(fit_flags) --threads 1 --quiet \
 			< $(CV)/train-{}.bin > $(CV)/model-{}.bin && \
-		 $(BIN)/mf-score --pairs $(CV)/test-{}.bin < $(CV)/model-{}.bin | \
-			$(BIN)/metrics --metric rmse > $(CV)/rmse-{}.txt'
-	@for i in $$(seq 0 $$(($(FOLDS) - 1))); do cat $(CV)/rmse-$$i.txt; done > $@.tmp
+		 $(cv_score) && echo "$$a $$b" > $(CV)/fold-{}.txt'
+	@for i in $$(seq 0 $$(($(FOLDS) - 1))); do cat $(CV)/fold-$$i.txt; done > $@.tmp
 	@mv $@.tmp $@
 
 cv: $(CV).txt
-	@awk -v a=$(ALGO) -v f=$(FOLDS) '{ x[NR] = $$1; s += $$1 } END { m = s / NR; \
-		for (i = 1; i <= NR; i++) v += (x[i] - m) ^ 2; \
-		printf "cv: %s, %d folds: RMSE", a, f; for (i = 1; i <= NR; i++) printf " %.4f", x[i]; \
-		printf "\ncv: mean %.4f, sd %.4f\n", m, sqrt(v / (NR - 1)) }' $<
+	@echo "cv: $(ALGO) $(if $(cv_rates),predicts ratings: RMSE and MAE of each held-out fold,ranks (its scores are not ratings): NDCG@$(TOPK) and recall@$(TOPK) of each user's top $(TOPK) against the held-out fold)"
+	@awk -v a=$(ALGO) -v f=$(FOLDS) -v names='$(cv_names)' \
+		'BEGIN { nc = split(names, name, " ") } \
+		{ for (c = 1; c <= nc; c++) { x[c, NR] = $$c; s[c] += $$c } } \
+		END { for (c = 1; c <= nc; c++) { m = s[c] / NR; v = 0; \
+			for (i = 1; i <= NR; i++) v += (x[c, i] - m) ^ 2; \
+			printf "cv: %s, %d folds: %s", a, f, name[c]; \
+			for (i = 1; i <= NR; i++) printf " %.4f", x[c, i]; \
+			printf "\ncv: %s mean %.4f, sd %.4f\n", name[c], m, (NR > 1 ? sqrt(v / (NR - 1)) : 0) } }' $<
 
 # Train and test RMSE per epoch (the test set is only logged, see train.mk).
 $(OUT)/rmse-$(ALGO).png: $(MODEL) pipelines/plot.gp

@@ -65,8 +65,28 @@ t_run "make similar ITEM=1 K=5" 0 "$MK similar ITEM=1 K=5"
 t_true "similar: 5 titled movies, not Toy Story itself" \
 	"awk 'NR > 2 && NF { n++ } END { exit n != 5 }' out && ! awk 'NR > 2' out | grep -q '^1 '"
 
-t_run "make cv FOLDS=3" 0 "$MK cv FOLDS=3 ALGO=baseline"
-t_true "cv: three fold RMSEs, mean and sd" "grep -Eq '^cv: baseline, 3 folds: RMSE( 0\\.[0-9]+){3}\$' out && grep -Eq '^cv: mean 0\\.8[0-9]+, sd 0\\.0[0-9]+\$' out"
+# cv reports what an algorithm's scores mean: RMSE and MAE for the rating
+# models, NDCG@10 and recall@10 for the ranking ones (never an RMSE of
+# ials scores).  cvcheck.sh ALGO METRIC LO HI < out: one line of the 3
+# fold figures and one mean/sd line, every figure in [LO, HI], sd < 0.1.
+cat > cvcheck.sh <<'EOF'
+awk -v a="$1" -v m="$2" -v lo="$3" -v hi="$4" '
+$0 ~ ("^cv: " a ", 3 folds: " m " ") {
+	if (NF != 8) bad = 1
+	for (i = 6; i <= NF; i++) if ($i !~ /^[0-9]+\.[0-9]+$/ || $i + 0 < lo || $i + 0 > hi) bad = 1
+	f++ }
+$0 ~ ("^cv: " m " mean [0-9]+\\.[0-9]+, sd [0-9]+\\.[0-9]+$") {
+	if ($4 + 0 < lo || $4 + 0 > hi || $6 + 0 >= 0.1) bad = 1; s++ }
+END { exit !(f == 1 && s == 1 && !bad) }'
+EOF
+t_run "make cv ALGO=als FOLDS=3" 0 "$MK cv FOLDS=3 ALGO=als"
+t_true "cv als: three fold RMSEs in 0.5..1.5, mean and sd" "sh cvcheck.sh als RMSE 0.5 1.5 < out"
+t_true "cv als: three fold MAEs in 0.5..1.5, mean and sd" "sh cvcheck.sh als MAE 0.5 1.5 < out"
+t_true "cv als: no ranking figures" "! grep -Eq 'NDCG|recall' out"
+t_run "make cv ALGO=ials FOLDS=3" 0 "$MK cv FOLDS=3 ALGO=ials"
+t_true "cv ials: three fold NDCG@10s in (0, 1], mean and sd" "sh cvcheck.sh ials NDCG@10 0.0001 1 < out"
+t_true "cv ials: three fold recall@10s in (0, 1], mean and sd" "sh cvcheck.sh ials recall@10 0.0001 1 < out"
+t_true "cv ials: no RMSE or MAE of ranking scores" "! grep -Eq 'RMSE|MAE' out"
 
 t_run "make plot" 0 "$MK plot"
 t_true "plot: a PNG" "head -c 8 $OUTD/rmse-als.png | od -An -c | grep -q 'P   N   G'"
