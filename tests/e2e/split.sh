@@ -149,3 +149,12 @@ t_run "a failure keeps an older test file as it was" 1 "split --seed 9 --test ke
 t_true "older test file untouched" "cmp keep.bin test.bin"
 t_run "test file in a missing directory" 1 "split --test no/such/dir/t.bin < enc.bin > o.bin"
 t_err_line "test file in a missing directory" split "no/such/dir/t.bin"
+
+# An output that is not a regular file (a FIFO here; /dev/null as root) is
+# written as it is: the temp-file-and-rename would replace it with a file.
+mkfifo fifo.out
+cat fifo.out > from-fifo.bin &
+t_run "--test to a FIFO" 0 "csv2bin < '$DATA/ratings.csv' | encode-ids | split --test fifo.out --ratio 0.2 --seed 1 > tr.bin"
+wait
+t_true "the FIFO is still a FIFO, and the test set came through it" \
+	"test -p fifo.out && test -s from-fifo.bin && bin2csv --list < from-fifo.bin | head -n 1 | grep -q ratings"
