@@ -92,8 +92,11 @@ if want train; then
 		read -r wall kb < "$dir/t1"
 		printf '%-6s %7.3f s/epoch  %6.1f M ratings/s  run %6.1f s  %7.1f MB peak RSS' \
 			"$a" "$sec" "$(echo "$ntrain / 1000000 / $sec" | bc -l)" "$wall" "$(echo "$kb / 1024" | bc -l)"
+		# The model's own figure: sgd's last epoch is followed by its exact
+		# user step, which the per-epoch log does not see.
 		if [ $a != ials ]; then
-			printf '  test RMSE %.4f' "$(tail -n 1 "$dir/log-$a.csv" | cut -d, -f3)"
+			printf '  test RMSE %.4f' "$("$bindir/bin2csv" --list < "$dir/model-$a.bin" |
+				head -n 1 | tr ' \t' '\n\n' | sed -n 's/^valid_rmse=//p')"
 		fi
 		echo
 	done
