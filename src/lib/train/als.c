@@ -10,15 +10,9 @@
 static double
 als_epoch(struct fit *f, int ep)
 {
-	cf_regw w = f->info->reg_weight, wb = f->info->reg_bias_weight;
-	double l;
+	double l = cf_fit_sweep(f, 0);
 
 	(void)ep;
-	l = cf_fit_half(f, &f->byi, f->ni, f->P, f->bu, f->nu, f->Q, f->bi, f->ifix, 0, w, wb,
-	                "item");
-	if (!isnan(l))
-		l = cf_fit_half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix, 0, w,
-		                wb, "user");
 	return isnan(l) ? NAN : sqrt(l / f->n);
 }
 
@@ -27,8 +21,7 @@ als_attrs(cf_schema *a, const cf_mf_params *p)
 {
 	cf_fit_attr_num(a, "reg", p->reg);
 	cf_fit_attr_num(a, "reg_bias", p->reg_bias);
-	cf_schema_set(a, "reg_weight", "sqrt");
-	cf_schema_set(a, "reg_bias_weight", "none");
+	cf_fit_attr_weights(a, p, 1);
 }
 
 const cf_fit_ops cf_fit_als = {

@@ -87,6 +87,16 @@ cf_fit_attr_num(cf_schema *s, const char *key, double v)
 	cf_schema_set(s, key, b);
 }
 
+void
+cf_fit_attr_weights(cf_schema *s, const cf_mf_params *p, int with_bias)
+{
+	const cf_algo_info *d = cf_algo_get(p->algo);
+
+	cf_schema_set(s, "reg_weight", cf_regw_name(d->reg_weight));
+	if (with_bias)
+		cf_schema_set(s, "reg_bias_weight", cf_regw_name(d->reg_bias_weight));
+}
+
 static void
 attr_int(cf_schema *s, const char *key, long long v)
 {

@@ -119,6 +119,8 @@ extern const cf_fit_ops cf_fit_sgd, cf_fit_als, cf_fit_ials, cf_fit_baseline, cf
 void cf_fit_fail(struct fit *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A numeric model attribute, printed to round-trip. */
 void cf_fit_attr_num(cf_schema *s, const char *key, double v);
+/* reg_weight (and reg_bias_weight) as algo.c's table says p->algo trains. */
+void cf_fit_attr_weights(cf_schema *s, const cf_mf_params *p, int with_bias);
 
 /* ---- csr.c: the training structures, built with bounded memory ---- */
 float *cf_fmat(size_t rows, int kp);
@@ -180,6 +182,13 @@ double cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const flo
                    const float *fb, uint32_t nother, float *X, float *xb,
                    const unsigned char *fix, int implicit, cf_regw regw, cf_regw regbw,
                    const char *what);
+
+/*
+ * One ALS sweep: every item (not in ifix) against the users, then every
+ * user (not in ufix) against the items, with the algorithm's penalty
+ * weights.  Returns the user half's summed loss, or NAN (f->err set).
+ */
+double cf_fit_sweep(struct fit *f, int implicit);
 
 /* ---- seen.c ---- */
 /* The model's seen table from byu (whose arrays it takes) and the timestamps. */

@@ -124,3 +124,17 @@ cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
 	return total;
 }
 
+
+double
+cf_fit_sweep(struct fit *f, int implicit)
+{
+	cf_regw w = f->info->reg_weight, wb = f->info->reg_bias_weight;
+	double l;
+
+	l = cf_fit_half(f, &f->byi, f->ni, f->P, f->bu, f->nu, f->Q, f->bi, f->ifix, implicit, w,
+	                wb, "item");
+	if (!isnan(l))
+		l = cf_fit_half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix,
+		                implicit, w, wb, "user");
+	return l;
+}

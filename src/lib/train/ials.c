@@ -9,14 +9,9 @@
 static double
 ials_epoch(struct fit *f, int ep)
 {
-	double l;
+	double l = cf_fit_sweep(f, 1);
 
 	(void)ep;
-	l = cf_fit_half(f, &f->byi, f->ni, f->P, f->bu, f->nu, f->Q, f->bi, f->ifix, 1,
-	                CF_REGW_NONE, CF_REGW_NONE, "item");
-	if (!isnan(l))
-		l = cf_fit_half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix, 1,
-		                CF_REGW_NONE, CF_REGW_NONE, "user");
 	return isnan(l) ? NAN : l / f->n;
 }
 
@@ -25,7 +20,7 @@ ials_attrs(cf_schema *a, const cf_mf_params *p)
 {
 	cf_fit_attr_num(a, "reg", p->reg);
 	cf_fit_attr_num(a, "alpha", p->alpha);
-	cf_schema_set(a, "reg_weight", "none");
+	cf_fit_attr_weights(a, p, 0);
 }
 
 const cf_fit_ops cf_fit_ials = {

@@ -93,15 +93,7 @@ sgd_run(const uint32_t *ru, const uint32_t *ri, const float *rr, size_t n,
 			__builtin_prefetch(bi + ri[t + SGD_AHEAD], 1);
 			__builtin_prefetch(rbi + ri[t + SGD_AHEAD], 0);
 		}
-		cf_v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
-		for (int c = 0; c < kp; c += 8) {
-			cf_v8f a, b;
-			memcpy(&a, p + c, sizeof a);
-			memcpy(&b, q + c, sizeof b);
-			acc += a * b;
-		}
-		float dot = ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-		            ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+		float dot = cf_dotkp(p, q, kp);
 		float e = rr[t] - (mu + bu[u] + bi[i] + dot);
 		sse += (double)e * e;
 		bu[u] = (1 - lr * rbu[u]) * bu[u] + lr * e;
@@ -559,8 +551,7 @@ sgd_attrs(cf_schema *a, const cf_mf_params *p)
 	cf_fit_attr_num(a, "lr_decay", p->lr_decay);
 	cf_fit_attr_num(a, "reg", p->reg);
 	cf_fit_attr_num(a, "reg_bias", p->reg_bias);
-	cf_schema_set(a, "reg_weight", "count");
-	cf_schema_set(a, "reg_bias_weight", "none");
+	cf_fit_attr_weights(a, p, 1);
 }
 
 const cf_fit_ops cf_fit_sgd = {
