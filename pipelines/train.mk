@@ -21,14 +21,20 @@ fit_flags = $(if $(RANK),-k $(RANK)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
 .PHONY: FORCE train
 FORCE:
 
+# `make tune ALGO=A` leaves its best flags in $(OUT)/tune-A/best.flags
+# (pipelines/tune.mk); training A then starts from them, and the flags
+# given here (RANK, EPOCHS, REG, FIT_FLAGS) come after, so they win.
+tuned_file  = $(wildcard $(OUT)/tune-$*/best.flags)
+train_flags = $(if $(tuned_file),$(shell cat $(tuned_file))) $(fit_flags)
+
 $(OUT)/fit-%.flags: FORCE | $(OUT)
-	@printf '%s\n' '$(fit_flags)' | cmp -s - $@ || printf '%s\n' '$(fit_flags)' > $@
+	@printf '%s\n' '$(train_flags)' | cmp -s - $@ || printf '%s\n' '$(train_flags)' > $@
 
 # The test set is given as --valid only to log its figure per epoch (for
 # `make plot`): no early stopping, so it cannot influence the model.
 $(OUT)/model-%.bin: $(PREP_TRAIN) $(PREP_TEST) $(BIN)/mf-fit $(OUT)/fit-%.flags
-	@echo "train: $* on $(PREP_TRAIN)"
-	$(BIN)/mf-fit --algo $* $(fit_flags) --valid $(PREP_TEST) \
+	@echo "train: $* on $(PREP_TRAIN)$(if $(tuned_file), (flags from make tune: $(tuned_file)))"
+	$(BIN)/mf-fit --algo $* $(train_flags) --valid $(PREP_TEST) \
 		--log $(OUT)/log-$*.csv -o $@ < $(PREP_TRAIN)
 
 train: $(OUT)/model-$(ALGO).bin

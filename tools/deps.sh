@@ -4,9 +4,12 @@
 # commands) and by .ci/run.  Needs root, or sudo.
 set -eu
 # libmicrohttpd-dev: serve's HTTP; curl, procps, chromium: its tests (the
-# web page in headless Chromium); wrk: its load benchmark (make bench-serve).
+# web page in headless Chromium); wrk: its load benchmark (make bench-serve);
+# openssh-server, openssh-client, rsync: tune's trials on a second host (an
+# sshd on 127.0.0.1 that the tests start).
 PKGS="make gcc clang pkg-config zlib1g-dev check libopenblas-dev libjansson-dev
-      parallel python3 time bc gnuplot-nox libmicrohttpd-dev curl procps chromium wrk"
+      parallel python3 time bc gnuplot-nox libmicrohttpd-dev curl procps chromium wrk
+      openssh-server openssh-client rsync"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

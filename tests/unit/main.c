@@ -19,6 +19,8 @@ Suite *serve_suite(void);
 Suite *dups_suite(void);
 Suite *typeguess_suite(void);
 Suite *metajson_suite(void);
+Suite *search_suite(void);
+Suite *utf8_suite(void);
 
 int
 main(void)
@@ -39,6 +41,8 @@ main(void)
 	srunner_add_suite(sr, dups_suite());
 	srunner_add_suite(sr, typeguess_suite());
 	srunner_add_suite(sr, metajson_suite());
+	srunner_add_suite(sr, search_suite());
+	srunner_add_suite(sr, utf8_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
