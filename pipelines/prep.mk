@@ -15,6 +15,11 @@ PREP_RATINGS = $(OUT)/ratings.bin
 PREP_ENCODED = $(OUT)/encoded.bin
 PREP_TRAIN   = $(OUT)/train.bin
 PREP_TEST    = $(OUT)/test.bin
+# A validation split cut from train (10%, the same seed), for what watches
+# a model while it trains (make plot); the test set is read once, by make
+# evaluate, for the final table.
+PREP_FIT     = $(OUT)/fit.bin
+PREP_VALID   = $(OUT)/valid.bin
 
 $(OUT):
 	mkdir -p $@
@@ -28,6 +33,9 @@ $(PREP_ENCODED): $(PREP_RATINGS) $(BIN)/encode-ids
 # One split run writes both files (a grouped target).
 $(PREP_TRAIN) $(PREP_TEST) &: $(PREP_ENCODED) $(BIN)/split
 	$(BIN)/split --test $(PREP_TEST) --ratio $(RATIO) --seed $(SEED) < $< > $(PREP_TRAIN)
+
+$(PREP_FIT) $(PREP_VALID) &: $(PREP_TRAIN) $(BIN)/split
+	$(BIN)/split --test $(PREP_VALID) --ratio 0.1 --seed $(SEED) < $< > $(PREP_FIT)
 
 .PHONY: prep
 prep: $(PREP_TRAIN) $(PREP_TEST)

@@ -7,7 +7,7 @@
 #   make cv [FOLDS=5] [ALGO=als]     # k-fold CV, folds in parallel: RMSE and
 #                                    # MAE (als sgd baseline), NDCG and recall
 #                                    # at TOPK (ials popular: they only rank)
-#   make plot [ALGO=als]             # train/test RMSE per epoch, PNG
+#   make plot [ALGO=als]             # train/validation RMSE per epoch, PNG
 #
 # USER is also the login name in the environment; only a USER given on
 # the command line (or in the makefile) counts here, else DEMO_USER.
@@ -93,8 +93,14 @@ cv: $(CV).txt
 			printf "\ncv: %s mean %.4f, sd %.4f\n", name[c], m, (NR > 1 ? sqrt(v / (NR - 1)) : 0) } }' $<
 
 # Train and test RMSE per epoch (the test set is only logged, see train.mk).
-$(OUT)/rmse-$(ALGO).png: $(MODEL) pipelines/plot.gp
-	gnuplot -e "logfile='$(OUT)/log-$(ALGO).csv'; out='$@'; algo='$(ALGO)'" pipelines/plot.gp
+# The plotted run: ALGO with the pipeline's flags on train less a
+# validation split cut from it, that split's RMSE logged every epoch.
+$(OUT)/plotlog-%.csv: $(PREP_FIT) $(PREP_VALID) $(BIN)/mf-fit $(OUT)/fit-%.flags
+	$(BIN)/mf-fit -q --algo $* $(train_flags) --valid $(PREP_VALID) --log $@ \
+		-o $(OUT)/plotmodel-$*.bin < $(PREP_FIT)
+
+$(OUT)/rmse-$(ALGO).png: $(OUT)/plotlog-$(ALGO).csv pipelines/plot.gp
+	gnuplot -e "logfile='$<'; out='$@'; algo='$(ALGO)'" pipelines/plot.gp
 
 plot: $(OUT)/rmse-$(ALGO).png
 	@echo "plot: $<"

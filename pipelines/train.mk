@@ -30,11 +30,10 @@ train_flags = $(if $(tuned_file),$(shell cat $(tuned_file))) $(fit_flags)
 $(OUT)/fit-%.flags: FORCE | $(OUT)
 	@printf '%s\n' '$(train_flags)' | cmp -s - $@ || printf '%s\n' '$(train_flags)' > $@
 
-# The test set is given as --valid only to log its figure per epoch (for
-# `make plot`): no early stopping, so it cannot influence the model.
-$(OUT)/model-%.bin: $(PREP_TRAIN) $(PREP_TEST) $(BIN)/mf-fit $(OUT)/fit-%.flags
+# The model sees train alone: the test set is read once, by make evaluate
+# (make plot watches a run on a validation split cut from train).
+$(OUT)/model-%.bin: $(PREP_TRAIN) $(BIN)/mf-fit $(OUT)/fit-%.flags
 	@echo "train: $* on $(PREP_TRAIN)$(if $(tuned_file), (flags from make tune: $(tuned_file)))"
-	$(BIN)/mf-fit --algo $* $(train_flags) --valid $(PREP_TEST) \
-		--log $(OUT)/log-$*.csv -o $@ < $(PREP_TRAIN)
+	$(BIN)/mf-fit --algo $* $(train_flags) --log $(OUT)/log-$*.csv -o $@ < $(PREP_TRAIN)
 
 train: $(OUT)/model-$(ALGO).bin
