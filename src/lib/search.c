@@ -36,19 +36,19 @@ cf_space_default(cf_algo a, cf_space *s)
 	memset(s, 0, sizeof *s);
 	switch (a) {
 	case CF_SGD:
-		add(s, "k", 16, 256, CF_PS_LOG2);
+		add(s, "k", 4, 256, CF_PS_LOG2);
 		add(s, "lr", 0.003, 0.1, CF_PS_LOG);
 		add(s, "lr_decay", 0, 0.1, CF_PS_LIN);
 		add(s, "reg", 0.003, 0.5, CF_PS_LOG);
 		add(s, "reg_bias", 0.1, 30, CF_PS_LOG);
 		break;
 	case CF_ALS:
-		add(s, "k", 16, 256, CF_PS_LOG2);
+		add(s, "k", 4, 256, CF_PS_LOG2);
 		add(s, "reg", 0.01, 10, CF_PS_LOG);
 		add(s, "reg_bias", 0.1, 30, CF_PS_LOG);
 		break;
 	case CF_IALS:
-		add(s, "k", 16, 256, CF_PS_LOG2);
+		add(s, "k", 4, 256, CF_PS_LOG2);
 		add(s, "reg", 0.5, 300, CF_PS_LOG);
 		add(s, "alpha", 0.05, 20, CF_PS_LOG);
 		break;
