@@ -59,6 +59,12 @@ usage(FILE *fp)
 "       metrics --truth TEST [--k K] [--threshold X] [--train TRAIN | --catalogue N]\n"
 "               [--json | --metric NAME] [FILE]\n"
 "Evaluates predictions read from stdin (or FILE), a cinefilter frame stream.\n"
+"Every table of the input is read, all of the first one's kind: outputs\n"
+"concatenated (cat a.bin b.bin | metrics) are evaluated as one, a user's\n"
+"rows may span tables.  A table of another kind, or bytes that are no table,\n"
+"are an error naming their byte offset.  TEST and TRAIN are each one\n"
+"ratings stream (a ratings table, with its dictionaries if encoded), and\n"
+"nothing more.\n"
 "\n"
 "Rating prediction (no --truth): the input is `mf-score --pairs` output, a\n"
 "'scores' table with columns score and rating (the true rating), f32.\n"
@@ -90,13 +96,14 @@ usage(FILE *fp)
 "  coverage     distinct items in any user's top k (`recommended`) / the\n"
 "               catalogue size (`catalogue`): N with --catalogue N, else the\n"
 "               distinct items of TEST, of TRAIN (--train) and of the lists;\n"
-"               the output says which (`catalogue_from`)\n"
+"               the output says which (`catalogue_from`).  An N smaller than\n"
+"               `recommended` is an error (exit 1): coverage is at most 1\n"
 "\n"
 "  -t, --truth FILE     held-out ratings: ranking mode\n"
 "  -k, --k K            list length evaluated (default 10)\n"
 "      --threshold X    relevant: held-out rating >= X (default: any held-out item)\n"
 "      --train FILE     training ratings: their items join the catalogue\n"
-"      --catalogue N    the catalogue size, given\n"
+"      --catalogue N    the catalogue size, given (>= the items recommended)\n"
 "      --json           one JSON object: {\"n\", \"rmse\", \"mae\"} or {\"k\", \"users\",\n"
 "                       \"precision\", \"recall\", \"ndcg\", \"map\", \"hit_rate\", \"mrr\",\n"
 "                       \"coverage\", \"recommended\", \"catalogue\", \"catalogue_from\",\n"
@@ -110,7 +117,8 @@ usage(FILE *fp)
 "--metric prints the shortest form that reads back to the same double; --json\n"
 "prints reals with 17 significant digits (exact).\n"
 "Exit 1 with one line on stderr on bad input (not a frame, a wrong table or\n"
-"column, no user with a relevant item); 2 on a usage error.\n"
+"column, no user with a relevant item, a catalogue smaller than the items\n"
+"recommended); 2 on a usage error.\n"
 "\n"
 "  mf-score --pairs test.bin < model.bin | metrics --json\n"
 "  mf-score --all --top 10 < model.bin | metrics --truth test.bin --k 10\n");
@@ -286,17 +294,11 @@ fig_real(struct figs *g, const char *name, double v)
 /* ---- the two modes ---- */
 
 static void
-rating_mode(cf_reader *r, const cf_schema *s, struct figs *g)
+rating_figs(const cf_errm *e, struct figs *g)
 {
-	cf_errm e = {0};
-
-	cf_errm_read(r, s, &e);
-	if (e.n == 0)
-		cf_die("%s: the '%s' table has no rows: nothing to evaluate",
-		       cf_reader_name(r), s->name);
-	fig_int(g, "n", e.n);
-	fig_real(g, "rmse", cf_errm_rmse(&e));
-	fig_real(g, "mae", cf_errm_mae(&e));
+	fig_int(g, "n", e->n);
+	fig_real(g, "rmse", cf_errm_rmse(e));
+	fig_real(g, "mae", cf_errm_mae(e));
 }
 
 static void
@@ -304,7 +306,7 @@ read_ratings(const char *path, cf_ratings *rs)
 {
 	cf_reader *r = cf_reader_open_path(path);
 
-	cf_ratings_read(r, rs);
+	cf_ratings_read_input(r, rs);
 	cf_reader_close(r);
 }
 
@@ -328,7 +330,11 @@ rank_mode(const struct opts *o, const cf_recs *rc, struct figs *g)
 	ro.catalogue = o->catalogue;
 	if (o->has_threshold)
 		snprintf(thr, sizeof thr, " rated >= %g", o->threshold);
-	if (cf_eval_ranking(rc, &truth, &ro, &res) != 0)
+	int rc_eval = cf_eval_ranking(rc, &truth, &ro, &res);
+	if (rc_eval == -2)
+		cf_die("--catalogue %llu: the lists recommend %llu distinct items, more than "
+		       "the catalogue holds", o->catalogue, (unsigned long long)res.recommended);
+	if (rc_eval != 0)
 		cf_die("%s: no user has a held-out item%s: nothing to average over",
 		       o->truth, thr);
 
@@ -364,34 +370,63 @@ rank_mode(const struct opts *o, const cf_recs *rc, struct figs *g)
 		cf_ratings_free(&train);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Reads every table of the input, all of the first one's kind: the
+ * recommendation lists into rc (ranking), or the errors into e.
+ */
+static void
+read_input(cf_reader *r, const struct opts *o, cf_recs *rc, cf_errm *e)
 {
-	struct opts o = {0};
-	struct figs g = {0};
 	const cf_schema *s;
-	cf_recs rc;
-	static cf_reader *r;     /* static: reachable for LeakSanitizer if we die */
+	char kind[64];
+	int ntables = 0;
 
-	cf_setprog(argv[0]);
-	parse(argc, argv, &o);
-	r = o.input ? cf_reader_open_path(o.input) : cf_reader_open(0, "stdin");
 	if (cf_read_table(r, &s) == 0)
 		cf_die("%s: empty input: expected a 'scores' or 'topk' table", cf_reader_name(r));
 	if (strcmp(s->name, "scores") != 0 && strcmp(s->name, "topk") != 0)
 		cf_die("%s: byte %llu: expected a 'scores' or 'topk' table, found '%s'",
 		       cf_reader_name(r), (unsigned long long)cf_reader_offset(r), s->name);
-	if (o.truth)
-		cf_recs_read(r, s, &rc);
-	else
-		rating_mode(r, s, &g);
-	/* Read to the end so a corrupt or truncated tail is reported, not scored. */
-	while (cf_read_table(r, &s) == 1)
-		;
+	snprintf(kind, sizeof kind, "%s", s->name);
+	if (o->truth)
+		cf_recs_read(r, s, rc);
+	for (;;) {
+		if (!o->truth)
+			cf_errm_read(r, s, e);
+		ntables++;
+		/* The next table; a corrupt or truncated tail is reported, not scored. */
+		if (cf_read_table(r, &s) != 1)
+			break;
+		if (strcmp(s->name, kind) != 0)
+			cf_die("%s: byte %llu: a '%s' table after '%s' tables: every table of "
+			       "the input is read, and all must be of one kind", cf_reader_name(r),
+			       (unsigned long long)cf_reader_table_at(r), s->name, kind);
+		if (o->truth)
+			cf_recs_add_table(r, s, rc);
+	}
+	if (!o->truth && e->n == 0)
+		cf_die("%s: the '%s' table%s no rows: nothing to evaluate", cf_reader_name(r),
+		       kind, ntables > 1 ? "s have" : " has");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct figs g = {0};
+	cf_recs rc;
+	cf_errm e = {0};
+	static cf_reader *r;     /* static: reachable for LeakSanitizer if we die */
+
+	cf_setprog(argv[0]);
+	parse(argc, argv, &o);
+	r = o.input ? cf_reader_open_path(o.input) : cf_reader_open(0, "stdin");
+	read_input(r, &o, &rc, &e);
 	cf_reader_close(r);
 	if (o.truth) {
 		rank_mode(&o, &rc, &g);
 		cf_recs_free(&rc);
+	} else {
+		rating_figs(&e, &g);
 	}
 	output(&o, &g);
 	cf_close_stdout();

@@ -44,7 +44,11 @@ usage(FILE *fp)
 	    "Trains a model on the 'ratings' table of stdin (or FILE; raw ids from csv2bin\n"
 	    "or encoded ones from encode-ids/split) and writes the model stream on stdout.\n"
 	    "Duplicate (user, item) pairs are resolved first: the latest by timestamp\n"
-	    "wins, else the last row; their number is reported on stderr.\n"
+	    "wins, else the last row; their number is reported on stderr.  The input\n"
+	    "(and --valid's FRAME) is one ratings stream: a ratings table (encoded:\n"
+	    "followed by its users and items tables) and nothing more; another table\n"
+	    "or bytes after it are an error naming their byte offset.  --init's MODEL\n"
+	    "ends after its 'seen' table, and its numbers must be finite.\n"
 	    "\n"
 	    "  -a, --algo A         the algorithm (default als):\n"
 	    "       als       biased MF  r ~ mu + bu + bi + p.q  by alternating least\n"
@@ -194,7 +198,7 @@ read_ratings(const char *path, cf_ratings *rs)
 {
 	cf_reader *r = path ? cf_reader_open_path(path) : cf_reader_open(0, "stdin");
 
-	cf_ratings_read(r, rs);
+	cf_ratings_read_input(r, rs);
 	cf_reader_close(r);
 }
 

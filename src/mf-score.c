@@ -44,6 +44,11 @@ usage(FILE *fp)
 	    "usage: mf-score MODE [-n N] [options] < MODEL > SCORES\n"
 	    "Scores with a trained model (mf-fit's output) read on stdin.  Ids on the\n"
 	    "command line and in output frames are raw ids (as in the CSV files).\n"
+	    "The model stream ends after its 'seen' table: anything after it (another\n"
+	    "table, other bytes) is an error naming its byte offset, as is a model\n"
+	    "whose mu, biases, factors or seen ratings are NaN or infinite.  A FRAME\n"
+	    "of --pairs or --fold-in is one ratings stream (a ratings table, with its\n"
+	    "users and items dictionaries if encoded), and nothing more.\n"
 	    "\n"
 	    "MODE, one of:\n"
 	    "  -p, --pairs FRAME    the prediction for each (user, item) row of a ratings\n"
@@ -74,8 +79,8 @@ usage(FILE *fp)
 	    "                       score, rank), as topk(1) writes\n"
 	    "      --include-seen   keep the items a user has seen (--user, --all)\n"
 	    "      --exclude FILE   items never to recommend (--user, --fold-in): one raw\n"
-	    "                       id a line, or a frame whose first table has an item\n"
-	    "                       column\n"
+	    "                       id a line, or a frame: the items of every table in\n"
+	    "                       it, each table with an item column\n"
 	    "  -e, --explain        with --top and --user or --fold-in: after the 'topk'\n"
 	    "                       table, a table 'explanations' (user, item, because,\n"
 	    "                       contribution, rank): the history items contributing\n"
@@ -312,23 +317,29 @@ read_exclude(const char *path, const cf_model *m, size_t *n)
 		cf_reader *r = cf_reader_open_path(path);
 		const cf_schema *s;
 		cf_block b;
-		if (cf_read_table(r, &s) != 1)
-			cf_die("%s: empty frame stream: expected a table with an item column",
-			       path);
-		int ci = cf_schema_col(s, "item");
-		if (ci < 0 || s->cols[ci].type != CF_STR)
-			cf_die("%s: expected a table with an item column (str), found '%s'",
-			       path, s->name);
-		while (cf_read_block(r, &b) == 1) {
-			for (uint32_t j = 0; j < b.nrows; j++) {
-				const char *id = cf_str(&b, ci, j, &len);
-				uint32_t i = find_id(m->items, id, len);
-				if (i == CF_NOID)
-					continue;
-				cf_grow((void **)&v, &cap, cnt + 1, sizeof *v);
-				v[cnt++] = i;
+		int ntables = 0;
+		/* Every table of the stream, each with an item column. */
+		while (cf_read_table(r, &s) == 1) {
+			int ci = cf_schema_col(s, "item");
+			if (ci < 0 || s->cols[ci].type != CF_STR)
+				cf_die("%s: byte %llu: expected a table with an item column (str), "
+				       "found '%s'", path, (unsigned long long)cf_reader_table_at(r),
+				       s->name);
+			ntables++;
+			while (cf_read_block(r, &b) == 1) {
+				for (uint32_t j = 0; j < b.nrows; j++) {
+					const char *id = cf_str(&b, ci, j, &len);
+					uint32_t i = find_id(m->items, id, len);
+					if (i == CF_NOID)
+						continue;
+					cf_grow((void **)&v, &cap, cnt + 1, sizeof *v);
+					v[cnt++] = i;
+				}
 			}
 		}
+		if (ntables == 0)
+			cf_die("%s: empty frame stream: expected a table with an item column",
+			       path);
 		cf_reader_close(r);
 	} else {
 		FILE *fp = fopen(path, "r");
@@ -370,7 +381,7 @@ do_pairs(const struct opts *o, cf_scorer *sc, out *w)
 	cf_ratings rs;
 	size_t nu = 0, ni = 0, nb = 0, len;
 
-	cf_ratings_read(r, &rs);
+	cf_ratings_read_input(r, &rs);
 	cf_reader_close(r);
 	uint32_t *umap = cf_idmap_map(rs.users, m->users), *imap = cf_idmap_map(rs.items, m->items);
 	out_table(w, "scores", cols, types, 4);
@@ -567,7 +578,7 @@ do_foldin(const struct opts *o, cf_scorer *sc, out *w)
 	size_t nex = 0, unknown = 0, len;
 	uint32_t *ex = o->exclude ? read_exclude(o->exclude, m, &nex) : NULL;
 
-	cf_ratings_read(r, &rs);
+	cf_ratings_read_input(r, &rs);
 	cf_reader_close(r);
 	uint32_t *imap = cf_idmap_map(rs.items, m->items);
 	uint32_t nusers = cf_idmap_count(rs.users);

@@ -47,7 +47,10 @@ usage(FILE *fp)
 	    "usage: split -t TEST [-s SEED] [-v] [MODE] [FILE] > TRAIN\n"
 	    "Splits the ratings of stdin (or FILE), raw or encoded, into a train set on\n"
 	    "stdout and a test set in TEST.  Both are encoded streams sharing the full\n"
-	    "users and items dictionaries; each keeps the input's row order.\n"
+	    "users and items dictionaries; each keeps the input's row order.  The input\n"
+	    "is one ratings stream: a ratings table (encoded: followed by its users and\n"
+	    "items tables), and nothing more; another table or bytes after it are an\n"
+	    "error naming their byte offset (split two streams one at a time).\n"
 	    "\n"
 	    "  -t, --test FILE      where the test set goes (required; written atomically)\n"
 	    "  -s, --seed N         seed of the random modes (default 42)\n"
@@ -419,7 +422,7 @@ main(int argc, char **argv)
 	cf_setprog(argv[0]);
 	parse(argc, argv, &o);
 	r = o.input ? cf_reader_open_path(o.input) : cf_reader_open(0, "stdin");
-	cf_ratings_read(r, &rs);
+	cf_ratings_read_input(r, &rs);
 	mark = cf_xcalloc(rs.n ? rs.n : 1, 1);
 	ntest = choose(&rs, &o, cf_reader_name(r), mark);
 	cf_reader_close(r);

@@ -42,7 +42,10 @@ usage(FILE *fp)
 	    "Keeps each user's N best items from a 'scores' table (stdin, or FILE):\n"
 	    "user str, item str, score f32 (mf-score's output; a 'topk' table is\n"
 	    "accepted too).  Rows may come in any order, users interleaved; memory\n"
-	    "is O(users x N).\n"
+	    "is O(users x N).  Every table of the input is read, as one sequence of\n"
+	    "rows, so outputs concatenated work: (mf-score --user 1 < M; mf-score\n"
+	    "--user 2 < M) | topk 3 lists both users.  A table of another kind, or\n"
+	    "bytes that are no table, are an error naming their byte offset.\n"
 	    "\n"
 	    "Writes a table 'topk': user, item, score, rank (u32, from 1).  Users come\n"
 	    "in order of first appearance, each user's items best first: higher score,\n"
@@ -122,38 +125,43 @@ add(state *st, const char *uid, size_t ulen, const char *iid, size_t ilen, float
 	}
 }
 
+/* Reads every table of the stream: each a 'scores' or 'topk' table. */
 static void
 read_scores(cf_reader *r, state *st)
 {
 	const cf_schema *s;
 	cf_block b;
-	int rc = cf_read_table(r, &s);
+	int rc, ntables = 0;
 
-	if (rc < 0)
-		cf_die("%s", cf_reader_error(r));
-	if (rc == 0)
-		cf_die("%s: empty input: expected a 'scores' table", cf_reader_name(r));
-	if (strcmp(s->name, "scores") != 0 && strcmp(s->name, "topk") != 0)
-		cf_die("%s: byte %llu: expected a 'scores' table, found '%s'", cf_reader_name(r),
-		       (unsigned long long)cf_reader_offset(r), s->name);
-	int cu = cf_schema_col(s, "user"), ci = cf_schema_col(s, "item");
-	int cs = cf_schema_col(s, "score");
-	if (cu < 0 || ci < 0 || cs < 0 || s->cols[cu].type != CF_STR ||
-	    s->cols[ci].type != CF_STR || s->cols[cs].type != CF_F32 ||
-	    s->cols[cs].width != 1)
-		cf_die("%s: byte %llu: '%s' must have columns user str, item str, score f32",
-		       cf_reader_name(r), (unsigned long long)cf_reader_offset(r), s->name);
-	while ((rc = cf_read_block(r, &b)) == 1) {
-		const float *sc = b.col[cs];
-		for (uint32_t j = 0; j < b.nrows; j++) {
-			size_t ul, il;
-			const char *u = cf_str(&b, cu, j, &ul);
-			const char *i = cf_str(&b, ci, j, &il);
-			add(st, u, ul, i, il, sc[j]);
+	while ((rc = cf_read_table(r, &s)) == 1) {
+		ntables++;
+		if (strcmp(s->name, "scores") != 0 && strcmp(s->name, "topk") != 0)
+			cf_die("%s: byte %llu: expected a 'scores' table, found '%s'%s",
+			       cf_reader_name(r), (unsigned long long)cf_reader_table_at(r),
+			       s->name, ntables > 1 ? " (every table of the input is read)" : "");
+		int cu = cf_schema_col(s, "user"), ci = cf_schema_col(s, "item");
+		int cs = cf_schema_col(s, "score");
+		if (cu < 0 || ci < 0 || cs < 0 || s->cols[cu].type != CF_STR ||
+		    s->cols[ci].type != CF_STR || s->cols[cs].type != CF_F32 ||
+		    s->cols[cs].width != 1)
+			cf_die("%s: byte %llu: '%s' must have columns user str, item str, score f32",
+			       cf_reader_name(r), (unsigned long long)cf_reader_table_at(r), s->name);
+		while ((rc = cf_read_block(r, &b)) == 1) {
+			const float *sc = b.col[cs];
+			for (uint32_t j = 0; j < b.nrows; j++) {
+				size_t ul, il;
+				const char *u = cf_str(&b, cu, j, &ul);
+				const char *i = cf_str(&b, ci, j, &il);
+				add(st, u, ul, i, il, sc[j]);
+			}
 		}
+		if (rc < 0)
+			cf_die("%s", cf_reader_error(r));
 	}
 	if (rc < 0)
 		cf_die("%s", cf_reader_error(r));
+	if (ntables == 0)
+		cf_die("%s: empty input: expected a 'scores' table", cf_reader_name(r));
 }
 
 static void

@@ -174,7 +174,7 @@ strcol(cf_reader *r, const cf_schema *s, const char *name)
 }
 
 void
-cf_recs_read(cf_reader *r, const cf_schema *s, cf_recs *rc)
+cf_recs_add_table(cf_reader *r, const cf_schema *s, cf_recs *rc)
 {
 	int cu = strcol(r, s, "user"), ci = strcol(r, s, "item");
 	int ck = cf_schema_col(s, "rank"), cs = -1;
@@ -185,7 +185,11 @@ cf_recs_read(cf_reader *r, const cf_schema *s, cf_recs *rc)
 		       cf_reader_name(r), s->name, cf_type_name(s->cols[ck].type));
 	if (ck < 0 || cf_schema_col(s, "score") >= 0)
 		cs = numcol(r, s, "score", ": cannot order the lists (no 'rank' either)");
-	cf_recs_init(rc, ck >= 0);
+	if ((ck >= 0) != rc->has_rank)
+		cf_die("%s: byte %llu: a '%s' table %s a 'rank' column, the tables before it %s: "
+		       "lists are ordered by rank or by score, not both", cf_reader_name(r),
+		       (unsigned long long)cf_reader_table_at(r), s->name,
+		       ck >= 0 ? "with" : "without", rc->has_rank ? "have one" : "do not");
 	while (cf_read_block(r, &b) == 1) {
 		recs_reserve(rc, rc->n + b.nrows);
 		cf_encode_strcol(&b, cu, rc->users, rc->user + rc->n);
@@ -196,6 +200,13 @@ cf_recs_read(cf_reader *r, const cf_schema *s, cf_recs *rc)
 		}
 		rc->n += b.nrows;
 	}
+}
+
+void
+cf_recs_read(cf_reader *r, const cf_schema *s, cf_recs *rc)
+{
+	cf_recs_init(rc, cf_schema_col(s, "rank") >= 0);
+	cf_recs_add_table(r, s, rc);
 }
 
 /* ---------------------------------------------------------------- ranking */
@@ -437,5 +448,8 @@ cf_eval_ranking(const cf_recs *rc, const cf_ratings *truth, const cf_rank_opts *
 	free(listed);
 	free(used);
 	free(hit);
+	/* A given catalogue must hold what was recommended: coverage is at most 1. */
+	if (o->catalogue && r.recommended > o->catalogue)
+		return -2;
 	return r.users ? 0 : -1;
 }

@@ -84,13 +84,19 @@ void cf_recs_free(cf_recs *rc);
  * column.  *rc is initialised here.
  */
 void cf_recs_read(cf_reader *r, const cf_schema *s, cf_recs *rc);
+/*
+ * The same for a further table of the stream, its rows appended to rc
+ * (users' lists may continue across tables); it must be ordered as the
+ * first was (a rank column or none), else dies naming its byte offset.
+ */
+void cf_recs_add_table(cf_reader *r, const cf_schema *s, cf_recs *rc);
 
 typedef struct cf_rank_opts {
 	uint32_t k;                     /* >= 1 */
 	int has_threshold;              /* relevant: rating >= threshold; else any held-out item */
 	double threshold;
 	const cf_ratings *train;        /* or NULL: its items join the catalogue */
-	uint64_t catalogue;             /* > 0: the catalogue size, given */
+	uint64_t catalogue;             /* > 0: the catalogue size, given; at least the items recommended */
 } cf_rank_opts;
 
 typedef struct cf_rank_result {
@@ -106,8 +112,11 @@ typedef struct cf_rank_result {
 } cf_rank_result;
 
 /*
- * Evaluates the lists of rc against the held-out ratings truth.  Returns 0,
- * or -1 if no truth user has a relevant item (nothing to average over).
+ * Evaluates the lists of rc against the held-out ratings truth.  Returns 0;
+ * -2 if a catalogue size was given (o->catalogue) and the lists recommend
+ * more distinct items than that (out->recommended says how many: a
+ * coverage over 1 is no coverage); else -1 if no truth user has a
+ * relevant item (nothing to average over).
  */
 int cf_eval_ranking(const cf_recs *rc, const cf_ratings *truth,
                     const cf_rank_opts *o, cf_rank_result *out);

@@ -200,6 +200,7 @@ struct cf_reader {
 	int in_table;           /* 1 while blocks of the current table remain */
 	uint64_t rows;          /* rows read from the current table */
 	uint64_t blocks;        /* data blocks read from the current table */
+	uint64_t table_at;      /* stream offset of the current table's header */
 	const void **colptr;
 };
 
@@ -281,6 +282,7 @@ const char *cf_reader_error(const cf_reader *r) { return r->err; }
 const char *cf_reader_name(const cf_reader *r) { return r->name; }
 uint64_t cf_reader_offset(const cf_reader *r) { return r->off; }
 uint64_t cf_reader_rows(const cf_reader *r) { return r->rows; }
+uint64_t cf_reader_table_at(const cf_reader *r) { return r->table_at; }
 
 /*
  * Makes n bytes at the current offset available and returns them; the
@@ -491,6 +493,7 @@ badmagic:;
 	if (parse_header(r, at, h, len) < 0)
 		return -1;
 	r->in_table = 1;
+	r->table_at = at;
 	r->rows = 0;
 	r->blocks = 0;
 	if (out)
@@ -609,6 +612,17 @@ cf_expect_table(cf_reader *r, const char *want)
 		cf_die("%s: byte %llu: expected a '%s' table, found '%s'", r->name,
 		       (unsigned long long)(r->off), want, s->name);
 	return s;
+}
+
+int
+cf_read_end(cf_reader *r, const char *after)
+{
+	const cf_schema *s;
+	int rc = cf_read_table(r, &s);
+
+	if (rc <= 0)
+		return rc;      /* the end, or the reader's own message (bytes that are no table) */
+	return rfail(r, r->table_at, "a '%s' table after %s", s->name, after);
 }
 
 /* Appends block b to the contiguous columns of t (cf_read_all). */

@@ -112,6 +112,8 @@ const char *cf_reader_error(const cf_reader *r);
 const char *cf_reader_name(const cf_reader *r);
 /* Byte offset of the next unread byte, for messages. */
 uint64_t cf_reader_offset(const cf_reader *r);
+/* Byte offset where the current (last read) table's header starts. */
+uint64_t cf_reader_table_at(const cf_reader *r);
 
 /*
  * Reads the next table header.  Returns 1 and sets *s (owned by the reader,
@@ -156,6 +158,18 @@ cf_table_str(const cf_table *t, int col, uint64_t row, size_t *len)
  * (e.g. "stdin: expected a 'ratings' table, found 'movies'").
  */
 const cf_schema *cf_expect_table(cf_reader *r, const char *want);
+
+/*
+ * Checks that the stream ends here, after the tables the caller needed
+ * (unread blocks of the current table are skipped, and verified).
+ * Returns 0 at a clean end of stream.  Anything more is an error, as the
+ * reader reports one (it dies, or returns -1 with the message in
+ * cf_reader_error()): another table, "NAME: byte N: a 'T' table after
+ * AFTER" (N where that table starts), or bytes that are no table, the
+ * reader's own message ("bad table magic: ..., or data after the last
+ * table", or truncation), with their offset.
+ */
+int cf_read_end(cf_reader *r, const char *after);
 
 /* ---- writing ---- */
 

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,43 @@ bad(cf_model *m, cf_reader *r, char *err, size_t errlen, const char *fmt, ...)
 	return NULL;
 }
 
+/*
+ * The first NaN or infinite value of n rows of bias and k factors: 1 and
+ * its row and column (-1: the bias), or 0 if every value is finite.  The
+ * scan is branch-free over runs of 4096, so a model that is fine (all of
+ * them but crafted ones) costs a pass over its factors at memory speed.
+ */
+static int
+nonfinite(const float *bias, const float *fac, uint64_t n, int k, uint64_t *row, int *col)
+{
+	const struct {
+		const float *x;
+		uint64_t len;
+	} part[2] = {{bias, n}, {fac, fac ? n * (uint64_t)k : 0}};
+
+	for (int p = 0; p < 2; p++) {
+		for (uint64_t a = 0; a < part[p].len; a += 4096) {
+			uint64_t e = part[p].len - a < 4096 ? part[p].len - a : 4096;
+			unsigned any = 0;
+			for (uint64_t j = 0; j < e; j++) {
+				uint32_t b;
+				memcpy(&b, &part[p].x[a + j], 4);
+				any |= (b & 0x7f800000u) == 0x7f800000u;
+			}
+			if (!any)
+				continue;
+			for (uint64_t j = a;; j++) {
+				if (!isfinite(part[p].x[j])) {
+					*row = p ? j / (uint64_t)k : j;
+					*col = p ? (int)(j % (uint64_t)k) : -1;
+					return 1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 /* Reads the next table, which must be called name; 0 or -1 (message set). */
 static int
 next_table(cf_reader *r, const char *name, const cf_schema **s, char *msg, size_t len)
@@ -365,6 +403,59 @@ cf_model_parse_hparams(cf_model *m)
 	hp_regw(s, "reg_bias_weight", &h->reg_bias_weight);
 }
 
+/*
+ * The user_factors and item_factors tables into m (bu, P, bi, Q): their
+ * shape, their rows and every value finite.  0, or -1 with the message.
+ */
+static int
+read_factors(cf_model *m, cf_reader *r, char *msg, size_t len)
+{
+	static const char *fname[2] = {"user_factors", "item_factors"};
+	const cf_schema *s;
+
+	for (int t = 0; t < 2; t++) {
+		uint32_t want = t ? m->nitems : m->nusers;
+		if (next_table(r, fname[t], &s, msg, len) < 0)
+			return -1;
+		int cb = cf_schema_col(s, "bias"), cfac = cf_schema_col(s, "factors");
+		if (cb < 0 || s->cols[cb].type != CF_F32 || s->cols[cb].width != 1 ||
+		    (m->k > 0 && (cfac < 0 || s->cols[cfac].type != CF_F32 ||
+		                  s->cols[cfac].width != (uint32_t)m->k))) {
+			snprintf(msg, len, "'%s' must have bias f32 and factors f32[%d]", fname[t], m->k);
+			return -1;
+		}
+		if (cf_read_all(r, &m->tabs[t]) < 0) {
+			snprintf(msg, len, "%s", cf_reader_error(r));
+			return -1;
+		}
+		if (m->tabs[t].nrows != want) {
+			snprintf(msg, len, "'%s' has %" PRIu64 " rows, expected %u", fname[t],
+			         m->tabs[t].nrows, want);
+			return -1;
+		}
+		float *bias = m->tabs[t].col[cb];
+		float *fac = m->k > 0 ? m->tabs[t].col[cfac] : NULL;
+		uint64_t row;
+		int col;
+		if (nonfinite(bias, fac, want, m->k, &row, &col)) {
+			/* NaN or inf would make every score it enters NaN. */
+			if (col < 0)
+				snprintf(msg, len, "'%s' row %" PRIu64 ": bias is %g: a model's numbers "
+				         "must be finite", fname[t], row, (double)bias[row]);
+			else
+				snprintf(msg, len, "'%s' row %" PRIu64 ": factor %d is %g: a model's "
+				         "numbers must be finite", fname[t], row, col,
+				         (double)fac[row * (uint64_t)m->k + (uint64_t)col]);
+			return -1;
+		}
+		if (t == 0)
+			m->bu = bias, m->P = fac;
+		else
+			m->bi = bias, m->Q = fac;
+	}
+	return 0;
+}
+
 cf_model *
 cf_model_read(cf_reader *r, char *err, size_t errlen)
 {
@@ -384,10 +475,20 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 		           "found a '%s' table", s->name);
 	m->attrs = cf_schema_copy(s);
 	const char *algo = cf_schema_get(s, "algo");
-	if (!algo || attr_num(s, "k", &k) || attr_num(s, "mu", &m->mu) ||
+	if (!algo || attr_num(s, "k", &k) || !cf_schema_get(s, "mu") ||
 	    attr_num(s, "n_users", &nu) || attr_num(s, "n_items", &ni) ||
 	    k < 0 || k > 4096 || nu < 0 || ni < 0 || nu > UINT32_MAX || ni > UINT32_MAX)
 		return bad(m, r, err, errlen, "'model' table lacks algo, k, mu, n_users or n_items");
+	/* A number the scores are made of must be one: NaN or inf would score as NaN. */
+	static const char *const reals[] = {"mu", "rating_min", "rating_max"};
+	for (int a = 0; a < 3; a++) {
+		const char *v = cf_schema_get(s, reals[a]);
+		double x;
+		if (v && cf_parse_double(v, &x) != 0)
+			return bad(m, r, err, errlen, "'model' attribute %s is '%.40s', not a finite "
+			           "number", reals[a], v);
+	}
+	attr_num(s, "mu", &m->mu);
 	snprintf(m->algo, sizeof m->algo, "%s", algo);
 	m->k = (int)k;
 	m->nusers = (uint32_t)nu;
@@ -396,29 +497,8 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	               attr_num(s, "rating_max", &m->rating_max) == 0;
 	cf_model_parse_hparams(m);
 
-	static const char *fname[2] = {"user_factors", "item_factors"};
-	for (int t = 0; t < 2; t++) {
-		uint32_t want = t ? m->nitems : m->nusers;
-		if (next_table(r, fname[t], &s, msg, sizeof msg) < 0)
-			return bad(m, r, err, errlen, "%s", msg);
-		int cb = cf_schema_col(s, "bias"), cfac = cf_schema_col(s, "factors");
-		if (cb < 0 || s->cols[cb].type != CF_F32 || s->cols[cb].width != 1 ||
-		    (m->k > 0 && (cfac < 0 || s->cols[cfac].type != CF_F32 ||
-		                  s->cols[cfac].width != (uint32_t)m->k)))
-			return bad(m, r, err, errlen, "'%s' must have bias f32 and factors f32[%d]",
-			           fname[t], m->k);
-		if (cf_read_all(r, &m->tabs[t]) < 0)
-			return bad(m, r, err, errlen, "%s", cf_reader_error(r));
-		if (m->tabs[t].nrows != want)
-			return bad(m, r, err, errlen, "'%s' has %" PRIu64 " rows, expected %u",
-			           fname[t], m->tabs[t].nrows, want);
-		float *bias = m->tabs[t].col[cb];
-		float *fac = m->k > 0 ? m->tabs[t].col[cfac] : NULL;
-		if (t == 0)
-			m->bu = bias, m->P = fac;
-		else
-			m->bi = bias, m->Q = fac;
-	}
+	if (read_factors(m, r, msg, sizeof msg) < 0)
+		return bad(m, r, err, errlen, "%s", msg);
 	static const char *dname[2] = {"users", "items"};
 	for (int t = 0; t < 2; t++) {
 		cf_table d;
@@ -471,6 +551,9 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	for (uint64_t j = 0; j < m->nseen; j++) {
 		if (su[j] >= m->nusers || m->seen_item[j] >= m->nitems)
 			return bad(m, r, err, errlen, "'seen' row %" PRIu64 " is out of range", j);
+		if (!isfinite(m->seen_rating[j]))
+			return bad(m, r, err, errlen, "'seen' row %" PRIu64 ": rating is %g: a "
+			           "model's numbers must be finite", j, (double)m->seen_rating[j]);
 		if (j && (su[j] < su[j - 1] ||
 		          (su[j] == su[j - 1] && m->seen_item[j] <= m->seen_item[j - 1])))
 			return bad(m, r, err, errlen, "'seen' is not sorted by (user, item) at row %"
@@ -479,5 +562,15 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	}
 	for (uint32_t u = 0; u < m->nusers; u++)
 		m->seen_ptr[u + 1] += m->seen_ptr[u];
+	/* Nothing may follow: data after a model is no part of it, and is not dropped. */
+	if (cf_read_end(r, "the model's 'seen' table, where a model stream ends") != 0) {
+		/* The reader's message names the offset: passed on as it is. */
+		m->src = NULL;
+		cf_model_free(m);
+		if (!err)
+			cf_die("%s", cf_reader_error(r));
+		snprintf(err, errlen, "%s", cf_reader_error(r));
+		return NULL;
+	}
 	return m;
 }

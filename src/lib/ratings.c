@@ -178,16 +178,22 @@ load_dict(cf_reader *r, const cf_schema *s, cf_idmap *m)
 	}
 }
 
-/* After an encoded ratings table: finds and loads its users and items tables. */
-static void
-read_dicts(cf_reader *r, cf_ratings *rs)
+/*
+ * After an encoded ratings table: finds and loads its users and items
+ * tables, in either order.  Other tables in between are skipped, or, when
+ * strict, an error.
+ */
+static int
+read_dicts(cf_reader *r, cf_ratings *rs, int strict)
 {
 	int have_u = 0, have_i = 0;
 	const cf_schema *s;
 
 	while (!(have_u && have_i)) {
 		int rc = cf_read_table(r, &s);
-		if (rc <= 0)
+		if (rc < 0)
+			return -1;      /* a reader that does not die: its message */
+		if (rc == 0)
 			cf_die("%s: byte %llu: stream ended: expected the '%s' table of the "
 			       "encoded ratings", cf_reader_name(r),
 			       (unsigned long long)cf_reader_offset(r), have_u ? "items" : "users");
@@ -197,9 +203,15 @@ read_dicts(cf_reader *r, cf_ratings *rs)
 		} else if (!have_i && strcmp(s->name, "items") == 0) {
 			load_dict(r, s, rs->items);
 			have_i = 1;
+		} else if (strict) {
+			cf_die("%s: byte %llu: expected the '%s' table of the encoded ratings, "
+			       "found '%s'", cf_reader_name(r),
+			       (unsigned long long)cf_reader_offset(r), have_u ? "items" : "users",
+			       s->name);
 		}
 		/* Any other table is skipped by the next cf_read_table. */
 	}
+	return 0;
 }
 
 static void
@@ -244,8 +256,8 @@ cf_encode_strcol(const cf_block *b, int c, cf_idmap *m, uint32_t *dst)
 	}
 }
 
-int
-cf_ratings_read(cf_reader *r, cf_ratings *out)
+static int
+read_ratings(cf_reader *r, cf_ratings *out, int strict)
 {
 	const cf_schema *s = cf_expect_table(r, "ratings");
 	int enc = cf_ratings_schema(r, s);
@@ -274,10 +286,27 @@ cf_ratings_read(cf_reader *r, cf_ratings *out)
 	if (rc < 0)
 		return -1;
 	if (enc) {
-		read_dicts(r, out);
+		if (read_dicts(r, out, strict) < 0)
+			return -1;
 		check_indices(r, out);
 	}
+	if (strict && cf_read_end(r, enc ? "the ratings and their 'users' and 'items' "
+	                          "dictionaries: " CF_RATINGS_ONE :
+	                          "the 'ratings' table: " CF_RATINGS_ONE) < 0)
+		return -1;
 	return 0;
+}
+
+int
+cf_ratings_read(cf_reader *r, cf_ratings *out)
+{
+	return read_ratings(r, out, 0);
+}
+
+int
+cf_ratings_read_input(cf_reader *r, cf_ratings *out)
+{
+	return read_ratings(r, out, 1);
 }
 
 /* ---------------------------------------------------------------- writing */

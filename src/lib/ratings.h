@@ -61,6 +61,19 @@ int cf_ratings_schema(cf_reader *r, const cf_schema *s);
 int cf_ratings_read(cf_reader *r, cf_ratings *out);
 
 /*
+ * What the programs read (split, mf-fit, mf-score --pairs and --fold-in,
+ * metrics --truth and --train): cf_ratings_read, but the stream must be
+ * one ratings stream and nothing else: a raw `ratings` table, or an
+ * encoded one directly followed by its `users` and `items` tables (either
+ * order), then the end of the stream.  Another table, between or after,
+ * or bytes after the last table are an error naming the byte offset:
+ * "stdin: byte N: a 'ratings' table after the ratings and their 'users'
+ * and 'items' dictionaries: one ratings table ... expected".
+ */
+int cf_ratings_read_input(cf_reader *r, cf_ratings *out);
+#define CF_RATINGS_ONE "one ratings table (with its dictionaries) expected, nothing more"
+
+/*
  * Encodes the string column c of block b through m (first appearance gets
  * the next index) into dst[0..b->nrows).  Shared with encode-ids so both
  * number ids the same way.

@@ -4,24 +4,41 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 const char *cf_progname = "cinefilter";
 
-/* Temp files not yet renamed; removed by cf_die(). */
+/*
+ * Temp files not yet renamed, removed by cf_die() and by the signal
+ * handler below, which reads this array and nothing else the program
+ * changes: a slot is in use while tmp is set (set last when a file is
+ * opened, cleared last when it is renamed), and fd is its descriptor
+ * until it is closed (-1 after), for naming the file that hit the file
+ * size limit.
+ */
 #define MAX_PENDING 8
-static cf_outfile *pending[MAX_PENDING];
+static struct pending {
+	const char *volatile tmp;       /* the temp file, or NULL: a free slot */
+	const char *volatile path;      /* the file it becomes, for messages */
+	volatile sig_atomic_t fd;
+} pending[MAX_PENDING];
+static rlim_t fsize_limit = RLIM_INFINITY;      /* RLIMIT_FSIZE, read before catching */
+
+static void catch_signals(int all);
 
 void
 cf_setprog(const char *argv0)
 {
 	const char *s = strrchr(argv0, '/');
 	cf_progname = s ? s + 1 : argv0;
+	catch_signals(0);       /* SIGXFSZ says why, even without temp files */
 }
 
 void
@@ -53,14 +70,158 @@ vmsg(const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+/* Removes every pending temp file.  Async-signal-safe: the signal handler calls it too. */
 static void
 drop_pending(void)
 {
 	for (int i = 0; i < MAX_PENDING; i++) {
-		if (pending[i]) {
-			unlink(pending[i]->tmp);
-			pending[i] = NULL;
+		const char *t = pending[i].tmp;
+		if (t) {
+			unlink(t);
+			pending[i].tmp = NULL;
 		}
+	}
+}
+
+/* ------------------------------------------------------------- signals */
+
+/* A one-line message built and written without stdio (async-signal-safe). */
+struct sigmsg {
+	char b[1024];
+	size_t n;
+};
+
+/* Appends s to the message m (it is cut short rather than overflow). */
+static void
+sm_cat(struct sigmsg *m, const char *s)
+{
+	while (s && *s && m->n + 2 < sizeof m->b)
+		m->b[m->n++] = *s++;
+}
+
+static void
+sm_send(struct sigmsg *m)
+{
+	m->b[m->n++] = '\n';
+	if (write(2, m->b, m->n) < 0) {
+		/* nothing to do: stderr is gone too */
+	}
+}
+
+/*
+ * When output files are abandoned because a reader went away: one line
+ * naming them, "prog: stdout: the reader went away (SIGPIPE); t.bin not
+ * written".  Nothing when none is pending (a quiet exit, the Unix norm
+ * for "| head").  Async-signal-safe.
+ */
+static void
+say_abandoned(const char *stream, const char *why)
+{
+	struct sigmsg m = {.n = 0};
+	int any = 0;
+
+	for (int i = 0; i < MAX_PENDING; i++) {
+		const char *t = pending[i].tmp, *p = pending[i].path;
+		if (!t)
+			continue;
+		if (!any) {
+			sm_cat(&m, cf_progname);
+			sm_cat(&m, ": ");
+			sm_cat(&m, stream);
+			sm_cat(&m, ": the reader went away (");
+			sm_cat(&m, why);
+			sm_cat(&m, "); ");
+		} else {
+			sm_cat(&m, ", ");
+		}
+		sm_cat(&m, p);
+		any = 1;
+	}
+	if (any) {
+		sm_cat(&m, " not written");
+		sm_send(&m);
+	}
+}
+
+/* The output that reached the file size limit: a pending file's target, "stdout" or NULL. */
+static const char *
+over_limit(void)
+{
+	struct stat st;
+
+	for (int i = 0; i < MAX_PENDING; i++) {
+		int fd = pending[i].fd;
+		if (pending[i].tmp && fd >= 0 && fstat(fd, &st) == 0 &&
+		    (rlim_t)st.st_size >= fsize_limit)
+			return pending[i].path;
+	}
+	if (fstat(1, &st) == 0 && S_ISREG(st.st_mode) && (rlim_t)st.st_size >= fsize_limit)
+		return "stdout";
+	return NULL;
+}
+
+/*
+ * SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ: the pending temp files are
+ * removed, then the program dies of the signal (the handler was reset to
+ * the default on entry: SA_RESETHAND), but for SIGXFSZ, which says which
+ * file hit the limit and exits 1, as a failure does.  SIGPIPE says which
+ * files were abandoned, if any; the interrupts are quiet (the shell or
+ * make reports them).
+ */
+static void
+on_signal(int sig)
+{
+	if (sig == SIGXFSZ) {
+		struct sigmsg m = {.n = 0};
+		const char *f = over_limit();
+		drop_pending();
+		sm_cat(&m, cf_progname);
+		sm_cat(&m, ": ");
+		if (f) {
+			sm_cat(&m, f);
+			sm_cat(&m, ": ");
+		}
+		sm_cat(&m, "file size limit exceeded");
+		sm_send(&m);
+		_exit(CF_EXIT_FAIL);
+	}
+	if (sig == SIGPIPE) {
+		struct stat st;
+		int pipe_out = fstat(1, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+		say_abandoned(pipe_out ? "stdout" : "an output pipe", "SIGPIPE");
+	}
+	drop_pending();
+	raise(sig);
+	_exit(128 + sig);       /* not reached: the default action ends us */
+}
+
+/*
+ * Catches SIGXFSZ and, with all, the signals that end a program while it
+ * may have temp files.  Only where the disposition is the default: one
+ * the parent ignored (nohup's SIGHUP, SIGINT of a background job, a
+ * SIGPIPE ignored to get EPIPE) stays ignored, a program's own handler
+ * stays.
+ */
+static void
+catch_signals(int all)
+{
+	static const int sigs[] = {SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+	struct sigaction sa, old;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0)
+		fsize_limit = rl.rlim_cur;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	for (int i = 0; i < (all ? 5 : 1); i++) {
+		sigemptyset(&sa.sa_mask);
+		for (int j = 0; j < 5; j++)     /* the others wait: one handler at a time */
+			if (j != i)
+				sigaddset(&sa.sa_mask, sigs[j]);
+		if (sigaction(sigs[i], NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+		    old.sa_handler == SIG_DFL)
+			sigaction(sigs[i], &sa, NULL);
 	}
 }
 
@@ -184,9 +345,10 @@ cf_outfile_open(const char *path)
 	cf_outfile *o = cf_xcalloc(1, sizeof *o);
 	size_t n = strlen(path);
 	int fd, slot = -1;
+	sigset_t block, was;
 
 	for (int i = 0; i < MAX_PENDING; i++)
-		if (!pending[i]) {
+		if (!pending[i].tmp) {
 			slot = i;
 			break;
 		}
@@ -209,9 +371,23 @@ cf_outfile_open(const char *path)
 	}
 	o->tmp = cf_xmalloc(n + 16);
 	snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", path);
-	if ((fd = mkstemp(o->tmp)) < 0)
+	catch_signals(1);
+	/* Created and recorded with the signals held, so none falls in between. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGPIPE);
+	sigaddset(&block, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &block, &was);
+	if ((fd = mkstemp(o->tmp)) >= 0) {
+		pending[slot].path = o->path;
+		pending[slot].fd = fd;
+		pending[slot].tmp = o->tmp;
+	}
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	if (fd < 0)
 		cf_die("%s: cannot create temp file %s:", path, o->tmp);
-	pending[slot] = o;
 	if (!(o->fp = fdopen(fd, "wb")))
 		cf_die("%s:", o->tmp);
 	return o;
@@ -220,8 +396,15 @@ cf_outfile_open(const char *path)
 void
 cf_outfile_commit(cf_outfile *o)
 {
+	int slot = -1;
+
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (o->tmp && pending[i].tmp == o->tmp)
+			slot = i;
 	if (fflush(o->fp) != 0 || ferror(o->fp))
 		cf_die("%s: write error:", o->path);
+	if (slot >= 0)
+		pending[slot].fd = -1;  /* closed next: the number may be reused */
 	if (fclose(o->fp) != 0)
 		cf_die("%s: write error:", o->path);
 	if (!o->tmp) {
@@ -235,9 +418,9 @@ cf_outfile_commit(cf_outfile *o)
 	chmod(o->tmp, 0666 & ~um);
 	if (rename(o->tmp, o->path) != 0)
 		cf_die("%s: cannot rename %s into place:", o->path, o->tmp);
-	for (int i = 0; i < MAX_PENDING; i++)
-		if (pending[i] == o)
-			pending[i] = NULL;
+	/* A signal before this line unlinks a name that is gone: harmless. */
+	if (slot >= 0)
+		pending[slot].tmp = NULL;
 	free(o->path);
 	free(o->tmp);
 	free(o);
@@ -247,7 +430,12 @@ void
 cf_write_failed(const char *what)
 {
 	if (errno == EPIPE) {
-		/* The reader went away (e.g. "| head"): nothing to report. */
+		/*
+		 * The reader went away (e.g. "| head"): nothing to report, unless
+		 * an output file is abandoned with it (SIGPIPE was ignored, so
+		 * this is the EPIPE that would have been the signal).
+		 */
+		say_abandoned(what, "EPIPE");
 		drop_pending();
 		_exit(CF_EXIT_FAIL);
 	}

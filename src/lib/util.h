@@ -15,7 +15,12 @@
 /* Exit codes shared by every program. */
 enum { CF_EXIT_OK = 0, CF_EXIT_FAIL = 1, CF_EXIT_USAGE = 2 };
 
-/* Name used as the prefix of every message; set once from argv[0]. */
+/*
+ * Name used as the prefix of every message; set once from argv[0].
+ * cf_setprog also catches SIGXFSZ (unless ignored): reaching the file size
+ * limit (ulimit -f) prints "prog: FILE: file size limit exceeded", FILE the
+ * output that reached it (an atomic output's name, or stdout), and exits 1.
+ */
 extern const char *cf_progname;
 void cf_setprog(const char *argv0);
 
@@ -40,7 +45,16 @@ char *cf_xstrdup(const char *s);
 /*
  * Output files written through a temp file in the same directory and
  * renamed over the target only when complete.  cf_die() unlinks every
- * temp file still open, so a failure never leaves a partial file.
+ * temp file still open, so a failure never leaves a partial file; so do
+ * SIGINT, SIGTERM, SIGHUP, SIGPIPE and SIGXFSZ, whose handler the first
+ * cf_outfile_open installs (only over the default disposition: a signal
+ * the parent ignored stays ignored).  The program then dies of the
+ * signal, quietly for the interrupts; SIGPIPE, or an EPIPE write error
+ * (cf_write_failed), says which files were not written, one line:
+ * "prog: stdout: the reader went away (SIGPIPE); t.bin not written";
+ * SIGXFSZ names the file and exits 1 (see cf_setprog).  A path that
+ * exists and is not a regular file (a FIFO, a device) is written
+ * directly, with no temp file.
  */
 typedef struct cf_outfile {
 	FILE *fp;
@@ -53,7 +67,8 @@ void cf_outfile_commit(cf_outfile *o);     /* flush, fsync-free close, rename */
 /*
  * Flushes and closes stdout, dying with a message if anything failed
  * (a full disk must fail the pipeline).  A reader that went away (EPIPE)
- * is not an error worth a message: the program exits quietly.
+ * is not an error worth a message: the program exits quietly (but for
+ * the line naming output files it abandons, above).
  */
 void cf_close_stdout(void);
 /* Called on a write error to a stream: quiet exit on EPIPE, die otherwise. */

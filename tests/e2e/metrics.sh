@@ -102,6 +102,39 @@ t_true "table: precision row" "grep -Eq '^precision +0\\.250000$' out"
 t_true "table: says what the catalogue is" "grep -Eq '^catalogue +9  items: truth\\+recommended$' out"
 t_true "table: says who is averaged" "grep -Eq '^users +4  users with a held-out item' out"
 
+# A given catalogue smaller than the items recommended would make coverage
+# exceed 1: an error.  One that holds them exactly gives coverage 1.
+t_run "--catalogue below the items recommended" 1 "metrics --truth truth.bin --k 3 --catalogue 5 < lists.bin"
+t_err_line "--catalogue below the items recommended" metrics \
+	"--catalogue 5: the lists recommend 6 distinct items, more than the catalogue holds"
+t_run "--catalogue 1" 1 "metrics --truth truth.bin --k 3 --catalogue 1 --metric coverage < lists.bin"
+t_true "--catalogue 1: no coverage printed" "test ! -s out"
+t_run "--catalogue = the items recommended" 0 "metrics --truth truth.bin --k 3 --catalogue 6 --metric coverage < lists.bin"
+t_out_is "--catalogue 6: coverage 1" "1"
+
+# Every table of the input is read, all of one kind: lists split over
+# two tables are the same lists; a table of another kind is an error.
+$CFW > lists-a.bin <<'EOF2'
+[{"name": "topk", "columns": [["user", "str"], ["item", "str"], ["score", "f32"], ["rank", "u32"]],
+  "rows": [["A", "i1", 0.9, 1], ["A", "i7", 0.8, 2], ["B", "i8", 0.9, 1]]}]
+EOF2
+$CFW > lists-b.bin <<'EOF2'
+[{"name": "topk", "columns": [["user", "str"], ["item", "str"], ["score", "f32"], ["rank", "u32"]],
+  "rows": [["A", "i2", 0.7, 3], ["A", "i3", 0.6, 4], ["B", "i4", 0.5, 2], ["E", "i1", 1.0, 1],
+           ["E", "i9", 0.5, 2]]}]
+EOF2
+t_run "lists over two tables" 0 "cat lists-a.bin lists-b.bin | metrics --truth truth.bin --k 3 --json > split.json"
+t_true "lists over two tables: the same figures" "cmp split.json hand.json"
+t_run "a scores table after a topk table" 1 "cat lists.bin lists-scores.bin | metrics --truth truth.bin --k 3"
+t_err_line "a scores table after a topk table" metrics \
+	"stdin: byte $(wc -c < lists.bin): a 'scores' table after 'topk' tables"
+t_run "bytes after the lists" 1 "{ cat lists.bin; printf 'garbage'; } | metrics --truth truth.bin"
+t_err_line "bytes after the lists" metrics "stdin: byte $(wc -c < lists.bin): .*data after the last table"
+cat truth.bin lists.bin > truth-more.bin
+t_run "truth with a table after it" 1 "metrics --truth truth-more.bin < lists.bin"
+t_err_line "truth with a table after it" metrics \
+	"truth-more.bin: byte $(wc -c < truth.bin): a 'topk' table after the 'ratings' table"
+
 # ---- rating errors by hand ------------------------------------------------
 # errors 0.5, 1, 0, 1.5: RMSE sqrt(3.5/4) = 0.9354143466934853, MAE 3/4
 $CFW > pairs.bin <<'EOF'
@@ -112,6 +145,10 @@ t_run "pairs by hand" 0 "metrics --json < pairs.bin"
 t_out_is "pairs by hand: exact JSON" '{"n":4,"rmse":0.93541434669348533,"mae":0.75}'
 t_run "pairs: --metric rmse" 0 "metrics --metric rmse < pairs.bin"
 t_out_is "pairs: --metric rmse" "0.9354143466934853"
+t_run "pairs twice: every row counts" 0 "cat pairs.bin pairs.bin | metrics --json"
+t_out_is "pairs twice: n 8, the same errors" '{"n":8,"rmse":0.93541434669348533,"mae":0.75}'
+t_run "pairs, then lists" 1 "cat pairs.bin lists.bin | metrics"
+t_err_line "pairs, then lists" metrics "stdin: byte $(wc -c < pairs.bin): a 'topk' table after 'scores' tables"
 t_run "pairs: table" 0 "metrics pairs.bin"
 t_out_is "pairs: table" "$(printf 'n                           4\nrmse                 0.935414\nmae                  0.750000')"
 

@@ -113,3 +113,64 @@ for cfg in "als -k 8 --reg 0.1" "sgd -k 8 --reg 0.02 --reg-bias 0.5"; do
 	t_true "generated data: $cfg within 5% of the noise floor" \
 		"awk -v r=\"\$(cat out)\" '{ exit !(r > \$1 && r <= 1.05 * \$1) }' floor.txt"
 done
+
+# ---- one ratings stream, nothing more --------------------------------
+# The input is a ratings table with its dictionaries; what follows it is
+# an error naming the byte where it starts, never silently left out.
+size=$(wc -c < train.bin)
+t_run "two ratings streams" 1 "cat train.bin test.bin | mf-fit -q > o.bin"
+t_err_line "two ratings streams: where the second starts" mf-fit \
+	"stdin: byte $size: a 'ratings' table after the ratings and their 'users' and 'items' dictionaries"
+t_run "bytes after the stream" 1 "{ cat train.bin; echo garbage; } | mf-fit -q > o.bin"
+t_err_line "bytes after the stream" mf-fit "stdin: byte $size: .*data after the last table"
+cat test.bin movies.bin > test-movies.bin
+t_run "--valid with a table after it" 1 "mf-fit -q -k 2 --epochs 1 --valid test-movies.bin < train.bin > o.bin"
+t_err_line "--valid with a table after it" mf-fit \
+	"test-movies.bin: byte $(wc -c < test.bin): a 'movies' table after"
+cat base.model base.model > two.model
+t_run "--init model with another after it" 1 "mf-fit --init two.model < new.bin > o.bin"
+t_err_line "--init model with another after it" mf-fit \
+	"two.model: byte $(wc -c < base.model): a 'model' table after the model's 'seen' table"
+
+# ---- signals: no temp file is left behind -------------------------------
+# killmid.py SIG GLOB CMD: runs CMD with the signals at their defaults
+# (a background job of a script ignores SIGINT), waits until a file
+# matches GLOB (a temp file: the run is under way), sends SIG; prints
+# the signal the program died of, or its exit status.
+cat > killmid.py <<'PY'
+import glob, os, signal, subprocess, sys, time
+sig = getattr(signal, sys.argv[1])
+def dfl():
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(s, signal.SIG_DFL)
+p = subprocess.Popen(["sh", "-c", "exec " + sys.argv[3]], preexec_fn=dfl)
+end = time.time() + 60
+while not glob.glob(sys.argv[2]) and p.poll() is None and time.time() < end:
+    time.sleep(0.01)
+if p.poll() is not None or not glob.glob(sys.argv[2]):
+    print("no", sys.argv[2], "while it ran:", p.poll())
+    p.kill()
+    sys.exit(1)
+time.sleep(0.2)
+os.kill(p.pid, sig)
+try:
+    rc = p.wait(timeout=60)
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("still running after", sys.argv[1])
+    sys.exit(1)
+print(signal.Signals(-rc).name if rc < 0 else rc)
+PY
+for sig in SIGTERM SIGINT SIGHUP; do
+	rm -f L M
+	t_run "$sig mid-training (--log and -o)" 0 \
+		"python3 killmid.py $sig 'L.tmp.*' 'mf-fit -q -k 8 --epochs 1000000 --log L -o M < gtrain.bin'"
+	t_out_is "$sig: the program died of it" "$sig"
+	t_true "$sig: no temp file, no log, no model" "! ls | grep -q '\\.tmp\\.' && test ! -e L && test ! -e M"
+done
+# The file size limit reached while the model is written (the log's temp
+# file is pending too): one line naming the file, exit 1, nothing left.
+t_run "file size limit on -o" 1 "ulimit -f 100; mf-fit -q -k 8 --epochs 1 --log L -o M < gtrain.bin"
+t_err_line "file size limit on -o: says which file" mf-fit \
+	"M: (file size limit exceeded|write error: File too large)$"
+t_true "file size limit: no temp file, no log, no model" "! ls | grep -q '\\.tmp\\.' && test ! -e L && test ! -e M"

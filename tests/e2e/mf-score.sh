@@ -161,6 +161,64 @@ t_run "explain without top" 2 "mf-score --user 1 --explain < als.bin"
 t_run "bad --top" 2 "mf-score --all --top 0 < als.bin"
 t_run "--similar on a model without factors" 1 "mf-score --similar 1 < small-pop.bin"
 t_err_line "--similar without factors" mf-score "needs a model with factors"
+# A model stream ends after its 'seen' table: data after it is an error
+# naming its offset (it could be another model, or damage), never ignored.
+msize=$(wc -c < als.bin)
+t_run "model with bytes after it" 1 "{ cat als.bin; echo garbage; } | mf-score --user 1 > o.bin"
+t_err_line "model with bytes after it" mf-score "stdin: byte $msize: .*data after the last table"
+t_run "two models back to back" 1 "cat als.bin als.bin | mf-score --user 1 > o.bin"
+t_err_line "two models back to back" mf-score \
+	"stdin: byte $msize: a 'model' table after the model's 'seen' table"
+t_run "model from a pipe, nothing after it" 0 "cat als.bin | mf-score --user 18 | cmp - u18.bin"
+cat test.bin test.bin > test2.bin
+t_run "pairs: two ratings streams" 1 "mf-score --pairs test2.bin < als.bin > o.bin"
+t_err_line "pairs: two ratings streams" mf-score "test2.bin: byte $(wc -c < test.bin): a 'ratings' table after"
+cat fold.bin movies.bin > fold2.bin
+t_run "fold-in: a table after the ratings" 1 "mf-score --fold-in fold2.bin < als.bin > o.bin"
+t_err_line "fold-in: a table after the ratings" mf-score "fold2.bin: byte $(wc -c < fold.bin): a 'movies' table after"
+
+# Crafted models (valid CRCs, tests/tools/cfwrite.py) whose numbers are
+# NaN or infinite are refused at load, naming the table and the row: they
+# would score NaN.  @MU@, @UB@, @IF@, @SR@: mu, a user bias, an item
+# factor, a seen rating.
+cat > crafted.json <<'JSON'
+[{"name": "model", "columns": [], "attrs": [["algo", "als"], ["k", "2"], ["mu", "@MU@"],
+  ["n_users", "2"], ["n_items", "3"], ["rating_min", "0.5"], ["rating_max", "5"], ["reg", "0.1"]]},
+ {"name": "user_factors", "columns": [["bias", "f32"], ["factors", "f32", 2]],
+  "rows": [[0.1, [0.5, 0.25]], [@UB@, [0.1, 0.3]]]},
+ {"name": "item_factors", "columns": [["bias", "f32"], ["factors", "f32", 2]],
+  "rows": [[0.1, [0.5, 0.25]], [-0.1, [0.2, @IF@]], [0.3, [0.4, 0.1]]]},
+ {"name": "users", "columns": [["id", "str"]], "rows": [["u1"], ["u2"]]},
+ {"name": "items", "columns": [["id", "str"]], "rows": [["i1"], ["i2"], ["i3"]]},
+ {"name": "seen", "columns": [["user", "u32"], ["item", "u32"], ["rating", "f32"]],
+  "rows": [[0, 0, 4.0], [1, 0, 3.0], [1, 2, @SR@]]}]
+JSON
+craft() {	# craft OUT MU UB IF SR
+	sed -e "s/@MU@/$2/" -e "s/@UB@/$3/" -e "s/@IF@/$4/" -e "s/@SR@/$5/" crafted.json |
+		python3 "$TOP/tests/tools/cfwrite.py" > "$1"
+}
+printf 'userId,movieId,rating\nu1,i2,4\nu2,i2,3\n' | csv2bin > crafted-pairs.bin
+craft ok.model 3.5 0.2 0.3 4.5
+t_run "crafted model, all finite: scores" 0 "mf-score --pairs crafted-pairs.bin < ok.model | bin2csv --no-header | wc -l"
+t_out_is "crafted model, all finite: two pairs" "2"
+t_run "crafted model, all finite: explains" 0 "mf-score --user u2 --top 1 --explain < ok.model > o.bin"
+for c in "mu nan|nan 0.2 0.3 4.5|'model' attribute mu is 'nan', not a finite number" \
+         "mu inf|inf 0.2 0.3 4.5|'model' attribute mu is 'inf', not a finite number" \
+         "user bias NaN|3.5 NaN 0.3 4.5|'user_factors' row 1: bias is nan" \
+         "item factor inf|3.5 0.2 Infinity 4.5|'item_factors' row 1: factor 1 is inf" \
+         "item factor -inf|3.5 0.2 -Infinity 4.5|'item_factors' row 1: factor 1 is -inf" \
+         "seen rating NaN|3.5 0.2 0.3 NaN|'seen' row 2: rating is nan"; do
+	name=${c%%|*} rest=${c#*|}
+	vals=${rest%%|*} want=${rest#*|}
+	craft bad.model $vals
+	for mode in "--pairs crafted-pairs.bin" "--user u2 --top 1 --explain"; do
+		t_run "crafted model, $name: $mode" 1 "mf-score $mode < bad.model > o.bin"
+		t_err_line "crafted model, $name: $mode" mf-score "stdin: byte [0-9]+: model: $want"
+	done
+done
+t_run "crafted model, NaN: fine-tuning refuses it" 1 "mf-fit --init bad.model < crafted-pairs.bin > o.bin"
+t_err_line "crafted model, NaN: fine-tuning refuses it" mf-fit "bad.model: byte [0-9]+: model: 'seen' row 2: rating is nan"
+
 t_run "help" 0 "mf-score --help"
 t_true "help: usage on stdout, the explanation method" "grep -q '^usage: mf-score' out && grep -q 'Hu, Koren' out"
 t_run "version" 0 "mf-score --version"

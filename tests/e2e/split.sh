@@ -158,3 +158,46 @@ t_run "--test to a FIFO" 0 "csv2bin < '$DATA/ratings.csv' | encode-ids | split -
 wait
 t_true "the FIFO is still a FIFO, and the test set came through it" \
 	"test -p fifo.out && test -s from-fifo.bin && bin2csv --list < from-fifo.bin | head -n 1 | grep -q ratings"
+
+# ---- one ratings stream, nothing more --------------------------------
+# A ratings table (encoded: with its users and items tables right after
+# it) and the end: more is an error naming the byte where it starts.
+size=$(wc -c < enc.bin)
+t_run "two streams" 1 "cat enc.bin enc.bin | split --test w.bin > o.bin"
+t_err_line "two streams: where the second starts" split \
+	"stdin: byte $size: a 'ratings' table after the ratings and their 'users' and 'items' dictionaries"
+t_run "bytes after the stream" 1 "{ cat enc.bin; printf 'trailing garbage'; } | split --test w.bin > o.bin"
+t_err_line "bytes after the stream" split "stdin: byte $size: .*data after the last table"
+t_run "a table after raw ratings" 1 "cat raw.bin movies.bin | split --test w.bin > o.bin"
+t_err_line "a table after raw ratings" split "stdin: byte $(wc -c < raw.bin): a 'movies' table after the 'ratings' table"
+python3 "$TOP/tests/tools/cfwrite.py" > between.bin <<'JSON'
+[{"name": "ratings", "columns": [["user", "u32"], ["item", "u32"], ["rating", "f32"]],
+  "attrs": [["encoded", "1"]], "rows": [[0, 0, 4.0], [1, 0, 3.0]]},
+ {"name": "notes", "columns": [["text", "str"]], "rows": [["x"]]},
+ {"name": "users", "columns": [["id", "str"]], "rows": [["a"], ["b"]]},
+ {"name": "items", "columns": [["id", "str"]], "rows": [["i"]]}]
+JSON
+t_run "a table between the ratings and its dictionaries" 1 "split --test w.bin < between.bin > o.bin"
+t_err_line "a table between the ratings and its dictionaries" split \
+	"expected the 'users' table of the encoded ratings, found 'notes'"
+t_true "none of them leaves a test file" "test ! -e w.bin && ! ls | grep -q '^w\\.bin'"
+
+# ---- outputs abandoned: no temp file is left behind -------------------
+# The reader of train goes away while test is pending: test is removed,
+# and one line says so (a bare "| head" with nothing lost stays quiet).
+t_run "split | head -c 10" 0 "split --test ht.bin < enc.bin | head -c 10 > h.out"
+t_true "split | head: no test file, no temp file" "! ls | grep -q '^ht\\.bin'"
+t_err_line "split | head: says the test file was not written" split \
+	"stdout: the reader went away \\((SIGPIPE|EPIPE)\\); ht.bin not written$"
+# The file size limit (ulimit -f): one line naming the file, exit 1.
+t_run "file size limit on --test" 1 "ulimit -f 100; split --test ut.bin < enc.bin > ut-train.bin"
+t_err_line "file size limit on --test: says which file" split \
+	"ut.bin: (file size limit exceeded|write error: File too large)$"
+t_true "file size limit on --test: no test file, no temp file" "! ls | grep -q '^ut\\.bin'"
+t_run "file size limit on csv2bin -o" 1 "ulimit -f 100; csv2bin -o uc.bin '$DATA/ratings.csv'"
+t_err_line "file size limit on csv2bin -o: says which file" csv2bin \
+	"uc.bin: (file size limit exceeded|write error: File too large)$"
+t_true "file size limit on csv2bin -o: no output, no temp file" "! ls | grep -q '^uc\\.bin'"
+t_run "file size limit on stdout" 1 "ulimit -f 100; csv2bin < '$DATA/ratings.csv' > us.bin"
+t_err_line "file size limit on stdout: says so" csv2bin \
+	"stdout: (file size limit exceeded|write error: File too large)$"

@@ -45,6 +45,23 @@ t_true "ties: ordered by item id" "bin2csv --no-header < ties.bin | cmp - want25
 t_true "ties: there are ties" "cut -d, -f3 want25.csv | uniq -d | grep -q ."
 t_true "ties: = mf-score --top" "mf-score --user 18 --top 25 < pop.bin | cmp - ties.bin"
 
+# Every table of the input is read: outputs concatenated are one stream
+# of rows (users' rows may span tables; order of first appearance holds).
+mf-score --user 1 < als.bin > u1.bin
+mf-score --user 2 < als.bin > u2.bin
+mf-score --user 1 --user 2 --top 3 < als.bin > u12top.bin
+t_run "two tables: both read" 0 "cat u1.bin u2.bin | topk 3 > two.bin"
+t_true "two tables = both users in one run" "cmp two.bin u12top.bin"
+t_run "a subshell's two outputs" 0 "(mf-score --user 1 < als.bin; mf-score --user 2 < als.bin) | topk 3 | bin2csv --no-header | cut -d, -f1 | tr '\n' ' '"
+t_out_is "a subshell's two outputs: users 1 and 2" "1 1 1 2 2 2 "
+t_run "a topk table after a scores table" 0 "cat u1.bin top3.bin | topk 3 | bin2csv --no-header | cut -d, -f1 | uniq | wc -l"
+t_true "a topk table after a scores table: every user" "test \$(cat out) -eq \$(bin2csv --no-header < top3.bin | cut -d, -f1 | sort -u | wc -l)"
+t_run "bytes after the table" 1 "{ cat pairs.bin; printf 'garbage'; } | topk 3 > o.bin"
+t_err_line "bytes after the table" topk "stdin: byte $(wc -c < pairs.bin): .*data after the last table"
+t_run "a table of another kind after it" 1 "cat pairs.bin train.bin | topk 3 > o.bin"
+t_err_line "a table of another kind after it" topk \
+	"stdin: byte $(wc -c < pairs.bin): expected a 'scores' table, found 'ratings'"
+
 # Errors.
 t_run "wrong table" 1 "topk 3 < train.bin"
 t_err_line "wrong table" topk "expected a 'scores' table, found 'ratings'"

@@ -5,8 +5,9 @@
  * a crash, a sanitizer report or any other exit status is a bug.
  *
  * Input: a flags byte (fuzz.h: bit 0 repairs the CRCs, bit 1 the
- * sequence numbers; bit 2 reads through a pipe instead of a mapped file),
- * then the stream.  A set that loads is checked (every index inside its
+ * sequence numbers; bit 2 reads through a pipe instead of a mapped file;
+ * bit 3 reads as the programs do, cf_ratings_read_input: one ratings
+ * stream and nothing after it), then the stream.  A set that loads is checked (every index inside its
  * dictionary), written back with cf_ratings_write and read again.
  *
  * replay.c runs every input in a child process and takes exit 1 as fine
@@ -78,7 +79,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&rs, 0, sizeof rs);      /* cf_ratings_free works on it whatever happens */
 	if (ARM()) {
-		if (cf_ratings_read(r, &rs) == 0) {
+		if ((flags & 8 ? cf_ratings_read_input(r, &rs) : cf_ratings_read(r, &rs)) == 0) {
 			DISARM();
 			check(&rs);
 			roundtrip(&rs);

@@ -1,17 +1,19 @@
 /*
  * test_util.c - unit tests of src/lib/util.c: number parsing, allocation
  * helpers, program name, messages, operands, and atomic output files
- * (including their removal when the program dies).
+ * (including their removal when the program dies, and on signals).
  */
 #include <check.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -300,6 +302,202 @@ START_TEST(outfile_removed_on_die)
 }
 END_TEST
 
+/* ------------------------------------------------------------ signals */
+
+/*
+ * Runs fn(arg) in a child with stderr captured into msg; returns the raw
+ * wait status (the child may die of a signal, which cf_test_in_child
+ * does not allow).
+ */
+static int
+child_status(void (*fn)(void *), void *arg, char *msg, size_t msgsz)
+{
+	int p[2], status;
+	size_t got = 0;
+	ssize_t k;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(p), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 2);
+		fn(arg);
+		fflush(NULL);
+		_exit(0);
+	}
+	close(p[1]);
+	while (got + 1 < msgsz && (k = read(p[0], msg + got, msgsz - 1 - got)) > 0)
+		got += (size_t)k;
+	msg[got] = 0;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static const int fatal[] = {SIGINT, SIGTERM, SIGHUP};
+
+/* Two files pending, then a signal: both temp files go, the child dies of it. */
+static void
+do_signal_with_outfiles(void *arg)
+{
+	static cf_outfile *a, *b;       /* static: reachable at exit */
+	char pa[160], pb[160];
+	int sig = *(const int *)arg;
+
+	signal(sig, SIG_DFL);           /* as a program starts (not ignored) */
+	snprintf(pa, sizeof pa, "%s/a.cf", tmpdir);
+	snprintf(pb, sizeof pb, "%s/b.cf", tmpdir);
+	a = cf_outfile_open(pa);
+	b = cf_outfile_open(pb);
+	fputs("partial", a->fp);
+	fputs("partial", b->fp);
+	fflush(a->fp);
+	raise(sig);
+	_exit(7);                       /* survived: the test fails */
+}
+
+START_TEST(outfiles_removed_on_signals)
+{
+	char msg[512];
+
+	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+		strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+		int st = child_status(do_signal_with_outfiles, (void *)&fatal[i], msg, sizeof msg);
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == fatal[i],
+		              "signal %d: status %#x", fatal[i], st);
+		ck_assert_str_eq(msg, "");      /* interrupts are quiet */
+		ck_assert_int_eq(count_entries(tmpdir), 0);
+		rm_dir(tmpdir);
+	}
+}
+END_TEST
+
+/* A disposition the parent chose (nohup's SIG_IGN) is kept: nothing happens. */
+static void
+do_ignored_signal(void *arg)
+{
+	char p[160];
+	cf_outfile *o;
+
+	(void)arg;
+	signal(SIGHUP, SIG_IGN);
+	snprintf(p, sizeof p, "%s/kept.cf", tmpdir);
+	o = cf_outfile_open(p);
+	fputs("whole\n", o->fp);
+	raise(SIGHUP);
+	cf_outfile_commit(o);
+}
+
+START_TEST(ignored_signal_stays_ignored)
+{
+	char msg[512], p[160];
+	struct stat st;
+
+	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_int_eq(child_status(do_ignored_signal, NULL, msg, sizeof msg), 0);
+	snprintf(p, sizeof p, "%s/kept.cf", tmpdir);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_int_eq(st.st_size, 6);
+	ck_assert_int_eq(count_entries(tmpdir), 1);
+	rm_dir(tmpdir);
+}
+END_TEST
+
+/* The file size limit: the file named, temp files gone, exit 1. */
+static void
+do_file_too_big(void *arg)
+{
+	static cf_outfile *small, *big;
+	struct rlimit rl = {4096, 4096};
+	char ps[160], pb[160], buf[1024];
+
+	(void)arg;
+	cf_setprog("prog");
+	signal(SIGXFSZ, SIG_DFL);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	snprintf(ps, sizeof ps, "%s/small.cf", tmpdir);
+	snprintf(pb, sizeof pb, "%s/big.cf", tmpdir);
+	small = cf_outfile_open(ps);
+	big = cf_outfile_open(pb);
+	fputs("log line\n", small->fp);
+	fflush(small->fp);
+	memset(buf, 'x', sizeof buf);
+	for (int i = 0; i < 64; i++)
+		fwrite(buf, 1, sizeof buf, big->fp);
+	fflush(big->fp);
+	_exit(7);                       /* survived: the test fails */
+}
+
+START_TEST(file_size_limit_says_which_file)
+{
+	char msg[512], want[256];
+
+	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	int st = child_status(do_file_too_big, NULL, msg, sizeof msg);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == CF_EXIT_FAIL, "status %#x", st);
+	snprintf(want, sizeof want, "prog: %s/big.cf: file size limit exceeded\n", tmpdir);
+	ck_assert_str_eq(msg, want);
+	ck_assert_int_eq(count_entries(tmpdir), 0);
+	rm_dir(tmpdir);
+}
+END_TEST
+
+/*
+ * The reader of stdout goes away while a file is pending: the file goes,
+ * and one line says so; with SIGPIPE the child dies of it, with SIGPIPE
+ * ignored (arg) the write's EPIPE makes it exit 1.
+ */
+static void
+do_reader_gone(void *arg)
+{
+	static cf_outfile *o;
+	int p[2];
+	char path[160], buf[4096];
+
+	cf_setprog("prog");
+	signal(SIGPIPE, arg ? SIG_IGN : SIG_DFL);
+	ck_assert_int_eq(pipe(p), 0);
+	dup2(p[1], 1);
+	close(p[0]);
+	close(p[1]);
+	snprintf(path, sizeof path, "%s/test.cf", tmpdir);
+	o = cf_outfile_open(path);
+	fputs("test rows", o->fp);
+	memset(buf, 'x', sizeof buf);
+	errno = 0;
+	if (fwrite(buf, 1, sizeof buf, stdout) != sizeof buf || fflush(stdout) != 0)
+		cf_write_failed("stdout");
+	_exit(7);
+}
+
+START_TEST(reader_gone_says_what_is_lost)
+{
+	char msg[512], want[256];
+	int st;
+
+	for (int ign = 0; ign < 2; ign++) {
+		strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+		st = child_status(do_reader_gone, ign ? (void *)1 : NULL, msg, sizeof msg);
+		if (ign)
+			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == CF_EXIT_FAIL, "%#x", st);
+		else
+			ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "%#x", st);
+		snprintf(want, sizeof want, "prog: stdout: the reader went away (%s); "
+		         "%s/test.cf not written\n", ign ? "EPIPE" : "SIGPIPE", tmpdir);
+		ck_assert_str_eq(msg, want);
+		ck_assert_int_eq(count_entries(tmpdir), 0);
+		rm_dir(tmpdir);
+	}
+}
+END_TEST
+
 Suite *
 util_suite(void)
 {
@@ -314,6 +512,10 @@ util_suite(void)
 	tcase_add_test(tc, operands);
 	tcase_add_test(tc, outfile_commit);
 	tcase_add_test(tc, outfile_removed_on_die);
+	tcase_add_test(tc, outfiles_removed_on_signals);
+	tcase_add_test(tc, ignored_signal_stays_ignored);
+	tcase_add_test(tc, file_size_limit_says_which_file);
+	tcase_add_test(tc, reader_gone_says_what_is_lost);
 	suite_add_tcase(s, tc);
 	return s;
 }
