@@ -4,7 +4,7 @@
 # Makefile after recommend.mk.
 #
 #   make serve [PORT=8080] [BIND=127.0.0.1] [ALGO=als] [SERVE_FLAGS='...']
-#   make bench-serve [BENCH_SECONDS=60] [BENCH_CONNS=16]
+#   make bench-serve [BENCH_SECONDS=60] [BENCH_CONNS=16] [BENCH_SOAK_SECONDS=60]
 #
 # The models directory $(OUT)/models holds a copy of the model of ALGO (the
 # default model, trained first if need be) and of every other model the
@@ -17,6 +17,7 @@ SERVE_DIR      = $(OUT)/models
 SERVE_ALGOS    = $(sort $(ALGO) $(patsubst $(OUT)/model-%.bin,%,$(wildcard $(OUT)/model-*.bin)))
 BENCH_SECONDS ?= 60
 BENCH_CONNS   ?= 16
+BENCH_SOAK_SECONDS ?= 60
 
 # Copies, not links: the pipeline may replace its model while one is served.
 $(SERVE_DIR)/%.bin: $(OUT)/model-%.bin
@@ -32,4 +33,5 @@ serve: $(BIN)/serve $(SERVE_ALGOS:%=$(SERVE_DIR)/%.bin)
 		$(if $(LINKS),--links $(LINKS)) --bind $(BIND) --port $(PORT) $(SERVE_FLAGS)
 
 bench-serve: $(BIN)/serve $(SERVE_DIR)/$(ALGO).bin
-	@sh bench/serve.sh $(BIN) $(SERVE_DIR) $(ALGO) $(MOVIES) $(BENCH_SECONDS) $(BENCH_CONNS)
+	@sh bench/serve.sh $(BIN) $(SERVE_DIR) $(ALGO) $(MOVIES) $(BENCH_SECONDS) $(BENCH_CONNS) \
+		$(BENCH_SOAK_SECONDS)

@@ -19,10 +19,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +36,8 @@ extern const unsigned long cf_serve_page_len;
 struct opts {
 	const char *models, *dflt, *movies, *links, *bind, *token_file;
 	int port, threads, train_threads, max_jobs, log;
-	unsigned timeout;
+	unsigned timeout, request_timeout;
+	long long max_conns, max_conns_per_ip;  /* -1: the default */
 	size_t max_body;
 	unsigned long long seed;
 };
@@ -44,13 +48,15 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: serve --models DIR [--default NAME] [--movies FILE [--links FILE]]\n"
 	    "             [--bind ADDR] [--port N] [--threads N] [--token-file FILE]\n"
-	    "             [--max-body BYTES] [--timeout S] [--train-threads N]\n"
+	    "             [--max-body BYTES] [--timeout S] [--request-timeout S]\n"
+	    "             [--max-conns N] [--max-conns-per-ip N] [--train-threads N]\n"
 	    "             [--max-jobs N] [--seed N] [--quiet]\n"
 	    "Serves recommendations over HTTP from the models of DIR (each NAME.bin is a\n"
 	    "model, as mf-fit writes it; mapped, not copied), and a web page at /.\n"
 	    "\n"
 	    "  -m, --models DIR     the models directory (required); /train writes new\n"
-	    "                       versions into it (NAME_N.bin, via a temp file)\n"
+	    "                       versions into it (NAME_N.bin, via a temp file; one a\n"
+	    "                       killed server left is removed at start)\n"
 	    "  -d, --default NAME   the model used when a request names none (default: the\n"
 	    "                       first name in byte order)\n"
 	    "      --movies FILE    movies.csv (or a 'movies' frame): titles and genres\n"
@@ -63,7 +69,20 @@ usage(FILE *fp)
 	    "                       being the file's first line (default: the environment's\n"
 	    "                       CINEFILTER_TOKEN; neither: /train is open)\n"
 	    "      --max-body BYTES a larger request body gets 413 (default 1048576)\n"
-	    "      --timeout S      idle connections are closed after S seconds (default 30)\n"
+	    "      --timeout S      a connection on which nothing moves for S seconds is\n"
+	    "                       closed (default 30)\n"
+	    "      --request-timeout S  a request must arrive whole (line, headers, body)\n"
+	    "                       within S seconds of the connection opening or of the\n"
+	    "                       previous response, however slowly it drips; else the\n"
+	    "                       connection is closed; so is a keep-alive connection\n"
+	    "                       idle that long (default 10)\n"
+	    "      --max-conns N    connections open at once over all threads (default:\n"
+	    "                       the open-file limit, raised to its hard limit at\n"
+	    "                       start, minus 256, at most 10000); a new one beyond it\n"
+	    "                       closes the connection waiting longest for a request\n"
+	    "      --max-conns-per-ip N  connections from one client address; more are\n"
+	    "                       closed at once (default 256; 0: no limit, e.g. behind\n"
+	    "                       a proxy)\n"
 	    "      --train-threads N  threads of a /train job (default 1: serving keeps the\n"
 	    "                       rest); jobs run one at a time\n"
 	    "      --max-jobs N     /train jobs queued or running at once; more get 503\n"
@@ -72,9 +91,11 @@ usage(FILE *fp)
 	    "  -q, --quiet          no log line per request\n"
 	    "  -h, --help           this help;  -V, --version  the version\n"
 	    "\n"
-	    "Endpoints (JSON; errors are {\"error\":\"...\"} with 400 bad parameter, 401 no\n"
-	    "token, 404 unknown user, item, model or path, 405 wrong method, 413 body too\n"
-	    "large, 503 training queue full).  Ids may be strings or integers.\n"
+	    "Endpoints (JSON; errors are {\"error\":\"...\"} with 400 bad parameter or\n"
+	    "malformed request, 401 no token, 404 unknown user, item, model or path, 405\n"
+	    "wrong method, 413 body too large, 414/431 request line and headers over\n"
+	    "32 KiB, 501 unsupported Transfer-Encoding, 503 training queue full or\n"
+	    "shutting down).  Ids may be strings or integers, of at most 256 bytes.\n"
 	    "  GET  /recommendations?user_id=18[&k=10][&returnMetadata=true]\n"
 	    "         {\"items\":[{\"id\":\"74510\"},...]}, with returnMetadata also \"title\"\n"
 	    "         and \"genres\"; seen movies excluded; k from 1 to 1000, default 10\n"
@@ -88,16 +109,21 @@ usage(FILE *fp)
 	    "  GET  /models                  [\"als\", \"ials\", ...]\n"
 	    "  POST /predict?model_name=als&top_k=3  [389, 456] ->\n"
 	    "         {\"389\":[{\"id\",\"title\",\"genres\",\"year\",\"imdb\",\"tmdb\",\"score\",\n"
-	    "         \"rank\"},...],...}\n"
+	    "         \"rank\"},...],...}: at most 1000 ids, a user named twice answered\n"
+	    "         once, users x top_k at most 20000 (else 400); top_k 1..1000, default\n"
+	    "         10; the answer is streamed (chunked)\n"
 	    "  POST /train?model_name=als[&validation_split=0.2][&patience=10][&epochs=N]\n"
 	    "         {\"users\":[...],\"movies\":[...],\"ratings\":[...]} -> \"als_1\" at once:\n"
 	    "         fine-tunes in the background (warm start, early stopping on the last\n"
 	    "         validation_split of the ratings) and publishes als_1; it replaces the\n"
-	    "         default when trained from the default\n"
+	    "         default when trained from the default; epochs 1..200 (default: the\n"
+	    "         model's own, at most 200)\n"
 	    "  GET  /movies?q=star[&k=20]  title search;  GET /users[?k=100]  user ids\n"
 	    "  GET  /healthz;  GET /  the web page\n"
 	    "Every read endpoint takes model_name (default: the default model).\n"
-	    "Stops on SIGTERM or SIGINT (waiting for a training job to publish), exit 0.\n");
+	    "Stops on SIGTERM or SIGINT, exit 0: queued /train jobs are cancelled, and a\n"
+	    "running one is abandoned (nothing of it is written) unless it is writing its\n"
+	    "version, which is waited for.\n");
 }
 
 static long long
@@ -115,12 +141,14 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_MOVIES = 256, O_LINKS, O_TOKEN, O_BODY, O_TIMEOUT, O_TTHREADS, O_JOBS,
-	       O_SEED };
+	       O_SEED, O_RTIMEOUT, O_CONNS, O_CONNS_IP };
 	static const struct option lo[] = {
 		{"models", 1, 0, 'm'}, {"default", 1, 0, 'd'}, {"movies", 1, 0, O_MOVIES},
 		{"links", 1, 0, O_LINKS}, {"bind", 1, 0, 'b'}, {"port", 1, 0, 'p'},
 		{"threads", 1, 0, 't'}, {"token-file", 1, 0, O_TOKEN},
 		{"max-body", 1, 0, O_BODY}, {"timeout", 1, 0, O_TIMEOUT},
+		{"request-timeout", 1, 0, O_RTIMEOUT}, {"max-conns", 1, 0, O_CONNS},
+		{"max-conns-per-ip", 1, 0, O_CONNS_IP},
 		{"train-threads", 1, 0, O_TTHREADS}, {"max-jobs", 1, 0, O_JOBS},
 		{"seed", 1, 0, O_SEED}, {"quiet", 0, 0, 'q'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
@@ -134,6 +162,8 @@ parse(int argc, char **argv, struct opts *o)
 	o->max_jobs = 4;
 	o->log = 1;
 	o->timeout = 30;
+	o->request_timeout = 10;
+	o->max_conns = o->max_conns_per_ip = -1;
 	o->max_body = 1 << 20;
 	o->seed = 42;
 	while ((c = getopt_long(argc, argv, "m:d:b:p:t:qhV", lo, NULL)) != -1) {
@@ -148,6 +178,13 @@ parse(int argc, char **argv, struct opts *o)
 		case O_TOKEN: o->token_file = optarg; break;
 		case O_BODY: o->max_body = (size_t)number("--max-body", optarg, 16, 1LL << 32); break;
 		case O_TIMEOUT: o->timeout = (unsigned)number("--timeout", optarg, 1, 86400); break;
+		case O_RTIMEOUT:
+			o->request_timeout = (unsigned)number("--request-timeout", optarg, 1, 86400);
+			break;
+		case O_CONNS: o->max_conns = number("--max-conns", optarg, 1, 1000000); break;
+		case O_CONNS_IP:
+			o->max_conns_per_ip = number("--max-conns-per-ip", optarg, 0, 1000000);
+			break;
 		case O_TTHREADS: o->train_threads = (int)number("--train-threads", optarg, 1, 256); break;
 		case O_JOBS: o->max_jobs = (int)number("--max-jobs", optarg, 1, 1000); break;
 		case O_SEED: o->seed = (unsigned long long)number("--seed", optarg, 0, LLONG_MAX); break;
@@ -180,9 +217,15 @@ read_token(const char *path)
 		return e && *e ? cf_xstrdup(e) : NULL;
 	}
 	FILE *fp = fopen(path, "r");
+	struct stat st;
 	if (!fp)
 		cf_die("--token-file %s:", path);
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode))
+		cf_die("--token-file %s: is a directory, not a file holding the token", path);
+	errno = 0;
 	n = getline(&line, &cap, fp);
+	if (n < 0 && ferror(fp))
+		cf_die("--token-file %s: cannot read it:", path);
 	fclose(fp);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
 	                 line[n - 1] == '\t'))
@@ -207,6 +250,24 @@ on_signal(int sig)
 	errno = saved;
 }
 
+/* Raises the soft open-file limit to the hard one; the limit now. */
+static long long
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LLONG_MAX / 2 ?
+	       LLONG_MAX / 2 : (long long)rl.rlim_cur;
+}
+
 static double
 ms_since(const struct timespec *t0)
 {
@@ -229,6 +290,22 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cf_setprog(argv[0]);
 	parse(argc, argv, &o);
+	/*
+	 * A fixed mmap threshold: a large buffer (a body, an answer) is mapped
+	 * and given back when freed.  glibc's default raises the threshold to
+	 * the largest block freed, after which such buffers stay in the heap.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	long long fdmax = raise_nofile();
+	if (o.max_conns < 0)
+		o.max_conns = fdmax - 256 < 16 ? 16 : fdmax - 256 > 10000 ? 10000 : fdmax - 256;
+	else if (o.max_conns > fdmax - 64) {
+		cf_warn("warning: --max-conns %lld is more than the open-file limit (%lld) allows: "
+		        "using %lld", o.max_conns, fdmax, fdmax - 64 < 1 ? 1 : fdmax - 64);
+		o.max_conns = fdmax - 64 < 1 ? 1 : fdmax - 64;
+	}
+	if (o.max_conns_per_ip < 0)
+		o.max_conns_per_ip = 256;
 	if (pipe(fds) < 0)
 		cf_die("pipe:");
 	sigpipe_w = fds[1];
@@ -242,8 +319,8 @@ main(int argc, char **argv)
 	cf_serve_api api = {0};
 	api.token = read_token(o.token_file);
 	api.meta = cf_meta_new();
-	if (o.movies)
-		cf_meta_load_movies(api.meta, o.movies);
+	if (o.movies && cf_meta_load_movies(api.meta, o.movies) == 0)
+		cf_die("--movies %s: no movies in it", o.movies);
 	if (o.links)
 		cf_meta_load_links(api.meta, o.links);
 	api.links = o.links != NULL;
@@ -256,7 +333,8 @@ main(int argc, char **argv)
 	api.train.seed = o.seed;
 	json_object_seed(0);    /* once, before the pool threads make objects */
 
-	cf_http_opts ho = {o.bind, o.port, o.threads, o.max_body, o.timeout, o.log};
+	cf_http_opts ho = {o.bind, o.port, o.threads, o.max_body, o.timeout, o.request_timeout,
+	                   (unsigned)o.max_conns, (unsigned)o.max_conns_per_ip, o.log};
 	cf_http *srv = cf_http_start(&ho, cf_serve_handle, &api, err, sizeof err);
 	if (!srv)
 		cf_die("%s", err);
@@ -276,7 +354,18 @@ main(int argc, char **argv)
 	while (read(fds[0], &c, 1) < 0 && errno == EINTR)
 		;
 	cf_warn("%s: shutting down", c == SIGINT ? "SIGINT" : "SIGTERM");
+	/* First: a /train arriving while the daemons stop gets 503. */
+	int abandoned = cf_trainer_stop(api.trainer);
 	cf_http_stop(srv);
+	if (abandoned) {
+		/*
+		 * A job is inside cf_mf_train, which cannot be interrupted: exit
+		 * without freeing what it uses.  Its version would only be written
+		 * once trained, so nothing partial is left.
+		 */
+		fflush(stderr);
+		_exit(CF_EXIT_OK);
+	}
 	cf_trainer_free(api.trainer);
 	cf_registry_free(api.models);
 	cf_meta_free(api.meta);

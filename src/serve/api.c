@@ -30,7 +30,8 @@ enum {
 	K_MAX = 1000,
 	ID_MAX = 256,           /* bytes in an id */
 	FOLDIN_MAX = 10000,     /* ratings in a fold-in request */
-	PREDICT_MAX = 1000,     /* users in a /predict request */
+	PREDICT_MAX = 1000,     /* ids in a /predict request */
+	PREDICT_ITEMS_MAX = 20000,      /* distinct users x top_k in a /predict answer */
 };
 
 /* ------------------------------------------------------------ scratch */
@@ -218,14 +219,21 @@ pick_model(const cf_serve_api *a, cf_http_req *rq)
 	return h;
 }
 
-/* A raw id from JSON: a string (1 to ID_MAX bytes, no NUL) or an integer. */
+/*
+ * A raw id from JSON: a string (1 to ID_MAX bytes, no NUL) or an integer.
+ * 0; -1 if it is neither; ID_TOO_LONG for a string over ID_MAX bytes.
+ */
+enum { ID_TOO_LONG = -2 };
+
 static int
 json_id(const json_t *v, char *buf, size_t cap, const char **id, size_t *len)
 {
 	if (json_is_string(v)) {
 		*id = json_string_value(v);
 		*len = json_string_length(v);
-		return *len > 0 && *len <= ID_MAX && memchr(*id, 0, *len) == NULL ? 0 : -1;
+		if (*len > ID_MAX)
+			return ID_TOO_LONG;
+		return *len > 0 && memchr(*id, 0, *len) == NULL ? 0 : -1;
 	}
 	if (json_is_integer(v)) {
 		int n = snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -424,8 +432,14 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 	rt = cf_xmalloc(json_array_size(list) * sizeof *rt);
 	json_array_foreach(list, idx, v) {
 		float r;
-		if (!json_is_object(v) || json_id(json_object_get(v, "id"), ib, sizeof ib, &id,
-		                                  &len) < 0) {
+		int e = json_is_object(v) ? json_id(json_object_get(v, "id"), ib, sizeof ib, &id,
+		                                    &len) : -1;
+		if (e == ID_TOO_LONG) {
+			cf_http_error(rq, 400, "ratings[%zu]: \"id\" is %zu bytes long: an id is at "
+			              "most %d", idx, len, ID_MAX);
+			goto out;
+		}
+		if (e < 0) {
 			cf_http_error(rq, 400, "ratings[%zu]: expected an object with an \"id\" "
 			              "(a string or an integer) and a \"rating\"", idx);
 			goto out;
@@ -588,9 +602,14 @@ post_recommend_movie(const cf_serve_api *a, cf_http_req *rq)
 
 	if (q_count(rq, "k", K_MOVIE, 1, K_MAX, &k) < 0 || !(body = body_json(rq)))
 		return;
-	if (!json_is_object(body) ||
-	    json_id(json_object_get(body, "user_id"), ib, sizeof ib, &id, &len) < 0) {
-		cf_http_error(rq, 400, "expected {\"user_id\": 9} (an integer or a string)");
+	int e = json_is_object(body) ? json_id(json_object_get(body, "user_id"), ib, sizeof ib,
+	                                       &id, &len) : -1;
+	if (e < 0) {
+		if (e == ID_TOO_LONG)
+			cf_http_error(rq, 400, "user_id is %zu bytes long: an id is at most %d", len,
+			              ID_MAX);
+		else
+			cf_http_error(rq, 400, "expected {\"user_id\": 9} (an integer or a string)");
 		json_decref(body);
 		return;
 	}
@@ -634,17 +653,170 @@ get_models(const cf_serve_api *a, cf_http_req *rq)
 	cf_http_reply_json(rq, 200, v);
 }
 
-/* POST /predict?model_name=&top_k= with [389, 456]: Moovier's shape. */
+/*
+ * POST /predict?model_name=&top_k= with [389, 456]: Moovier's shape.  The
+ * cost is bounded before any scoring: at most PREDICT_MAX ids, duplicates
+ * (in any spelling: "018" is 18) merged, and distinct users x top_k at
+ * most PREDICT_ITEMS_MAX.  The answer is streamed: each user is scored
+ * when the client is ready for their movies, one movie object is made at
+ * a time, so a request holds a few KB however large its answer.
+ */
+struct predict {
+	const cf_serve_api *a;
+	cf_served *h;
+	uint32_t *users;        /* distinct, in the order of the body */
+	size_t n, at;           /* users; the one being written */
+	cf_hit *hits;           /* its movies */
+	size_t k, nh, r;        /* top_k; the hits; the next to write */
+	unsigned flags;
+	int state;              /* 0 "{", 1 a user's key, 2 their movies, 3 done */
+	char *pend;             /* text made and not yet given to MHD */
+	size_t plen, poff;
+};
+
+static void
+predict_free(void *cls)
+{
+	struct predict *p = cls;
+
+	cf_served_put(p->h);
+	free(p->users);
+	free(p->hits);
+	free(p->pend);
+	free(p);
+}
+
+/* Makes the next piece of the answer into p->pend; 0 at the end. */
+static int
+predict_next(struct predict *p)
+{
+	const unsigned dump = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9) |
+	                      JSON_ENCODE_ANY;
+	const char *lit = NULL;
+	json_t *v = NULL;
+	size_t len;
+	int comma = 0;
+
+	free(p->pend);
+	p->pend = NULL;
+	p->plen = p->poff = 0;
+	switch (p->state) {
+	case 0:
+		lit = "{";
+		p->state = 1;
+		break;
+	case 1: {
+		if (p->at == p->n) {
+			lit = "}";
+			p->state = 3;
+			break;
+		}
+		const cf_model *m = p->h->m;
+		uint32_t u = p->users[p->at];
+		struct scratch *s = scratch(m->nitems, m->k, p->k);
+		p->nh = top_user(p->h, u, p->k, s);
+		memcpy(p->hits, s->hits, p->nh * sizeof *p->hits);
+		p->r = 0;
+		const char *id = cf_idmap_id(m->users, u, &len);
+		char *key = (v = json_stringn(id, len)) ? json_dumps(v, dump) : NULL;
+		json_decref(v);
+		if (!key)
+			return 0;
+		size_t kn = strlen(key);
+		p->pend = cf_xmalloc(kn + 4);
+		p->plen = (size_t)snprintf(p->pend, kn + 4, "%s%s:[", p->at ? "," : "", key);
+		free(key);
+		p->state = 2;
+		return 1;
+	}
+	case 2:
+		if (p->r == p->nh) {
+			lit = "]";
+			p->at++;
+			p->state = 1;
+			break;
+		}
+		const char *id = cf_idmap_id(p->h->m->items, p->hits[p->r].item, &len);
+		cf_movie mv;
+		int known = cf_meta_find(p->a->meta, id, len, &mv);
+		if (!(v = cf_movie_json(id, len, known ? &mv : NULL, p->flags)))
+			return 0;
+		json_object_set_new(v, "score", cf_json_f32(p->hits[p->r].score));
+		json_object_set_new(v, "rank", json_integer((json_int_t)p->r + 1));
+		comma = p->r > 0;
+		p->r++;
+		break;
+	default:
+		return 0;
+	}
+	if (lit) {
+		p->pend = cf_xstrdup(lit);
+		p->plen = strlen(lit);
+		return 1;
+	}
+	char *text = json_dumps(v, dump);
+	json_decref(v);
+	if (!text)
+		return 0;       /* out of memory: the answer ends short */
+	size_t tn = strlen(text);
+	p->pend = cf_xmalloc(tn + 2);
+	p->pend[0] = ',';
+	memcpy(p->pend + comma, text, tn + 1);
+	p->plen = tn + (size_t)comma;
+	free(text);
+	return 1;
+}
+
+static size_t
+predict_fill(void *cls, char *buf, size_t max)
+{
+	struct predict *p = cls;
+	size_t out = 0;
+
+	while (out < max) {
+		if (p->poff == p->plen && !predict_next(p))
+			break;
+		size_t n = p->plen - p->poff < max - out ? p->plen - p->poff : max - out;
+		memcpy(buf + out, p->pend + p->poff, n);
+		p->poff += n;
+		out += n;
+	}
+	return out;
+}
+
+struct upos {
+	uint32_t u;
+	size_t pos;
+};
+
+static int
+by_user_pos(const void *x, const void *y)
+{
+	const struct upos *a = x, *b = y;
+
+	if (a->u != b->u)
+		return a->u < b->u ? -1 : 1;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static int
+by_pos(const void *x, const void *y)
+{
+	const struct upos *a = x, *b = y;
+
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
 static void
 post_predict(const cf_serve_api *a, cf_http_req *rq)
 {
 	long long k;
-	json_t *body, *v, *out = NULL;
+	json_t *body, *v;
 	cf_served *h = NULL;
-	size_t idx, len;
+	struct upos *up = NULL;
+	size_t idx, len, n = 0;
 	const char *id;
-	char ib[32], cb[ID_MAX + 2], b[48];
-	unsigned flags = CF_MJ_META | CF_MJ_YEAR | (a->links ? CF_MJ_LINKS : 0);
+	char ib[32], b[48];
 
 	if (q_count(rq, "top_k", K_DEFAULT, 1, K_MAX, &k) < 0 || !(body = body_json(rq)))
 		return;
@@ -655,10 +827,15 @@ post_predict(const cf_serve_api *a, cf_http_req *rq)
 	}
 	if (!(h = pick_model(a, rq)))
 		goto out;
-	struct scratch *s = scratch(h->m->nitems, h->m->k, (size_t)k);
-	out = json_object();
+	up = cf_xmalloc((json_array_size(body) + 1) * sizeof *up);
 	json_array_foreach(body, idx, v) {
-		if (json_id(v, ib, sizeof ib, &id, &len) < 0) {
+		int e = json_id(v, ib, sizeof ib, &id, &len);
+		if (e == ID_TOO_LONG) {
+			cf_http_error(rq, 400, "[%zu]: the user id is %zu bytes long: an id is at "
+			              "most %d", idx, len, ID_MAX);
+			goto out;
+		}
+		if (e < 0) {
 			cf_http_error(rq, 400, "[%zu]: a user id must be an integer or a string", idx);
 			goto out;
 		}
@@ -667,17 +844,37 @@ post_predict(const cf_serve_api *a, cf_http_req *rq)
 			cf_http_error(rq, 404, "unknown user '%s'", shown(id, len, b, sizeof b));
 			goto out;
 		}
-		size_t nh = top_user(h, u, (size_t)k, s);
-		json_t *list = items_json(a, h, s->hits, nh, flags, 1);
-		if (!list || json_object_set_new(out, canon(id, len, cb), list) < 0) {
-			cf_http_error(rq, 500, "internal error: cannot build the response");
-			goto out;
-		}
+		up[n].u = u;
+		up[n].pos = idx;
+		n++;
 	}
-	cf_http_reply_json(rq, 200, out);
-	out = NULL;
+	/* One answer per user, at the place of their first id. */
+	qsort(up, n, sizeof *up, by_user_pos);
+	size_t d = 0;
+	for (size_t j = 0; j < n; j++)
+		if (j == 0 || up[j].u != up[j - 1].u)
+			up[d++] = up[j];
+	qsort(up, d, sizeof *up, by_pos);
+	if ((unsigned long long)d * (unsigned long long)k > PREDICT_ITEMS_MAX) {
+		cf_http_error(rq, 400, "%zu users x top_k %lld = %llu movies: the limit is %d "
+		              "per request (ask for fewer users or a smaller top_k)", d, k,
+		              (unsigned long long)d * (unsigned long long)k, PREDICT_ITEMS_MAX);
+		goto out;
+	}
+	struct predict *p = cf_xcalloc(1, sizeof *p);
+	p->a = a;
+	p->h = h;
+	h = NULL;               /* the stream holds the handle until it is sent */
+	p->n = d;
+	p->users = cf_xmalloc((d ? d : 1) * sizeof *p->users);
+	for (size_t j = 0; j < d; j++)
+		p->users[j] = up[j].u;
+	p->k = (size_t)k;
+	p->hits = cf_xmalloc(((size_t)k + 1) * sizeof *p->hits);
+	p->flags = CF_MJ_META | CF_MJ_YEAR | (a->links ? CF_MJ_LINKS : 0);
+	cf_http_reply_stream(rq, 200, "application/json", predict_fill, p, predict_free);
 out:
-	json_decref(out);
+	free(up);
 	json_decref(body);
 	cf_served_put(h);
 }
@@ -722,7 +919,8 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 	}
 	if (q_real(rq, "validation_split", 0.2, 0, 1, &split) < 0 ||
 	    q_count(rq, "patience", 10, 0, 1000, &patience) < 0 ||
-	    q_count(rq, "epochs", 0, 0, 1000, &epochs) < 0 || !(body = body_json(rq)))
+	    q_count(rq, "epochs", 0, 1, CF_TRAIN_EPOCHS_MAX, &epochs) < 0 ||
+	    !(body = body_json(rq)))
 		return;
 	us = json_object_get(body, "users");
 	ms = json_object_get(body, "movies");
@@ -742,14 +940,24 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 		const char *id;
 		size_t len;
 		char ib[32];
-		if (json_id(json_array_get(us, j), ib, sizeof ib, &id, &len) < 0) {
-			cf_http_error(rq, 400, "users[%zu]: expected an integer or a string", j);
+		int e = json_id(json_array_get(us, j), ib, sizeof ib, &id, &len);
+		if (e < 0) {
+			if (e == ID_TOO_LONG)
+				cf_http_error(rq, 400, "users[%zu] is %zu bytes long: an id is at most "
+				              "%d", j, len, ID_MAX);
+			else
+				cf_http_error(rq, 400, "users[%zu]: expected an integer or a string", j);
 			goto out;
 		}
 		ids[2 * j] = cf_xmalloc(len + 2);
 		canon(id, len, ids[2 * j]);
-		if (json_id(json_array_get(ms, j), ib, sizeof ib, &id, &len) < 0) {
-			cf_http_error(rq, 400, "movies[%zu]: expected an integer or a string", j);
+		e = json_id(json_array_get(ms, j), ib, sizeof ib, &id, &len);
+		if (e < 0) {
+			if (e == ID_TOO_LONG)
+				cf_http_error(rq, 400, "movies[%zu] is %zu bytes long: an id is at most "
+				              "%d", j, len, ID_MAX);
+			else
+				cf_http_error(rq, 400, "movies[%zu]: expected an integer or a string", j);
 			goto out;
 		}
 		ids[2 * j + 1] = cf_xmalloc(len + 2);

@@ -18,7 +18,10 @@
  *   GET  /movies                  ?q=&k=   title search (for the page)
  *   GET  /users                   ?k=      some user ids (for the page)
  * Every read endpoint takes an optional model_name (default: the default
- * model).  Errors are {"error":"..."} with 400, 401, 404, 405, 413 or 503.
+ * model).  Errors are {"error":"..."} with 400, 401, 404, 405, 413 or 503
+ * (and, from http.c, 414, 431 and 501).  /predict's cost is bounded (at
+ * most 1000 ids, duplicates merged, users x top_k at most 20000) and its
+ * answer streamed; /train's epochs are at most 200.
  */
 #ifndef CF_SERVE_API_H
 #define CF_SERVE_API_H

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,54 @@ entry_name(const char *file, char *name, size_t len)
 	return cf_model_name_ok(name);
 }
 
+/* 1 if file is a temp version: ".NAME.bin.tmp-XXXXXX", as write_model names it. */
+static int
+temp_name(const char *file)
+{
+	const char *t = strstr(file, ".bin.tmp-");
+
+	return file[0] == '.' && t && t > file + 1 && strlen(t + 9) == 6;
+}
+
+/*
+ * Removes the temp versions a server killed while writing one left in
+ * dir, saying so.  A server writes one holding a shared lock on the
+ * directory (write_model): with the exclusive lock, every temp file there
+ * is a leftover.  If servers keep publishing for a second, the leftovers
+ * stay until a later start.
+ */
+static void
+remove_temps(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), got = 0;
+	DIR *d;
+	struct dirent *e;
+	char path[4096];
+	struct stat st;
+
+	if (dfd < 0)
+		return;
+	for (int i = 0; i < 20 && !(got = flock(dfd, LOCK_EX | LOCK_NB) == 0); i++)
+		usleep(50 * 1000);
+	if (!got || !(d = opendir(dir))) {
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (!temp_name(e->d_name) || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlink(path) == 0)
+			cf_warn("removed %s: a /train version left half-written by a server that "
+			        "was killed (%lld bytes)", path, (long long)st.st_size);
+		else
+			cf_warn("cannot remove %s (left by an interrupted /train): %s", path,
+			        strerror(errno));
+	}
+	closedir(d);
+	close(dfd);             /* the lock with it */
+}
+
 cf_registry *
 cf_registry_open(const char *dir, const char *dflt, char *err, size_t errlen)
 {
@@ -122,6 +171,7 @@ cf_registry_open(const char *dir, const char *dflt, char *err, size_t errlen)
 		snprintf(err, errlen, "--models %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	remove_temps(dir);
 	while ((e = readdir(d))) {
 		if (!entry_name(e->d_name, name, sizeof name))
 			continue;       /* temp files start with a dot: never models */
@@ -312,8 +362,18 @@ write_model(const char *dir, const char *name, const cf_model *m, char *err, siz
 	snprintf(path, sizeof path, "%s/%s.bin", dir, name);
 	/* A leading dot: the loader never takes a temp file for a model. */
 	snprintf(tmp, sizeof tmp, "%s/.%s.bin.tmp-XXXXXX", dir, name);
+	/*
+	 * From before the temp file exists until it is renamed, a shared lock
+	 * on the directory: a server starting on it meanwhile (remove_temps)
+	 * leaves the temp file be.
+	 */
+	int lockfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lockfd >= 0)
+		flock(lockfd, LOCK_SH);
 	if ((fd = mkstemp(tmp)) < 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (lockfd >= 0)
+			close(lockfd);
 		return -1;
 	}
 	/* mkstemp makes it 0600; a model is as readable as the pipeline's own. */
@@ -321,6 +381,8 @@ write_model(const char *dir, const char *name, const cf_model *m, char *err, siz
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
+		if (lockfd >= 0)
+			close(lockfd);
 		return -1;
 	}
 	cf_writer *w = cf_writer_new(fp, tmp);
@@ -348,6 +410,8 @@ write_model(const char *dir, const char *name, const cf_model *m, char *err, siz
 	}
 	if (rc < 0)
 		unlink(tmp);
+	if (lockfd >= 0)
+		close(lockfd);
 	return rc;
 }
 

@@ -39,8 +39,9 @@ typedef struct cf_registry cf_registry;
 int cf_model_name_ok(const char *name);
 
 /*
- * Loads every NAME.bin of dir.  The default is dflt (NULL: the first name
- * in byte order).  NULL with a reason in err if dir cannot be read, holds
+ * Loads every NAME.bin of dir, after removing the temp versions (".NAME.
+ * bin.tmp-XXXXXX") a killed server left there, each named on stderr.  The
+ * default is dflt (NULL: the first name in byte order).  NULL with a reason in err if dir cannot be read, holds
  * no model, a model is malformed, or dflt is not among them.
  */
 cf_registry *cf_registry_open(const char *dir, const char *dflt, char *err, size_t errlen);

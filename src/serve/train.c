@@ -35,6 +35,9 @@ struct cf_trainer {
 	int pending;            /* queued + running */
 	int max_jobs;
 	int stop;
+	int training;           /* the worker is inside cf_mf_train */
+	int publishing;         /* the worker is writing a version */
+	char running[CF_MODEL_NAME_MAX + 1];    /* its job's name */
 };
 
 /* ------------------------------------------------------------- worker */
@@ -60,6 +63,19 @@ run(cf_trainer *t, struct job *j)
 	if (!m) {
 		cf_warn("train %s from %s: failed: %s", j->name, j->from->name, err);
 		cf_registry_unreserve(t->g, j->name);
+		return;
+	}
+	/* Shutting down meanwhile: nothing is published (the caller may be exiting). */
+	pthread_mutex_lock(&t->mu);
+	int stop = t->stop;
+	t->training = 0;
+	t->publishing = !stop;
+	pthread_mutex_unlock(&t->mu);
+	if (stop) {
+		cf_warn("train %s from %s: trained, not published: shutting down", j->name,
+		        j->from->name);
+		cf_registry_unreserve(t->g, j->name);
+		cf_model_free(m);
 		return;
 	}
 	if (cf_registry_publish(t->g, j->name, m, j->from->name, err, sizeof err) < 0) {
@@ -93,11 +109,24 @@ worker(void *arg)
 		t->head = j->next;
 		if (!t->head)
 			t->tail = NULL;
+		if (t->stop) {          /* cancelled by cf_trainer_stop meanwhile */
+			pthread_mutex_unlock(&t->mu);
+			cf_registry_unreserve(t->g, j->name);
+			job_free(j);
+			pthread_mutex_lock(&t->mu);
+			t->pending--;
+			continue;
+		}
+		t->training = 1;
+		snprintf(t->running, sizeof t->running, "%s", j->name);
 		pthread_mutex_unlock(&t->mu);
 		run(t, j);
 		job_free(j);
 		pthread_mutex_lock(&t->mu);
+		t->training = t->publishing = 0;
+		t->running[0] = 0;
 		t->pending--;
+		pthread_cond_broadcast(&t->cv);
 	}
 	pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -117,17 +146,52 @@ cf_trainer_new(cf_registry *g, int max_jobs)
 	return t;
 }
 
+int
+cf_trainer_stop(cf_trainer *t)
+{
+	struct job *q;
+	char names[600];
+	size_t n = 0;
+	int nq = 0;
+
+	pthread_mutex_lock(&t->mu);
+	t->stop = 1;
+	q = t->head;
+	t->head = t->tail = NULL;
+	for (struct job *j = q; j; j = j->next, nq++)
+		if (n < sizeof names - 1)
+			n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", nq ? ", " : "",
+			                      j->name);
+	t->pending -= nq;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	if (nq)
+		cf_warn("cancelled %d queued training job%s: %s", nq, nq == 1 ? "" : "s", names);
+	for (struct job *j = q, *nx; j; j = nx) {
+		nx = j->next;
+		cf_registry_unreserve(t->g, j->name);
+		job_free(j);
+	}
+	pthread_mutex_lock(&t->mu);
+	if (t->publishing)
+		cf_warn("waiting for training job %s to finish writing its version", t->running);
+	while (t->publishing)
+		pthread_cond_wait(&t->cv, &t->mu);
+	int busy = t->training;
+	if (busy)
+		cf_warn("abandoning training job %s: nothing of it is written", t->running);
+	pthread_mutex_unlock(&t->mu);
+	return busy;
+}
+
 void
 cf_trainer_free(cf_trainer *t)
 {
 	if (!t)
 		return;
+	cf_trainer_stop(t);
 	pthread_mutex_lock(&t->mu);
-	t->stop = 1;
-	if (t->pending)
-		cf_warn("waiting for %d training job%s to finish", t->pending,
-		        t->pending == 1 ? "" : "s");
-	pthread_cond_signal(&t->cv);
+	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->worker, NULL);
 	pthread_cond_destroy(&t->cv);
@@ -237,6 +301,8 @@ cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
 	*p = base;
 	if (spec->epochs > 0)
 		p->epochs = spec->epochs;
+	if (p->epochs > CF_TRAIN_EPOCHS_MAX)
+		p->epochs = CF_TRAIN_EPOCHS_MAX;
 	p->seed = spec->seed;
 	p->threads = spec->threads > 0 ? spec->threads : 1;
 	p->patience = j->valid.n ? spec->patience : 0;
@@ -262,14 +328,22 @@ cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
 		pthread_mutex_unlock(&t->mu);
 		return 400;
 	}
-	snprintf(name, namelen, "%s", j->name);
 	pthread_mutex_lock(&t->mu);
+	if (t->stop) {          /* stopped since the check above */
+		t->pending--;
+		pthread_mutex_unlock(&t->mu);
+		snprintf(err, errlen, "shutting down");
+		cf_registry_unreserve(t->g, j->name);
+		job_free(j);
+		return 503;
+	}
+	snprintf(name, namelen, "%s", j->name);
 	if (t->tail)
 		t->tail->next = j;
 	else
 		t->head = j;
 	t->tail = j;
-	pthread_cond_signal(&t->cv);
+	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }

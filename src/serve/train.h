@@ -21,14 +21,27 @@ typedef struct cf_trainer cf_trainer;
 typedef struct cf_train_spec {
 	double valid_split;     /* the last fraction of the ratings validates, in [0, 1) */
 	int patience;           /* epochs without improvement before stopping (0: never) */
-	int epochs;             /* 0: the algorithm's default */
+	int epochs;             /* 0: the model's own (both capped at CF_TRAIN_EPOCHS_MAX) */
 	int threads;            /* training threads */
 	uint64_t seed;
 } cf_train_spec;
 
+/* The most epochs a job runs (its model's own count, or epochs=, is capped). */
+#define CF_TRAIN_EPOCHS_MAX 200
+
 /* max_jobs: jobs queued or running at once (more are refused). */
 cf_trainer *cf_trainer_new(cf_registry *g, int max_jobs);
-/* Waits for the jobs queued and running (each publishes), then frees t. */
+/*
+ * Shutting down: no job is taken any more, the queued ones are cancelled
+ * (their names given back; logged), and a job that is publishing (writing
+ * its file) is waited for.  Returns 1 if a job is still training: it
+ * cannot be interrupted (cf_mf_train has no hook), so the caller exits
+ * the process without cf_trainer_free() or freeing the registry; the job
+ * dies with it and leaves nothing (its version is written only when
+ * training is done).  0 if no job runs.
+ */
+int cf_trainer_stop(cf_trainer *t);
+/* Stops (as cf_trainer_stop) and frees t; waits for a job still training. */
 void cf_trainer_free(cf_trainer *t);
 
 /*
