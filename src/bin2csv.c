@@ -41,7 +41,8 @@ usage(FILE *fp)
 	    "  -a, --all          print every table, each introduced by a line '# table NAME'\n"
 	    "                     and separated by a blank line\n"
 	    "  -l, --list         print one line per table: name, rows, columns:types\n"
-	    "  -d, --delimiter C  field delimiter (default ','; '\\t' for tab)\n"
+	    "  -d, --delimiter C  field delimiter, one character (default ','; '\\t' for\n"
+	    "                     tab); not '\"', CR or LF, which CSV quoting needs\n"
 	    "      --no-header    omit the header row\n"
 	    "      --decode       print encoded user/item indices as the raw ids of the\n"
 	    "                     stream's users/items dictionaries\n"
@@ -244,10 +245,17 @@ parse(int argc, char **argv, struct opts *o)
 		case 'd':
 			if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
 				o->delim = '\t';
-			else if (strlen(optarg) == 1 && optarg[0] != '"' && optarg[0] != '\n')
-				o->delim = optarg[0];
-			else
+			else if (strlen(optarg) != 1)
 				cf_usage_error(usage, "delimiter must be one character: '%s'", optarg);
+			else if (optarg[0] == '"')
+				cf_usage_error(usage, "bad delimiter '\"': the quote starts and ends "
+				               "quoted fields (RFC 4180), so it cannot separate them");
+			else if (optarg[0] == '\n' || optarg[0] == '\r')
+				cf_usage_error(usage, "bad delimiter '%s': a line break (CR or LF) "
+				               "ends a record, so it cannot separate fields",
+				               optarg[0] == '\n' ? "\\n" : "\\r");
+			else
+				o->delim = optarg[0];
 			break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(0);
 		case 'V': cf_version();

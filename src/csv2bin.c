@@ -9,6 +9,7 @@
 #include "frame.h"
 #include "ids.h"
 #include "typeguess.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <errno.h>
@@ -25,7 +26,7 @@
 #define MAX_COLUMNS 4096
 
 enum bad { B_MISSING, B_EXTRA, B_UNTERM, B_AFTERQ, B_EMPTY_USER, B_EMPTY_ITEM,
-           B_RATING, B_NONFINITE, B_SCALE, B_TS, B_DUP, NBAD };
+           B_RATING, B_NONFINITE, B_SCALE, B_TS, B_DUP, B_UTF8, NBAD };
 
 struct opts {
 	char *delim;            /* NULL: guess */
@@ -41,6 +42,7 @@ struct opts {
 	cf_dups dups;
 	const char *out;
 	const char *in;
+	const char *encoding;   /* NULL: UTF-8 */
 };
 
 struct conv {
@@ -50,6 +52,7 @@ struct conv {
 	size_t ninput;          /* fields per record */
 	cf_role *role;          /* per input column */
 	int *outcol;            /* per input column: output column, or -1 */
+	size_t *strcol, nstr;   /* the input columns written as strings */
 	int col[CF_NROLES];     /* input column of a role, or -1 */
 	int has_ts;
 	cf_schema *schema;
@@ -82,6 +85,10 @@ usage(FILE *fp)
 "                       the column names; a headerless file of 3 or 4 numeric\n"
 "                       fields is ratings: user,item,rating[,timestamp])\n"
 "      --no-quotes      '\"' is an ordinary character (default: RFC 4180 quoting)\n"
+"      --encoding ENC   the input's encoding, converted to UTF-8 before parsing:\n"
+"                       utf-8 (the default), latin1 (iso-8859-1), cp1252\n"
+"                       (windows-1252), utf-16 (little or big endian, by the\n"
+"                       byte order mark), utf-16le or utf-16be\n"
 "  -t, --table NAME     output table name (default: the kind; 'table' for generic)\n"
 "  -o, --output FILE    write FILE instead of stdout; no file appears on failure\n"
 "      --raw-ids        keep ids verbatim (default: integers are canonical, so\n"
@@ -95,6 +102,11 @@ usage(FILE *fp)
 "                       stop at the first with 'FILE:LINE: reason', exit 1)\n"
 "  -q, --quiet          do not report how many duplicates were resolved\n"
 "  -h, --help           this help;  -V, --version  the version\n"
+"\n"
+"Text: every string written must be valid UTF-8 (a row that is not is a bad\n"
+"row, 'invalid UTF-8'); a UTF-8 byte order mark is skipped.  UTF-16 input\n"
+"without --encoding and CR-only line ends (classic Mac OS) are errors that\n"
+"say so: convert them (--encoding utf-16; tr '\\r' '\\n').\n"
 "\n"
 "Memory: with --dups keep, rows stream through in constant memory.  first\n"
 "and error stream too but remember every distinct (user, item) pair (about\n"
@@ -159,6 +171,8 @@ parse_columns(struct opts *o, const char *arg)
 			*comma = '\0';
 		if (!*p)
 			cf_usage_error(usage, "bad --columns '%s': empty column name", arg);
+		if (!cf_utf8_valid(p, strlen(p), NULL))
+			cf_usage_error(usage, "bad --columns: a name is not valid UTF-8");
 		if (o->ncols == MAX_COLUMNS)
 			cf_usage_error(usage, "bad --columns: more than %d columns", MAX_COLUMNS);
 		o->cols = cf_xrealloc(o->cols, (o->ncols + 1) * sizeof *o->cols);
@@ -173,14 +187,14 @@ parse_columns(struct opts *o, const char *arg)
 static void
 parse_args(struct opts *o, int argc, char **argv)
 {
-	enum { O_HEADER = 256, O_RAW, O_DUPS, O_NOQUOTES };
+	enum { O_HEADER = 256, O_RAW, O_DUPS, O_NOQUOTES, O_ENCODING };
 	static const struct option longopts[] = {
 		{"delimiter", 1, 0, 'd'}, {"header", 1, 0, O_HEADER},
 		{"columns", 1, 0, 'c'}, {"kind", 1, 0, 'k'}, {"table", 1, 0, 't'},
 		{"output", 1, 0, 'o'}, {"raw-ids", 0, 0, O_RAW},
 		{"scale", 1, 0, 's'}, {"dups", 1, 0, O_DUPS},
 		{"lenient", 0, 0, 'l'}, {"quiet", 0, 0, 'q'},
-		{"no-quotes", 0, 0, O_NOQUOTES},
+		{"no-quotes", 0, 0, O_NOQUOTES}, {"encoding", 1, 0, O_ENCODING},
 		CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	static const char *const header_names[] = {"no", "yes", "auto"};
@@ -223,6 +237,8 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 't':
 			if (!*optarg)
 				cf_usage_error(usage, "bad --table: empty name");
+			if (!cf_utf8_valid(optarg, strlen(optarg), NULL))
+				cf_usage_error(usage, "bad --table: the name is not valid UTF-8");
 			o->table = optarg;
 			break;
 		case 'o':
@@ -247,6 +263,12 @@ parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case O_NOQUOTES:
 			o->quotes = 0;
+			break;
+		case O_ENCODING:
+			if (!cf_csv_encoding_known(optarg))
+				cf_usage_error(usage, "bad --encoding '%s': want %s", optarg,
+				               CF_CSV_ENCODINGS);
+			o->encoding = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -381,26 +403,13 @@ canon_id(const char *p, size_t n, char **buf, size_t *cap, const char **op, size
 
 /* ---------------------------------------------------------------- bad rows */
 
-/* A value for a message: quoted, control bytes escaped, at most 40 bytes. */
+/* A value for a message: quoted, control bytes and invalid UTF-8 escaped, at most 40 bytes. */
 static const char *
 show(const char *p, size_t n)
 {
-	static char s[200];
-	size_t k = 0;
+	static char s[CF_UTF8_SHOW_SIZE(40)];
 
-	s[k++] = '\'';
-	for (size_t i = 0; i < n && i < 40; i++) {
-		unsigned char ch = (unsigned char)p[i];
-		if (ch < 0x20 || ch == 0x7f)
-			k += (size_t)snprintf(s + k, 5, "\\x%02x", ch);
-		else
-			s[k++] = (char)ch;
-	}
-	s[k++] = '\'';
-	if (n > 40)
-		k += (size_t)snprintf(s + k, 6, "...");
-	s[k] = '\0';
-	return s;
+	return cf_utf8_show(s, p, n, 40);
 }
 
 /* A bad row: strict, dies with FILE:LINE: reason[: detail]; lenient, counts it. */
@@ -429,6 +438,7 @@ init_reasons(struct conv *cv)
 		[B_NONFINITE] = "rating is NaN or infinite",
 		[B_TS] = "timestamp is not an integer",
 		[B_DUP] = "duplicate (user, item) pair",
+		[B_UTF8] = "invalid UTF-8",
 	};
 	for (int b = 0; b < NBAD; b++)
 		snprintf(cv->reason[b], sizeof cv->reason[b], "%s", text[b] ? text[b] : "");
@@ -542,6 +552,17 @@ row(struct conv *cv, const cf_csv_rec *rec)
 		snprintf(d, sizeof d, "(expected %zu, found %zu)", cv->ninput, rec->nfields);
 		BAD(cv, rec->line, rec->nfields < cv->ninput ? B_MISSING : B_EXTRA, d);
 	}
+	for (size_t j = 0; j < cv->nstr && !rec->ascii; j++) {
+		size_t k = cv->strcol[j], at;
+		if (cf_utf8_ascii(rec->f[k].p, rec->f[k].len) ||
+		    cf_utf8_valid(rec->f[k].p, rec->f[k].len, &at))
+			continue;
+		char d[96 + CF_UTF8_SHOW_SIZE(40)];
+		snprintf(d, sizeof d, "in column '%.40s', byte %zu: %s (a Latin-1 file needs "
+		         "--encoding latin1)", cv->schema->cols[cv->outcol[k]].name, at + 1,
+		         show(rec->f[k].p, rec->f[k].len));
+		BAD(cv, rec->line, B_UTF8, d);
+	}
 	if (cv->kind == CF_KIND_RATINGS)
 		rating_row(cv, rec);
 	else
@@ -612,6 +633,12 @@ setup(struct conv *cv, const cf_csv_rec *first)
 			if (o->ncols) {
 				nm = cf_xstrdup(o->cols[k]);
 			} else if (g.header && first->f[k].len > 0) {
+				size_t at;
+				if (!cf_utf8_valid(first->f[k].p, first->f[k].len, &at))
+					cf_die("%s:%llu: invalid UTF-8 in the header, column %zu, byte %zu: "
+					       "%s (a Latin-1 file needs --encoding latin1)", cv->fname,
+					       (unsigned long long)first->line, k + 1, at + 1,
+					       show(first->f[k].p, first->f[k].len));
 				nm = cf_xmalloc(first->f[k].len + 1);
 				memcpy(nm, first->f[k].p, first->f[k].len);
 				nm[first->f[k].len] = '\0';
@@ -640,6 +667,10 @@ setup(struct conv *cv, const cf_csv_rec *first)
 			                                        cf_role_type(*r), 1);
 		}
 	}
+	cv->strcol = cf_xcalloc(n, sizeof *cv->strcol);
+	for (size_t k = 0; k < n; k++)
+		if (cv->outcol[k] >= 0 && cf_role_type(cv->role[k]) == CF_STR)
+			cv->strcol[cv->nstr++] = k;
 	if (cv->kind == CF_KIND_RATINGS) {
 		if (o->scale) {
 			char v[40];
@@ -651,6 +682,21 @@ setup(struct conv *cv, const cf_csv_rec *first)
 		cf_schema_set(cv->schema, "dups", cf_dups_name(o->dups));
 	}
 	return g.header;
+}
+
+/* Dies if the input is UTF-16 (not decoded) or has CR-only line ends. */
+static void
+check_text(const struct conv *cv, cf_csv *csv)
+{
+	int what = cf_csv_sniff(csv);
+
+	if (what == CF_CSV_CR_ONLY)
+		cf_die("%s:1: %s: convert them to LF first (tr '\\r' '\\n')", cv->fname,
+		       cf_csv_sniff_name(what));
+	if (what != CF_CSV_TEXT_OK)
+		cf_die("%s:1: %s: use --encoding %s (or convert it: iconv -f %s -t utf-8)",
+		       cv->fname, cf_csv_sniff_name(what), cf_csv_sniff_encoding(what),
+		       cf_csv_sniff_encoding(what));
 }
 
 static void
@@ -713,6 +759,10 @@ main(int argc, char **argv)
 	}
 	static cf_csv *csv;     /* static: reachable for LeakSanitizer if we die */
 	csv = cf_csv_new(fd, cv.fname);
+	if (o.encoding && cf_csv_set_encoding(csv, o.encoding) != 0)
+		cf_die("%s", cf_csv_error(csv));
+	cf_csv_set_quotes(csv, o.quotes);
+	check_text(&cv, csv);
 	if (!o.delim) {
 		const char *d = cf_csv_peek_line(csv, &line, &len) ?
 		                cf_csv_guess_delim(line, len) : ",";
@@ -720,7 +770,6 @@ main(int argc, char **argv)
 		o.dlen = strlen(d);
 	}
 	cf_csv_set_delim(csv, o.delim, o.dlen);
-	cf_csv_set_quotes(csv, o.quotes);
 	init_reasons(&cv);
 
 	if (o.out)
@@ -737,6 +786,7 @@ main(int argc, char **argv)
 	cf_schema_free(cv.schema);
 	free(cv.role);
 	free(cv.outcol);
+	free(cv.strcol);
 	free(cv.cbuf[0]);
 	free(cv.cbuf[1]);
 	free(o.delim);

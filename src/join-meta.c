@@ -10,6 +10,7 @@
 #include "metajson.h"
 #include "out.h"
 #include "ratings.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -27,6 +28,7 @@ struct opts {
 
 /* The input held in memory: one row per input row, ids by dictionary index. */
 struct input {
+	char *name;                     /* the stream's, for messages */
 	char *table;
 	int has_user, has_score, has_rank, has_rating, has_ts;
 	size_t n, cap;
@@ -90,8 +92,9 @@ usage(FILE *fp)
 "genres (JSON: \"title\":\"\",\"genres\":[]); one line on stderr counts such rows.\n"
 "Ids match in canonical form (\"018\" is \"18\"), as csv2bin writes them.\n"
 "Exit 1 with one line on stderr on bad input (not a frame, no 'item' column,\n"
-"a malformed movies file naming its line, a title JSON cannot hold); 2 on a\n"
-"usage error.\n"
+"a malformed movies or links file naming its line: also one without a movie,\n"
+"not UTF-8, UTF-16 or with CR-only line ends; an id JSON cannot hold, naming\n"
+"its row); 2 on a usage error.\n"
 "\n"
 "  mf-score --user 18 < model.bin | topk 20 | join-meta -m movies.csv --json\n");
 }
@@ -218,6 +221,7 @@ read_input(cf_reader *r, struct input *in)
 	ct = optcol(r, s, "timestamp", CF_I64, CF_I64);
 	enc_i = s->cols[ci].type == CF_U32;
 	enc_u = cu >= 0 && s->cols[cu].type == CF_U32;
+	in->name = cf_xstrdup(cf_reader_name(r));
 	in->table = cf_xstrdup(s->name);
 	in->has_user = cu >= 0;
 	in->has_score = cs >= 0;
@@ -277,6 +281,7 @@ read_input(cf_reader *r, struct input *in)
 static void
 free_input(struct input *in)
 {
+	free(in->name);
 	free(in->table);
 	free(in->user);
 	free(in->item);
@@ -526,15 +531,24 @@ print_table(const struct ctx *x, const size_t *rows, size_t n)
 
 /* ---- JSON ---- */
 
-/* Dies: `what` (a string of row's item) is not valid UTF-8. */
+/*
+ * Dies: `what` (a string of row's item: its id, from the input, or its
+ * metadata, from the movies or links file) is not valid UTF-8.
+ */
 static void __attribute__((noreturn))
 not_utf8(const struct ctx *x, size_t row, const char *what)
 {
 	size_t idl;
 	const char *id = cf_idmap_id(x->in->items, x->in->item[row], &idl);
+	char shown[CF_UTF8_SHOW_SIZE(40)];
 
-	cf_die("%s of item '%.*s' is not valid UTF-8: JSON cannot hold it", what,
-	       (int)(idl > 40 ? 40 : idl), id);
+	cf_utf8_show(shown, id, idl, 40);
+	if (strcmp(what, "the id") == 0)
+		cf_die("%s: '%s' row %zu: the item id %s is not valid UTF-8: JSON cannot hold it",
+		       x->in->name, x->in->table, row, shown);
+	cf_die("%s: %s of item %s is not valid UTF-8: JSON cannot hold it",
+	       strcmp(what, "imdbId") == 0 || strcmp(what, "tmdbId") == 0 ? x->o->links :
+	       x->o->movies, what, shown);
 }
 
 static json_t *
@@ -602,9 +616,10 @@ print_json(const struct ctx *x, int history, const size_t *rows, size_t a, size_
 		size_t len;
 		const char *u = cf_idmap_id(in->users, in->user[rows[a]], &len);
 		json_t *v = json_stringn(u, len);
+		char shown[CF_UTF8_SHOW_SIZE(40)];
 		if (!v)
-			cf_die("user id '%.*s' is not valid UTF-8: JSON cannot hold it",
-			       (int)(len > 40 ? 40 : len), u);
+			cf_die("%s: '%s' row %zu: the user id %s is not valid UTF-8: JSON cannot "
+			       "hold it", in->name, in->table, rows[a], cf_utf8_show(shown, u, len, 40));
 		jset(o, "user", v);
 	}
 	for (size_t j = a; j < b; j++) {

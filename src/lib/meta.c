@@ -3,16 +3,20 @@
  *
  * Every string lives in one arena; a movie's record holds offsets into it
  * (so the arena can grow), and an idmap gives the record of an id.
+ * Loading reports errors up the call chain (-1, the message in the
+ * loader's buffer); cf_meta_load_movies() and _links() die with it.
  */
 #include "meta.h"
 
 #include "csv.h"
 #include "frame.h"
 #include "idmap.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +152,33 @@ cf_utf8_width(const char *s, size_t len)
 
 /* ---------------------------------------------------------------- loading */
 
+/* One load: the file, its kind and where an error's message goes. */
+struct load {
+	cf_meta *m;
+	const struct kind *k;
+	const char *path;
+	char *err;
+	size_t errlen;
+};
+
+static int
+lfail(struct load *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Records the message (one line) and returns -1. */
+static int
+lfail(struct load *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(l->err, l->errlen, fmt, ap);
+	va_end(ap);
+	cf_oneline(l->err);
+	return -1;
+}
+
 static uint64_t
 put(cf_meta *m, const char *p, size_t n)
 {
@@ -183,17 +214,20 @@ struct kind {
 	const char *table;              /* frame table name */
 	const char *names[3][4];        /* per column: accepted header names */
 	const char *want;               /* for messages */
+	const char *what[3];            /* the columns, for messages */
 };
 
 static const struct kind movies_kind = {
 	"movies",
 	{{"movieId", "item", "id", NULL}, {"title", NULL}, {"genres", NULL}},
 	"movieId, title, genres",
+	{"the movie id", "the title", "the genres"},
 };
 static const struct kind links_kind = {
 	"links",
 	{{"movieId", "item", "id", NULL}, {"imdbId", "imdb", NULL}, {"tmdbId", "tmdb", NULL}},
 	"movieId, imdbId, tmdbId",
+	{"the movie id", "imdbId", "tmdbId"},
 };
 
 static int
@@ -207,25 +241,38 @@ col_role(const struct kind *k, const char *p, size_t n)
 }
 
 /*
- * Stores one row: f[0] the id (not empty), f[1], f[2] the kind's other two
- * columns.  where is the message prefix up to the line or row number.
+ * Stores one row: f[0] the id, f[1], f[2] the kind's other two columns.
+ * where is the message prefix up to the line or row number.  -1 on a bad
+ * row: an empty or repeated id, a string that is not UTF-8.
  */
-static void
-store(cf_meta *m, const struct kind *k, const char *const f[3], const size_t n[3],
-      const char *where, unsigned long long at)
+static int
+store(struct load *l, const char *const f[3], const size_t n[3], const char *where,
+      unsigned long long at)
 {
+	const struct kind *k = l->k;
 	int added, movies = k == &movies_kind;
-	struct rec *r = record(m, f[0], n[0], &added);
+	struct rec *r;
 	int a = movies ? S_TITLE : S_IMDB, b = movies ? S_GENRES : S_TMDB;
 
+	if (n[0] == 0)
+		return lfail(l, "%s%llu: empty movie id", where, at);
+	for (int c = 0; c < 3; c++) {
+		size_t bad;
+		char shown[CF_UTF8_SHOW_SIZE(40)];
+		if (!cf_utf8_valid(f[c], n[c], &bad))
+			return lfail(l, "%s%llu: invalid UTF-8 in %s, byte %zu: %s (convert the "
+			             "file to UTF-8: iconv, or csv2bin --encoding)", where, at,
+			             k->what[c], bad + 1, cf_utf8_show(shown, f[c], n[c], 40));
+	}
+	r = record(l->m, f[0], n[0], &added);
 	if (movies ? r->in_movies : r->in_links)
-		cf_die("%s%llu: duplicate movie id '%.*s'", where, at,
-		       (int)(n[0] > 40 ? 40 : n[0]), f[0]);
+		return lfail(l, "%s%llu: duplicate movie id '%.*s'", where, at,
+		             (int)(n[0] > 40 ? 40 : n[0]), f[0]);
 	if (n[1] > UINT32_MAX || n[2] > UINT32_MAX)
-		cf_die("%s%llu: field longer than 4 GiB", where, at);
-	r->off[a] = put(m, f[1], n[1]);
+		return lfail(l, "%s%llu: field longer than 4 GiB", where, at);
+	r->off[a] = put(l->m, f[1], n[1]);
 	r->len[a] = (uint32_t)n[1];
-	r->off[b] = put(m, f[2], n[2]);
+	r->off[b] = put(l->m, f[2], n[2]);
 	r->len[b] = (uint32_t)n[2];
 	if (movies) {
 		r->year = cf_title_year(f[1], n[1]);
@@ -233,40 +280,67 @@ store(cf_meta *m, const struct kind *k, const char *const f[3], const size_t n[3
 	} else {
 		r->in_links = 1;
 	}
+	return 0;
 }
 
-static size_t
-load_frame(cf_meta *m, const struct kind *k, int fd, const char *path)
+/* The frame's table must be the kind's: 0, or -1 as cf_expect_table() would say. */
+static int
+expect_table(struct load *l, cf_reader *r, const cf_schema **s)
 {
-	cf_reader *r = cf_reader_open(fd, path);
-	const cf_schema *s = cf_expect_table(r, k->table);
-	int col[3];
+	int rc = cf_read_table(r, s);
+
+	if (rc < 0)
+		return lfail(l, "%s", cf_reader_error(r));
+	if (rc == 0 && cf_reader_offset(r) == 0)
+		return lfail(l, "%s: empty input: expected a '%s' table", l->path, l->k->table);
+	if (rc == 0)
+		return lfail(l, "%s: byte %llu: stream ended: expected a '%s' table", l->path,
+		             (unsigned long long)cf_reader_offset(r), l->k->table);
+	if (strcmp((*s)->name, l->k->table) != 0)
+		return lfail(l, "%s: byte %llu: expected a '%s' table, found '%s'", l->path,
+		             (unsigned long long)cf_reader_offset(r), l->k->table, (*s)->name);
+	return 0;
+}
+
+static int
+load_frame(struct load *l, int fd, size_t *rows)
+{
+	const struct kind *k = l->k;
+	cf_reader *r = cf_reader_open(fd, l->path);
+	const cf_schema *s;
+	int col[3], rc = 0, bad = 0;    /* bad: the message is written */
 	cf_block b;
-	size_t rows = 0;
 	char where[512];
 
-	snprintf(where, sizeof where, "%s: '%s' row ", path, k->table);
-	for (int c = 0; c < 3; c++) {
+	cf_reader_set_die(r, 0);
+	bad = expect_table(l, r, &s) != 0;
+	snprintf(where, sizeof where, "%s: '%s' row ", l->path, k->table);
+	for (int c = 0; c < 3 && !bad; c++) {
 		col[c] = -1;
 		for (int j = 0; k->names[c][j] && col[c] < 0; j++)
 			col[c] = cf_schema_col(s, k->names[c][j]);
 		if (col[c] < 0 || s->cols[col[c]].type != CF_STR)
-			cf_die("%s: the '%s' table has no str column '%s' (want %s)", path,
-			       k->table, k->names[c][1] ? k->names[c][1] : k->names[c][0], k->want);
+			bad = lfail(l, "%s: the '%s' table has no str column '%s' (want %s)",
+			            l->path, k->table, k->names[c][1] ? k->names[c][1] :
+			            k->names[c][0], k->want) != 0;
 	}
-	while (cf_read_block(r, &b) == 1) {
-		for (uint32_t i = 0; i < b.nrows; i++, rows++) {
+	while (!bad && (rc = cf_read_block(r, &b)) == 1) {
+		for (uint32_t i = 0; i < b.nrows && !bad; i++) {
 			const char *f[3];
 			size_t n[3];
 			for (int c = 0; c < 3; c++)
 				f[c] = cf_str(&b, col[c], i, &n[c]);
-			if (n[0] == 0)
-				cf_die("%s: '%s' row %zu: empty movie id", path, k->table, rows);
-			store(m, k, f, n, where, rows);
+			bad = store(l, f, n, where, *rows) != 0;
+			*rows += !bad;
 		}
 	}
+	if (!bad && rc < 0)
+		bad = lfail(l, "%s", cf_reader_error(r)) != 0;
+	if (!bad && *rows == 0)
+		bad = lfail(l, "%s: the '%s' table has no rows: no %s", l->path, k->table,
+		            k->table) != 0;
 	cf_reader_close(r);     /* closes fd */
-	return rows;
+	return bad ? -1 : 0;
 }
 
 /* [+-]?digits: a record that starts so has no header row. */
@@ -283,134 +357,251 @@ is_int(const char *p, size_t n)
 	return 1;
 }
 
-static size_t
-load_csv(cf_meta *m, const struct kind *k, int fd, const char *path)
+/* UTF-16 or CR-only line ends: -1 with a message that says so, else 0. */
+static int
+check_text(struct load *l, cf_csv *c)
 {
-	cf_csv *c = cf_csv_new(fd, path);
+	int what = cf_csv_sniff(c);
+
+	if (what == CF_CSV_TEXT_OK)
+		return 0;
+	if (what == CF_CSV_CR_ONLY)
+		return lfail(l, "%s: line 1: %s: convert them to LF (tr '\\r' '\\n')", l->path,
+		             cf_csv_sniff_name(what));
+	return lfail(l, "%s: line 1: %s: convert it (iconv -f %s -t utf-8, or csv2bin "
+	             "--encoding %s)", l->path, cf_csv_sniff_name(what),
+	             cf_csv_sniff_encoding(what), cf_csv_sniff_encoding(what));
+}
+
+/*
+ * The header (or, if the first record has no known column name and starts
+ * with an id, positional columns): col[] and the field count *need; 1 if
+ * the record was a header, 0 if it is the first row, -1 on an error.
+ */
+static int
+header(struct load *l, const cf_csv_rec *rec, int col[3], size_t *need)
+{
+	const struct kind *k = l->k;
+	int seen[3] = {0, 0, 0}, any = 0;
+
+	for (size_t j = 0; j < rec->nfields && j < CF_CSV_MAX_FIELDS; j++) {
+		int role = col_role(k, rec->f[j].p, rec->f[j].len);
+		if (role >= 0 && !seen[role]) {
+			seen[role] = 1;
+			col[role] = (int)j;
+			any = 1;
+		}
+	}
+	if (any) {
+		for (int j = 0; j < 3; j++)
+			if (!seen[j])
+				return lfail(l, "%s: line %llu: the header has no '%s' column (want %s)",
+				             l->path, (unsigned long long)rec->line, k->names[j][0],
+				             k->want);
+		*need = rec->nfields;
+		return 1;
+	}
+	/* No header: a first field that is an id means positional columns. */
+	if (rec->nfields != 3 || !is_int(rec->f[0].p, rec->f[0].len))
+		return lfail(l, "%s: line %llu: expected a header row naming %s", l->path,
+		             (unsigned long long)rec->line, k->want);
+	*need = 3;
+	return 0;
+}
+
+static int
+read_csv(struct load *l, cf_csv *c, size_t *rows)
+{
 	cf_csv_rec rec;
 	const char *line, *d = ",";
-	size_t len, rows = 0, need = 0;
-	int col[3] = {0, 1, 2}, first = 1;
+	size_t len, need = 0;
+	int col[3] = {0, 1, 2}, first = 1, headed = 0;
 	char where[512];
 
+	if (check_text(l, c) != 0)
+		return -1;
 	if (cf_csv_peek_line(c, &line, &len))
 		d = cf_csv_guess_delim(line, len);
 	cf_csv_set_delim(c, d, strlen(d));
 	if (strcmp(d, "::") == 0)
 		cf_csv_set_quotes(c, 0);        /* MovieLens' .dat files do not quote */
-	snprintf(where, sizeof where, "%s: line ", path);
+	snprintf(where, sizeof where, "%s: line ", l->path);
 	while (cf_csv_next(c, &rec)) {
 		const char *f[3];
 		size_t n[3];
 
 		if (rec.err)
-			cf_die("%s: line %llu: %s", path, (unsigned long long)rec.line, rec.err);
+			return lfail(l, "%s: line %llu: %s", l->path, (unsigned long long)rec.line,
+			             rec.err);
 		if (first) {
-			int seen[3] = {0, 0, 0}, any = 0;
 			first = 0;
-			for (size_t j = 0; j < rec.nfields && j < CF_CSV_MAX_FIELDS; j++) {
-				int role = col_role(k, rec.f[j].p, rec.f[j].len);
-				if (role >= 0 && !seen[role]) {
-					seen[role] = 1;
-					col[role] = (int)j;
-					any = 1;
-				}
-			}
-			if (any) {
-				for (int j = 0; j < 3; j++)
-					if (!seen[j])
-						cf_die("%s: line %llu: the header has no '%s' column (want %s)",
-						       path, (unsigned long long)rec.line, k->names[j][0], k->want);
-				need = rec.nfields;
+			if ((headed = header(l, &rec, col, &need)) < 0)
+				return -1;
+			if (headed)
 				continue;
-			}
-			/* No header: a first field that is an id means positional columns. */
-			if (rec.nfields != 3 || !is_int(rec.f[0].p, rec.f[0].len))
-				cf_die("%s: line %llu: expected a header row naming %s", path,
-				       (unsigned long long)rec.line, k->want);
-			need = 3;
 		}
 		if (rec.nfields != need)
-			cf_die("%s: line %llu: expected %zu fields, found %zu", path,
-			       (unsigned long long)rec.line, need, rec.nfields);
+			return lfail(l, "%s: line %llu: expected %zu fields, found %zu", l->path,
+			             (unsigned long long)rec.line, need, rec.nfields);
 		for (int j = 0; j < 3; j++) {
 			f[j] = rec.f[col[j]].p;
 			n[j] = rec.f[col[j]].len;
 		}
-		if (n[0] == 0)
-			cf_die("%s: line %llu: empty movie id", path, (unsigned long long)rec.line);
-		store(m, k, f, n, where, rec.line);
-		rows++;
+		if (store(l, f, n, where, rec.line) != 0)
+			return -1;
+		(*rows)++;
 	}
+	if (cf_csv_error(c))
+		return lfail(l, "%s", cf_csv_error(c));
+	if (first)
+		return lfail(l, "%s: empty file: expected a header naming %s, then %s",
+		             l->path, l->k->want, l->k->table);
+	if (*rows == 0)
+		return lfail(l, "%s: no %s: the header is followed by no rows", l->path,
+		             l->k->table);
+	return 0;
+}
+
+static int
+load_csv(struct load *l, int fd, size_t *rows)
+{
+	cf_csv *c = cf_csv_new(fd, l->path);
+	int rc;
+
+	cf_csv_set_die(c, 0);
+	rc = read_csv(l, c, rows);
 	cf_csv_free(c);
 	close(fd);
-	return rows;
+	return rc;
+}
+
+/* Copies the rest of fd (a pipe) to a temp file; returns its fd (at 0), or -1. */
+static int
+spool(struct load *l, int fd)
+{
+	FILE *tmp = tmpfile();
+	char buf[1 << 16];
+	ssize_t r;
+	int out;
+
+	if (!tmp)
+		return lfail(l, "%s: temp file: %s", l->path, strerror(errno));
+	while ((r = read(fd, buf, sizeof buf)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			lfail(l, "%s: %s", l->path, strerror(errno));
+			fclose(tmp);
+			return -1;
+		}
+		if (fwrite(buf, 1, (size_t)r, tmp) != (size_t)r) {
+			lfail(l, "%s: temp file: %s", l->path, strerror(errno));
+			fclose(tmp);
+			return -1;
+		}
+	}
+	if (fflush(tmp) != 0) {
+		lfail(l, "%s: temp file: %s", l->path, strerror(errno));
+		fclose(tmp);
+		return -1;
+	}
+	out = dup(fileno(tmp));
+	fclose(tmp);
+	if (out < 0 || lseek(out, 0, SEEK_SET) != 0) {
+		lfail(l, "%s: temp file: %s", l->path, strerror(errno));
+		if (out >= 0)
+			close(out);
+		return -1;
+	}
+	return out;
 }
 
 /*
  * Opens path and tells a frame (starts with the table magic) from text.
  * Input that cannot be peeked at in place (a pipe) is copied to a temp
- * file first.
+ * file first.  Returns the fd, or -1.
  */
 static int
-open_peek(const char *path, int *frame)
+open_peek(struct load *l, int *frame)
 {
 	static const unsigned char magic[8] = {0x89, 'C', 'F', 'R', '\r', '\n', 0x1a, '\n'};
 	unsigned char head[8];
 	struct stat st;
 	ssize_t got;
-	int fd = open(path, O_RDONLY);
+	int fd = open(l->path, O_RDONLY);
 
 	if (fd < 0)
-		cf_die("%s:", path);
-	if (fstat(fd, &st) != 0)
-		cf_die("%s:", path);
-	if (!S_ISREG(st.st_mode)) {
-		FILE *tmp = tmpfile();
-		char buf[1 << 16];
-		ssize_t r;
-		if (!tmp)
-			cf_die("%s: temp file:", path);
-		while ((r = read(fd, buf, sizeof buf)) != 0) {
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				cf_die("%s:", path);
-			}
-			if (fwrite(buf, 1, (size_t)r, tmp) != (size_t)r)
-				cf_die("%s: temp file:", path);
-		}
-		if (fflush(tmp) != 0)
-			cf_die("%s: temp file:", path);
+		return lfail(l, "%s: %s", l->path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		lfail(l, "%s: %s", l->path, strerror(errno));
 		close(fd);
-		fd = dup(fileno(tmp));
-		fclose(tmp);
-		if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0)
-			cf_die("%s: temp file:", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		int t = spool(l, fd);
+		close(fd);
+		if ((fd = t) < 0)
+			return -1;
 	}
 	got = pread(fd, head, sizeof head, 0);
-	if (got < 0)
-		cf_die("%s:", path);
+	if (got < 0) {
+		lfail(l, "%s: %s", l->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	*frame = got == (ssize_t)sizeof head && memcmp(head, magic, sizeof head) == 0;
 	return fd;
 }
 
-static size_t
-load(cf_meta *m, const struct kind *k, const char *path)
+static int
+load(cf_meta *m, const struct kind *k, const char *path, size_t *rows, char *err,
+     size_t errlen)
 {
-	int frame, fd = open_peek(path, &frame);
+	struct load l = {m, k, path, err, errlen};
+	size_t n = 0;
+	int frame = 0, fd, rc;
 
-	return frame ? load_frame(m, k, fd, path) : load_csv(m, k, fd, path);
+	if (errlen)
+		err[0] = '\0';
+	if ((fd = open_peek(&l, &frame)) < 0)
+		rc = -1;
+	else
+		rc = frame ? load_frame(&l, fd, &n) : load_csv(&l, fd, &n);
+	if (rows)
+		*rows = n;
+	return rc;
+}
+
+int
+cf_meta_read_movies(cf_meta *m, const char *path, size_t *rows, char *err, size_t errlen)
+{
+	return load(m, &movies_kind, path, rows, err, errlen);
+}
+
+int
+cf_meta_read_links(cf_meta *m, const char *path, size_t *rows, char *err, size_t errlen)
+{
+	return load(m, &links_kind, path, rows, err, errlen);
 }
 
 size_t
 cf_meta_load_movies(cf_meta *m, const char *path)
 {
-	return load(m, &movies_kind, path);
+	char err[1024];
+	size_t rows;
+
+	if (cf_meta_read_movies(m, path, &rows, err, sizeof err) != 0)
+		cf_die("%s", err);
+	return rows;
 }
 
 size_t
 cf_meta_load_links(cf_meta *m, const char *path)
 {
-	return load(m, &links_kind, path);
+	char err[1024];
+	size_t rows;
+
+	if (cf_meta_read_links(m, path, &rows, err, sizeof err) != 0)
+		cf_die("%s", err);
+	return rows;
 }

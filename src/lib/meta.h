@@ -9,11 +9,16 @@
  * "+18" and "18.0" are "18"), so they match the ids of every frame.  A
  * title's year is parsed from its trailing "(YYYY)"; it may be absent.
  * Genres are kept as in the file ('|'-separated); cf_genre_next() splits
- * them.  Strings are not NUL-terminated and may hold any UTF-8.
+ * them.  Strings are not NUL-terminated; they are valid UTF-8.
  *
- * Loading dies (cf_die) with one line naming the file and line (CSV) or
- * row (frame) on anything malformed: a missing column, a record with the
- * wrong number of fields, an empty or duplicate movie id.
+ * Loading fails with one line naming the file and line (CSV) or row
+ * (frame) on anything malformed: a missing column, a record with the
+ * wrong number of fields, an empty or duplicate movie id, a string that
+ * is not valid UTF-8 (utf8.h: what JSON and the frame format's `str`
+ * hold), UTF-16 text or CR-only line ends (csv.h's cf_csv_sniff), and a
+ * file without a movie: empty, or a header and no rows (a frame's table
+ * with no rows).  The cf_meta_read_* functions return the message; the
+ * cf_meta_load_* ones die (cf_die) with it.
  */
 #ifndef CF_META_H
 #define CF_META_H
@@ -49,6 +54,16 @@ void cf_meta_free(cf_meta *m);
 size_t cf_meta_load_movies(cf_meta *m, const char *path);
 /* Loads links.csv or a `links` frame; ids not yet known are added (in_movies 0). */
 size_t cf_meta_load_links(cf_meta *m, const char *path);
+/*
+ * The same without dying: 0 (and *rows, unless NULL, the rows read), or
+ * -1 with the one-line message in err (errlen bytes; what the _load_
+ * functions die with, without the program's name).  After an error m
+ * holds the rows stored before it: free it.
+ */
+int cf_meta_read_movies(cf_meta *m, const char *path, size_t *rows, char *err,
+                        size_t errlen);
+int cf_meta_read_links(cf_meta *m, const char *path, size_t *rows, char *err,
+                       size_t errlen);
 
 /* Movies known (from either file). */
 uint32_t cf_meta_count(const cf_meta *m);

@@ -49,3 +49,18 @@ t_true "float formatting: values equal within f32 + %.4f rounding" "awk -F, 'NR=
 # A corrupt tail after the printed table is still reported.
 t_run "corrupt second table" 1 "head -c \$((\$(wc -c < mr.bin) - 100)) mr.bin | bin2csv > /dev/null"
 t_err_line "corrupt second table" bin2csv "truncated"
+
+# Delimiters CSV quoting cannot live with are refused, saying why.
+t_run "-d '\"'" 2 "bin2csv -d '\"' < r.bin"
+t_err_has "-d '\"': why" "^bin2csv: bad delimiter '\"': the quote starts and ends quoted fields \\(RFC 4180\\), so it cannot separate them\$"
+t_true "-d '\"': usage on stderr, nothing on stdout" "grep -q '^usage: bin2csv' err && test ! -s out"
+NL=$(printf '\nx') NL=${NL%x}
+t_run "-d LF" 2 "bin2csv -d '$NL' < r.bin"
+t_err_has "-d LF: why" "^bin2csv: bad delimiter '.n': a line break \\(CR or LF\\) ends a record"
+t_run "-d CR" 2 "bin2csv -d \"\$(printf '\\r')\" < r.bin"
+t_err_has "-d CR: why" "^bin2csv: bad delimiter '.r': a line break \\(CR or LF\\) ends a record, so it cannot separate fields\$"
+t_run "-d two characters" 2 "bin2csv -d ab < r.bin"
+t_err_has "-d two characters" "^bin2csv: delimiter must be one character: 'ab'\$"
+t_run "-d ';'" 0 "bin2csv -d ';' < r.bin | head -n 1"
+t_out_is "-d ';'" "user;item;rating;timestamp"
+t_true "--help says which delimiters cannot be" "bin2csv --help | grep -q \"not '\\\"', CR or LF\""

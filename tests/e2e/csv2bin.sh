@@ -63,8 +63,95 @@ t_run "quoted newline and doubled quotes" 0 \
 	"printf 'movieId,title,genres\\n1,\"Two\\nlines, \"\"quoted\"\"\",Drama\\n2,x,\\n' | csv2bin > q.bin"
 t_true "quoted newline and doubled quotes: values" \
 	"dump q.bin > got && printf '1,\"Two\\nlines, \"\"quoted\"\"\",Drama\\n2,x,\\n' | cmp - got"
-t_run "invalid UTF-8 passes through" 0 "printf 'movieId,title,genres\\n1,caf\\351 \\377,X\\n' | csv2bin > u.bin"
-t_true "invalid UTF-8: bytes unchanged" "dump u.bin | od -An -tx1 | tr -d ' \\n' | grep -q 'e920ff2c58'"
+
+# ---- text: UTF-8 only; --encoding; UTF-16 and CR-only line ends said -------
+t_run "UTF-8 passes through" 0 "printf 'movieId,title,genres\\n1,Caf\\303\\251 \\360\\237\\216\\254,X\\n' | csv2bin > u.bin"
+t_true "UTF-8: bytes unchanged" "dump u.bin | od -An -tx1 | tr -d ' \\n' | grep -q '436166c3a920f09f8eac2c58'"
+# Every string column is checked; the row is bad (strict: FILE:LINE, exit 1).
+for c in latin1:'caf\351' overlong-C0:'\300\257' overlong-E0:'\340\200\257' \
+         surrogate:'\355\240\200' above-10FFFF:'\364\220\200\200' five-bytes:'\370\210\200\200\200' \
+         stray-continuation:'\200x' cut-short:'ab\303'; do
+	n=${c%%:*} v=${c#*:}
+	t_run "invalid UTF-8 ($n): a bad row" 1 "printf 'movieId,title,genres\\n1,ok,X\\n2,$v,X\\n' | csv2bin > o.bin"
+	t_err_line "invalid UTF-8 ($n)" csv2bin "stdin:3: invalid UTF-8 in column 'title', byte [0-9]+: '.*' \\(a Latin-1 file needs --encoding latin1\\)\$"
+done
+t_run "invalid UTF-8: the message escapes the bytes" 1 "csv2bin '$BAD/bad-utf8.csv' > o.bin"
+t_err_line "invalid UTF-8: the message escapes the bytes" csv2bin "$BAD/bad-utf8.csv:3: invalid UTF-8 in column 'title', byte 5: 'Bad \\\\xff \\(1999\\)'"
+t_true "invalid UTF-8: the message is UTF-8 itself" "iconv -f UTF-8 -t UTF-8 err > /dev/null"
+t_run "invalid UTF-8, lenient: the row dropped" 0 "csv2bin --lenient < '$BAD/bad-utf8.csv' > o.bin"
+t_err_line "invalid UTF-8, lenient: counted" csv2bin "stdin: dropped 1 row: invalid UTF-8\$"
+t_true "invalid UTF-8, lenient: the good rows" "dump o.bin | cut -d, -f1 | tr '\\n' ' ' | grep -qx '1 3 '"
+t_run "invalid UTF-8 user id (ratings)" 1 "printf 'userId,movieId,rating,timestamp\\n1,1,4,1\\n\\377\\376,2,4,1\\n' | csv2bin > o.bin"
+t_err_line "invalid UTF-8 user id" csv2bin "stdin:3: invalid UTF-8 in column 'user', byte 1: '\\\\xff\\\\xfe'"
+t_run "invalid UTF-8 item id (ratings.dat shape)" 1 "printf '1::2::4::1\\n1::\\351::4::1\\n' | csv2bin > o.bin"
+t_err_line "invalid UTF-8 item id" csv2bin "stdin:2: invalid UTF-8 in column 'item'"
+t_run "invalid UTF-8 in a quoted field" 1 "printf 'movieId,title,genres\\n1,\"a, \\351\",X\\n' | csv2bin > o.bin"
+t_err_line "invalid UTF-8 in a quoted field" csv2bin "stdin:2: invalid UTF-8 in column 'title'"
+t_run "invalid UTF-8 in a skipped column is not written, not checked" 0 \
+	"printf '1\\t\\377\\t2\\t4.5\\n' | csv2bin --columns user,_,item,rating > o.bin"
+t_run "invalid UTF-8 in a generic header" 1 "printf 'a,b\\351\\n1,2\\n' | csv2bin > o.bin"
+t_err_line "invalid UTF-8 in a generic header" csv2bin "stdin:1: invalid UTF-8 in the header, column 2, byte 2"
+t_run "invalid UTF-8 in a generic table" 1 "printf 'a,b\\n1,2\\n3,\\377\\n' | csv2bin > o.bin"
+t_err_line "invalid UTF-8 in a generic table" csv2bin "stdin:3: invalid UTF-8 in column 'b', byte 1"
+
+# --encoding: converted to UTF-8 before parsing (ml-100k's u.item is Latin-1).
+printf 'movieId|title|genres\n1|Caf\351 (1999)|Drama\n2|\300 bient\364t|Com\351die\n' > latin1.csv
+t_run "latin1 without --encoding" 1 "csv2bin -d '|' latin1.csv > o.bin"
+t_err_line "latin1 without --encoding" csv2bin "latin1.csv:2: invalid UTF-8 in column 'title', byte 4: 'Caf\\\\xe9 \\(1999\\)' \\(a Latin-1 file needs --encoding latin1\\)"
+t_run "--encoding latin1 (file)" 0 "csv2bin -d '|' --encoding latin1 latin1.csv > l1.bin"
+t_true "--encoding latin1: the title is UTF-8 (Cafe with e acute)" "test \"\$(dump l1.bin | head -n 1)\" = \"\$(printf '1,Caf\\303\\251 (1999),Drama')\""
+t_true "--encoding latin1: every value" "test \"\$(dump l1.bin)\" = \"\$(iconv -f LATIN1 -t UTF-8 latin1.csv | tail -n +2 | tr '|' ,)\""
+t_run "--encoding latin1 (pipe), ISO-8859-1, any case" 0 "cat latin1.csv | csv2bin -d '|' --encoding ISO-8859-1 | cmp - l1.bin"
+t_run "--encoding latin1: join-meta prints the UTF-8 title" 0 "printf '[{\"name\": \"topk\", \"columns\": [[\"user\", \"str\"], [\"item\", \"str\"]], \"rows\": [[\"1\", \"1\"]]}]' | python3 '$TOP/tests/tools/cfwrite.py' | join-meta -m l1.bin --json"
+t_out_is "--encoding latin1: join-meta prints the UTF-8 title" "$(printf '{"items":[{"id":"1","title":"Caf\303\251 (1999)","genres":["Drama"]}]}')"
+t_run "--encoding cp1252: curly quotes" 0 "printf 'movieId,title,genres\\n1,\\223Quoted\\224 \\200,X\\n' | csv2bin --encoding cp1252 > cp.bin"
+t_true "--encoding cp1252: UTF-8 out" "test \"\$(dump cp.bin)\" = \"\$(printf '1,\\342\\200\\234Quoted\\342\\200\\235 \\342\\202\\254,X')\""
+t_run "--encoding cp1252: an undefined byte" 1 "printf 'movieId,title,genres\\n1,a,X\\n2,b\\201,X\\n' | csv2bin --encoding cp1252 > o.bin"
+t_err_line "--encoding cp1252: an undefined byte" csv2bin "stdin:3: byte 30: not valid cp1252\$"
+t_run "--encoding utf-8: the default, checked" 1 "csv2bin --encoding UTF-8 '$BAD/bad-utf8.csv' > o.bin"
+t_err_line "--encoding utf-8" csv2bin "bad-utf8.csv:3: invalid UTF-8"
+t_run "--encoding unknown" 2 "csv2bin --encoding ebcdic < '$DATA/links.csv'"
+t_err_has "--encoding unknown: said" "^csv2bin: bad --encoding 'ebcdic': want utf-8, latin1"
+t_true "--help lists the encodings" "csv2bin --help | grep -q -- '--encoding ENC' && csv2bin --help | grep -q 'utf-16le or utf-16be'"
+# Decoding across buffer boundaries (pipe reads of 1 MiB, a 4 MiB buffer):
+# an ASCII file of 7 MB reads the same as latin1, cp1252 and UTF-16.
+{ cat "$DATA/ratings.csv"; tail -n +2 "$DATA/ratings.csv"; tail -n +2 "$DATA/ratings.csv"; } > big.csv
+csv2bin --dups keep < big.csv > big.bin 2>/dev/null
+t_run "big file: --encoding latin1 (pipe) = UTF-8" 0 "cat big.csv | csv2bin --dups keep --encoding latin1 | cmp - big.bin"
+t_run "big file: --encoding cp1252 (file) = UTF-8" 0 "csv2bin --dups keep --encoding cp1252 big.csv | cmp - big.bin"
+iconv -f UTF-8 -t UTF-16 big.csv > big16.csv
+t_run "big file: UTF-16 without --encoding" 1 "csv2bin --dups keep big16.csv > o.bin"
+t_run "big file: --encoding utf-16 (file) = UTF-8" 0 "csv2bin --dups keep --encoding utf-16 big16.csv | cmp - big.bin"
+t_run "big file: --encoding utf-16 (pipe) = UTF-8" 0 "cat big16.csv | csv2bin --dups keep --encoding utf-16 | cmp - big.bin"
+
+# UTF-16 (a byte order mark, LE or BE; or zero bytes beside ASCII): said, not
+# "line 3: missing fields"; read with --encoding.
+iconv -f UTF-8 -t UTF-16LE "$DATA/movies.csv" > m16le-nobom.csv
+{ printf '\377\376'; cat m16le-nobom.csv; } > m16le.csv
+iconv -f UTF-8 -t UTF-16BE "$DATA/movies.csv" > m16be-nobom.csv
+{ printf '\376\377'; cat m16be-nobom.csv; } > m16be.csv
+for f in m16le:LE:"byte order mark FF FE":utf-16 m16be:BE:"byte order mark FE FF":utf-16 \
+         m16le-nobom:LE:"zero bytes after ASCII":utf-16le m16be-nobom:BE:"zero bytes before ASCII":utf-16be; do
+	n=${f%%:*} r=${f#*:} e=${r%%:*} r=${r#*:} why=${r%%:*} enc=${r#*:}
+	t_run "$n: UTF-16 said" 1 "csv2bin $n.csv > o.bin"
+	t_err_line "$n: UTF-16 said" csv2bin "$n.csv:1: UTF-16$e text \\($why\\), not UTF-8: use --encoding $enc \\(or convert it: iconv -f $enc -t utf-8\\)\$"
+	t_run "$n: --encoding $enc" 0 "csv2bin --encoding $enc $n.csv | cmp - movies.bin"
+	t_run "$n: --encoding $enc (pipe)" 0 "cat $n.csv | csv2bin --encoding $enc | cmp - movies.bin"
+done
+t_run "UTF-16: a BOM and CRLF" 0 "sed 's/\$/\\r/' '$DATA/movies.csv' | iconv -f UTF-8 -t UTF-16 | csv2bin --encoding utf-16 | cmp - movies.bin"
+t_run "UTF-16: cut inside a character" 1 "head -c 1001 m16le.csv | csv2bin --encoding utf-16 > o.bin"
+t_err_line "UTF-16: cut inside a character" csv2bin "stdin:[0-9]+: byte 1000: the input ends inside a character of utf-16\$"
+t_run "UTF-16: an unpaired surrogate" 1 "printf 'a\\000,\\000b\\000\\n\\000\\000\\334\\n\\000' | csv2bin --encoding utf-16le > o.bin"
+t_err_line "UTF-16: an unpaired surrogate" csv2bin "stdin:2: byte 8: not valid utf-16le\$"
+
+# CR-only line ends (classic Mac OS): said, not an empty table with exit 0.
+t_run "CR-only line ends" 1 "tr '\\n' '\\r' < '$DATA/movies.csv' | csv2bin > o.bin"
+t_err_line "CR-only line ends" csv2bin "stdin:1: CR-only line ends \\(classic Mac OS\\), not LF or CRLF: convert them to LF first \\(tr '.r' '.n'\\)\$"
+t_run "CR-only line ends, a file" 1 "tr '\\n' '\\r' < '$DATA/ratings.csv' > mac.csv && csv2bin mac.csv > o.bin"
+t_err_line "CR-only line ends, a file" csv2bin "mac.csv:1: CR-only line ends"
+t_run "CR-only: converted as the message says" 0 "tr '\\r' '\\n' < mac.csv | csv2bin | cmp - ratings.bin"
+t_run "a CR inside quotes in the first line is not CR-only" 0 "printf 'a,\"b\\rc\"\\n1,2\\n' | csv2bin > o.bin"
+t_run "CRLF is not CR-only" 0 "printf 'a,b\\r\\n1,2\\r\\n' | csv2bin > o.bin"
 
 # ---- headerless shapes: u.data (tab), ratings.dat (::) --------------------
 tail -n +2 "$DATA/ratings.csv" | head -n 5000 > h.csv
@@ -117,6 +204,7 @@ bad_case bad-timestamp.csv 2 "timestamp is not an integer"
 bad_case unterminated.csv 4 "unterminated quoted field"
 bad_case multiline.csv 5 "missing fields"
 bad_case after-quote.csv 2 "text after a closing quote"
+bad_case bad-utf8.csv 3 "invalid UTF-8 in column 'title', byte 5: 'Bad .xff \\(1999\\)'"
 t_run "empty input" 1 "csv2bin < /dev/null"
 t_err_line "empty input" csv2bin "stdin: empty input\$"
 t_run "header only: a valid empty table" 0 "printf 'userId,movieId,rating,timestamp\\n' | csv2bin > e.bin"

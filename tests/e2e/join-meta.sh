@@ -174,10 +174,68 @@ t_run "movies: duplicate id" 1 "join-meta -m dup.csv < t18.bin"
 t_err_line "movies: duplicate id" join-meta "dup.csv: line 3: duplicate movie id '1'"
 t_run "movies: a ratings frame" 1 "join-meta -m t18.bin < t18.bin"
 t_err_line "movies: a ratings frame" join-meta "t18.bin: .*expected a 'movies' table, found 'topk'"
-printf 'movieId,title,genres\n74510,Bad \377 title,Drama\n' > latin1.csv
-t_run "title not UTF-8: JSON refuses" 1 "join-meta -m latin1.csv --json < t18.bin"
-t_err_line "title not UTF-8" join-meta "title of item '74510' is not valid UTF-8"
-t_run "title not UTF-8: the table prints" 0 "join-meta -m latin1.csv < t18.bin"
+# Strings that are not UTF-8 are refused when the metadata loads, naming the
+# file and the line (or the frame's row), whatever the output.
+printf 'movieId,title,genres\n1,Good (1999),Drama\n74510,Bad \377 title,Drama\n' > latin1.csv
+t_run "title not UTF-8: JSON" 1 "join-meta -m latin1.csv --json < t18.bin"
+t_err_line "title not UTF-8: JSON" join-meta "latin1.csv: line 3: invalid UTF-8 in the title, byte 5: 'Bad .xff title' \\(convert the file to UTF-8"
+t_run "title not UTF-8: the table" 1 "join-meta -m latin1.csv < t18.bin"
+t_err_line "title not UTF-8: the table" join-meta "latin1.csv: line 3: invalid UTF-8 in the title"
+for c in genres:'1,A,Dr\300\257ama' id:'\355\240\200,A,Drama' above-10FFFF:'1,\364\220\200\200,X'; do
+	n=${c%%:*} v=${c#*:}
+	printf "movieId,title,genres\n$v\n" > bad8.csv
+	t_run "movies not UTF-8 ($n)" 1 "join-meta -m bad8.csv --csv < t18.bin"
+	t_err_line "movies not UTF-8 ($n)" join-meta "bad8.csv: line 2: invalid UTF-8 in the (genres|movie id|title), byte [0-9]+:"
+done
+printf 'movieId,imdbId,tmdbId\n1,0114709,86\3512\n' > badlinks.csv
+t_run "links not UTF-8" 1 "join-meta -m movies.csv -l badlinks.csv < t18.bin"
+t_err_line "links not UTF-8" join-meta "badlinks.csv: line 2: invalid UTF-8 in tmdbId, byte 3: '86.xe92'"
+$CFW > badmovies.bin <<'EOF'
+[{"name": "movies", "columns": [["item", "str"], ["title", "str"], ["genres", "str"]],
+  "rows": [["1", "Toy Story (1995)", "Animation"], ["2", [74, 117, 109, 255], "Adventure"]]}]
+EOF
+t_run "movies frame not UTF-8" 1 "join-meta -m badmovies.bin < t18.bin"
+t_err_line "movies frame not UTF-8" join-meta "badmovies.bin: 'movies' row 1: invalid UTF-8 in the title, byte 4: 'Jum.xff'"
+# An id of the input that JSON cannot hold: the error names the stream and the row.
+$CFW > badid.bin <<'EOF'
+[{"name": "topk", "columns": [["user", "str"], ["item", "str"], ["score", "f32"], ["rank", "u32"]],
+  "rows": [["18", "1", 4.5, 1], ["18", [255, 254], 4.0, 2]]}]
+EOF
+t_run "item id not UTF-8: JSON" 1 "join-meta -m movies.csv --json < badid.bin"
+t_err_line "item id not UTF-8: JSON" join-meta "stdin: 'topk' row 1: the item id '.xff.xfe' is not valid UTF-8: JSON cannot hold it\$"
+t_run "item id not UTF-8: JSON, a file" 1 "join-meta --json badid.bin"
+t_err_line "item id not UTF-8: JSON, a file" join-meta "badid.bin: 'topk' row 1: the item id"
+t_run "item id not UTF-8: the table prints" 0 "join-meta -m movies.csv < badid.bin"
+$CFW > baduser.bin <<'EOF'
+[{"name": "topk", "columns": [["user", "str"], ["item", "str"], ["score", "f32"], ["rank", "u32"]],
+  "rows": [["18", "1", 4.5, 1], [[255, 254], "1", 4.0, 1]]}]
+EOF
+t_run "user id not UTF-8: JSON --extra" 1 "join-meta --json --extra < baduser.bin"
+t_err_line "user id not UTF-8: JSON --extra" join-meta "stdin: 'topk' row 1: the user id '.xff.xfe' is not valid UTF-8"
+
+# Metadata without a movie is an error: no header, or a header and no rows.
+: > empty.csv
+printf 'movieId,title,genres\n' > header-only.csv
+printf 'movieId,imdbId,tmdbId\r\n' > links-header-only.csv
+csv2bin < header-only.csv > empty-movies.bin 2>/dev/null
+for c in "-m /dev/null:/dev/null: empty file: expected a header naming movieId, title, genres, then movies\$" \
+         "-l /dev/null:/dev/null: empty file: expected a header naming movieId, imdbId, tmdbId, then links\$" \
+         "-m empty.csv:empty.csv: empty file: expected a header" \
+         "-m header-only.csv:header-only.csv: no movies: the header is followed by no rows\$" \
+         "-m movies.csv -l links-header-only.csv:links-header-only.csv: no links: the header is followed by no rows\$" \
+         "-m empty-movies.bin:empty-movies.bin: the 'movies' table has no rows: no movies\$"; do
+	f=${c%%:*} want=${c#*:}
+	t_run "empty metadata: $f" 1 "join-meta $f < t18.bin"
+	t_err_line "empty metadata: $f" join-meta "$want"
+done
+# UTF-16 and CR-only line ends are said, not misread.
+iconv -f UTF-8 -t UTF-16 movies.csv > movies16.csv
+t_run "movies in UTF-16" 1 "join-meta -m movies16.csv < t18.bin"
+t_err_line "movies in UTF-16" join-meta "movies16.csv: line 1: UTF-16(LE|BE) text \\(byte order mark (FF FE|FE FF)\\), not UTF-8: convert it \\(iconv -f utf-16 -t utf-8, or csv2bin --encoding utf-16\\)\$"
+t_run "movies in UTF-16, converted" 0 "csv2bin --encoding utf-16 movies16.csv > m16.bin && join-meta -m m16.bin --json < t18.bin | cmp - want.json"
+{ tr '\n' '\r' < header-only.csv; printf '1,A,B\r'; } > mac.csv
+t_run "movies with CR-only line ends" 1 "join-meta -m mac.csv < t18.bin"
+t_err_line "movies with CR-only line ends" join-meta "mac.csv: line 1: CR-only line ends \\(classic Mac OS\\), not LF or CRLF: convert them to LF"
 $CFW > noitem.bin <<'EOF'
 [{"name": "users", "columns": [["id", "str"]], "rows": [["1"]]}]
 EOF
@@ -211,3 +269,16 @@ t_run "--help" 0 "join-meta --help"
 t_true "--help: usage and the three JSON shapes" "grep -q '^usage: join-meta' out && grep -q '\"items\"' out && grep -q '\"histories\"' out && grep -q 'JSON Lines' out"
 t_run "--version" 0 "join-meta --version"
 t_true "--version names the program" "grep -q '^join-meta (cinefilter) [0-9]' out"
+
+# The server loads metadata with the same loader and reports its error.
+if [ -x "$BIN/serve" ] && [ -f model.bin ]; then
+	mkdir models && cp model.bin models/als.bin
+	t_run "serve --movies /dev/null" 1 "timeout 10 serve --models models --movies /dev/null --port 0"
+	t_err_line "serve --movies /dev/null" serve "/dev/null: empty file: expected a header naming movieId, title, genres"
+	t_run "serve --links header only" 1 "timeout 10 serve --models models --movies movies.csv --links links-header-only.csv --port 0"
+	t_err_line "serve --links header only" serve "links-header-only.csv: no links"
+	t_run "serve --movies not UTF-8" 1 "timeout 10 serve --models models --movies latin1.csv --port 0"
+	t_err_line "serve --movies not UTF-8" serve "latin1.csv: line 3: invalid UTF-8 in the title"
+else
+	t_record fail "serve with bad metadata" "serve or the model missing"
+fi
