@@ -2,6 +2,7 @@
  * model.c - the model's memory and its frame stream (see model.h).
  */
 #include "model.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -514,6 +515,15 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 			size_t len;
 			const char *id = cf_table_str(&d, 0, i, &len);
 			int added;
+			size_t badat;
+			/* The spec's str is UTF-8: an id that is not could never be
+			 * put into the server's JSON. */
+			if (!cf_utf8_valid(id, len, &badat)) {
+				cf_idmap_free(map);
+				cf_table_free(&d);
+				return bad(m, r, err, errlen, "'%s' row %" PRIu64 ": the id is not "
+				           "valid UTF-8 (byte %zu)", dname[t], i, badat);
+			}
 			cf_idmap_intern(map, id, len, &added);
 			if (!added) {
 				cf_idmap_free(map);

@@ -228,3 +228,12 @@ t_true "version names the program" "grep -q '^mf-score (cinefilter) [0-9]' out"
 for a in "--all --top 20" "--all" "--user 18" "--pairs test.bin"; do
 	t_run "quiet early close: $a" 0 "mf-score $a < als.bin 2>err2 | head -c 10 > /dev/null; grep -v warning err2 >&2; ! grep -qv warning err2"
 done
+
+# A model whose ids are not UTF-8 (trained from a crafted frame; csv2bin
+# refuses such ids) is refused at load: the server could not put them in
+# JSON.
+printf '[{"name": "ratings", "columns": [["user", "str"], ["item", "str"], ["rating", "f32"]], "rows": [[[255, 254], "1", 4.0], ["2", "1", 3.0], ["2", "3", 5.0]]}]' |
+	python3 "$TOP/tests/tools/cfwrite.py" > badid.bin
+t_run "a model with a non-UTF-8 id: trained" 0 "mf-fit -q -k 2 --epochs 1 < badid.bin > badid-model.bin"
+t_run "a model with a non-UTF-8 id: refused" 1 "mf-score --user 2 < badid-model.bin"
+t_err_line "a model with a non-UTF-8 id: refused" mf-score "'users' row 0: the id is not valid UTF-8"
