@@ -92,8 +92,9 @@ usage(FILE *fp)
 	    "                       MODEL's ratings with the new ones added (a new rating\n"
 	    "                       of a known pair replaces the old), re-fitting only the\n"
 	    "                       users and items the new ratings touch, each against its\n"
-	    "                       whole history (exact least-squares sweeps, --epochs of\n"
-	    "                       them); every other user and item keeps its parameters\n"
+	    "                       whole history, for --epochs sweeps (exact least squares;\n"
+	    "                       sgd: its own steps, then the exact user step); every\n"
+	    "                       other user and item keeps its parameters\n"
 	    "                       bit for bit.  The algorithm, -k and hyper-parameters are\n"
 	    "                       MODEL's unless given (-k and --algo must match)\n"
 	    "  -l, --log FILE       per-epoch rows as CSV (epoch,train_*,valid_*,seconds)\n"
@@ -148,16 +149,13 @@ parse(int argc, char **argv, struct opts *o)
 		{"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
 		CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
-	int c, a;
+	int c;
 
 	o->algo = CF_ALS;
 	while ((c = getopt_long(argc, argv, "a:k:e:r:s:t:l:qo:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if ((a = cf_algo_parse(optarg)) < 0)
-				cf_usage_error(usage, "--algo: unknown algorithm '%s' (%s)", optarg,
-				               cf_algo_list());
-			o->algo = (cf_algo)a;
+			o->algo = cf_algo_arg(optarg, usage);
 			o->set_algo = 1;
 			break;
 		case 'k': o->k = integer("-k", optarg); o->set_k = 1; break;

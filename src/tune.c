@@ -136,7 +136,7 @@ parse(int argc, char **argv, struct opts *o)
 	};
 	const char *spec = NULL;
 	char err[256];
-	int c, a;
+	int c;
 
 	o->algo = CF_ALS;
 	o->trials = 50;
@@ -148,10 +148,7 @@ parse(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "a:n:s:j:o:qhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if ((a = cf_algo_parse(optarg)) < 0)
-				cf_usage_error(usage, "--algo: unknown algorithm '%s' (%s)", optarg,
-				               cf_algo_list());
-			o->algo = (cf_algo)a;
+			o->algo = cf_algo_arg(optarg, usage);
 			break;
 		case 'n': o->trials = (int)whole("--trials", optarg, 1, 100000); break;
 		case O_SPACE: spec = optarg; break;

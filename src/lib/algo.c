@@ -2,6 +2,7 @@
  * algo.c - the algorithms' table (algo.h) and the regularization weight.
  */
 #include "algo.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +41,16 @@ cf_algo_parse(const char *name)
 		if (strcmp(name, algos[a].name) == 0)
 			return a;
 	return -1;
+}
+
+cf_algo
+cf_algo_arg(const char *arg, void (*usage)(FILE *))
+{
+	int a = cf_algo_parse(arg);
+
+	if (a < 0)
+		cf_usage_error(usage, "--algo: unknown algorithm '%s' (%s)", arg, cf_algo_list());
+	return (cf_algo)a;
 }
 
 const char *

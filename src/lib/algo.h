@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum cf_algo {
 	CF_SGD,
@@ -64,6 +65,8 @@ const cf_algo_info *cf_algo_get(cf_algo a);
 /* "sgd" -> CF_SGD ...; -1 if unknown. */
 int cf_algo_parse(const char *name);
 const char *cf_algo_name(cf_algo a);
+/* --algo's argument, or a usage error naming the algorithms (exit 2). */
+cf_algo cf_algo_arg(const char *arg, void (*usage)(FILE *));
 /* "als, sgd, ials, baseline, popular": every name, for messages. */
 const char *cf_algo_list(void);
 

@@ -704,18 +704,13 @@ END_TEST
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/cf-test-metrics-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	cf_test_mkdtemp(tmpdir, sizeof tmpdir, "metrics");
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	cf_test_rmdir(tmpdir);
 }
 
 Suite *

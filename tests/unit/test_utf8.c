@@ -7,6 +7,8 @@
  */
 #include <check.h>
 
+#include "check_util.h"
+
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -440,18 +442,13 @@ END_TEST
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/cf-test-utf8-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	cf_test_mkdtemp(tmpdir, sizeof tmpdir, "utf8");
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	cf_test_rmdir(tmpdir);
 }
 
 Suite *

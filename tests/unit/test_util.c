@@ -304,39 +304,6 @@ END_TEST
 
 /* ------------------------------------------------------------ signals */
 
-/*
- * Runs fn(arg) in a child with stderr captured into msg; returns the raw
- * wait status (the child may die of a signal, which cf_test_in_child
- * does not allow).
- */
-static int
-child_status(void (*fn)(void *), void *arg, char *msg, size_t msgsz)
-{
-	int p[2], status;
-	size_t got = 0;
-	ssize_t k;
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(p), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		close(p[0]);
-		dup2(p[1], 2);
-		fn(arg);
-		fflush(NULL);
-		_exit(0);
-	}
-	close(p[1]);
-	while (got + 1 < msgsz && (k = read(p[0], msg + got, msgsz - 1 - got)) > 0)
-		got += (size_t)k;
-	msg[got] = 0;
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
-}
-
 static const int fatal[] = {SIGINT, SIGTERM, SIGHUP};
 
 /* Two files pending, then a signal: both temp files go, the child dies of it. */
@@ -366,7 +333,7 @@ START_TEST(outfiles_removed_on_signals)
 	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
 		strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
 		ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-		int st = child_status(do_signal_with_outfiles, (void *)&fatal[i], msg, sizeof msg);
+		int st = cf_test_in_child_status(do_signal_with_outfiles, (void *)&fatal[i], msg, sizeof msg);
 		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == fatal[i],
 		              "signal %d: status %#x", fatal[i], st);
 		ck_assert_str_eq(msg, "");      /* interrupts are quiet */
@@ -399,7 +366,7 @@ START_TEST(ignored_signal_stays_ignored)
 
 	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	ck_assert_int_eq(child_status(do_ignored_signal, NULL, msg, sizeof msg), 0);
+	ck_assert_int_eq(cf_test_in_child_status(do_ignored_signal, NULL, msg, sizeof msg), 0);
 	snprintf(p, sizeof p, "%s/kept.cf", tmpdir);
 	ck_assert_int_eq(stat(p, &st), 0);
 	ck_assert_int_eq(st.st_size, 6);
@@ -439,7 +406,7 @@ START_TEST(file_size_limit_says_which_file)
 
 	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	int st = child_status(do_file_too_big, NULL, msg, sizeof msg);
+	int st = cf_test_in_child_status(do_file_too_big, NULL, msg, sizeof msg);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == CF_EXIT_FAIL, "status %#x", st);
 	snprintf(want, sizeof want, "prog: %s/big.cf: file size limit exceeded\n", tmpdir);
 	ck_assert_str_eq(msg, want);
@@ -484,7 +451,7 @@ START_TEST(reader_gone_says_what_is_lost)
 	for (int ign = 0; ign < 2; ign++) {
 		strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
 		ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-		st = child_status(do_reader_gone, ign ? (void *)1 : NULL, msg, sizeof msg);
+		st = cf_test_in_child_status(do_reader_gone, ign ? (void *)1 : NULL, msg, sizeof msg);
 		if (ign)
 			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == CF_EXIT_FAIL, "%#x", st);
 		else
