@@ -248,8 +248,7 @@ START_TEST(outfile_commit)
 	struct stat st;
 	mode_t um = umask(022);
 
-	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	cf_test_mkdtemp(tmpdir, sizeof tmpdir, "unit-dir");
 	snprintf(path, sizeof path, "%s/out.cf", tmpdir);
 	o = cf_outfile_open(path);
 	ck_assert_ptr_nonnull(o->fp);
@@ -292,8 +291,7 @@ START_TEST(outfile_removed_on_die)
 {
 	char path[128], msg[256];
 
-	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	cf_test_mkdtemp(tmpdir, sizeof tmpdir, "unit-dir");
 	snprintf(path, sizeof path, "%s/out.cf", tmpdir);
 	ck_assert_int_eq(cf_test_in_child(do_die_with_outfile, path, msg, sizeof msg), CF_EXIT_FAIL);
 	ck_assert_ptr_nonnull(strstr(msg, "failed midway"));
@@ -331,8 +329,7 @@ START_TEST(outfiles_removed_on_signals)
 	char msg[512];
 
 	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
-		strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
-		ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+		cf_test_mkdtemp(tmpdir, sizeof tmpdir, "unit-dir");
 		int st = cf_test_in_child_status(do_signal_with_outfiles, (void *)&fatal[i], msg, sizeof msg);
 		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == fatal[i],
 		              "signal %d: status %#x", fatal[i], st);
@@ -364,8 +361,7 @@ START_TEST(ignored_signal_stays_ignored)
 	char msg[512], p[160];
 	struct stat st;
 
-	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	cf_test_mkdtemp(tmpdir, sizeof tmpdir, "unit-dir");
 	ck_assert_int_eq(cf_test_in_child_status(do_ignored_signal, NULL, msg, sizeof msg), 0);
 	snprintf(p, sizeof p, "%s/kept.cf", tmpdir);
 	ck_assert_int_eq(stat(p, &st), 0);
@@ -404,8 +400,7 @@ START_TEST(file_size_limit_says_which_file)
 {
 	char msg[512], want[256];
 
-	strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	cf_test_mkdtemp(tmpdir, sizeof tmpdir, "unit-dir");
 	int st = cf_test_in_child_status(do_file_too_big, NULL, msg, sizeof msg);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == CF_EXIT_FAIL, "status %#x", st);
 	snprintf(want, sizeof want, "prog: %s/big.cf: file size limit exceeded\n", tmpdir);
@@ -449,8 +444,7 @@ START_TEST(reader_gone_says_what_is_lost)
 	int st;
 
 	for (int ign = 0; ign < 2; ign++) {
-		strcpy(tmpdir, "/tmp/cf-unit-dir-XXXXXX");
-		ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+		cf_test_mkdtemp(tmpdir, sizeof tmpdir, "unit-dir");
 		st = cf_test_in_child_status(do_reader_gone, ign ? (void *)1 : NULL, msg, sizeof msg);
 		if (ign)
 			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == CF_EXIT_FAIL, "%#x", st);
