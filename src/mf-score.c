@@ -33,6 +33,7 @@ struct opts {
 	size_t because;         /* --because N: history items per explanation; 0 all */
 	const char *exclude;
 	int threads;
+	uint32_t shard, nshards;        /* --shard I/N; nshards 0: none */
 	double reg, reg_bias;
 	int has_reg, has_reg_bias;
 };
@@ -90,6 +91,11 @@ usage(FILE *fp)
 	    "                       contributions add up to the score minus mu + bu + bi)\n"
 	    "  -t, --threads N      worker threads for --all (default: the CPUs online);\n"
 	    "                       the output is the same for any N\n"
+	    "      --shard I/N      --all: only shard I (0 <= I < N) of N, a contiguous\n"
+	    "                       range of users in blocks of 512; the N shards' rows,\n"
+	    "                       in shard order, are the unsharded output's rows, the\n"
+	    "                       same bytes once decoded (bin2csv); each shard is a\n"
+	    "                       whole stream of its own, run anywhere (parallel)\n"
 	    "      --reg X          fold-in and --explain: the factor regularization\n"
 	    "                       (default: the model's 'reg' attribute)\n"
 	    "      --reg-bias X     fold-in: the bias regularization (default: the model's)\n"
@@ -137,6 +143,26 @@ reg_arg(const char *s, const char *flag)
 	return v;
 }
 
+/* "I/N", 0 <= I < N <= 2^20. */
+static void
+shard_arg(const char *s, struct opts *o)
+{
+	const char *slash = strchr(s, '/');
+	unsigned long long i, n;
+	char head[32];
+
+	if (!slash || (size_t)(slash - s) >= sizeof head)
+		cf_usage_error(usage, "--shard '%s': expected I/N, such as 0/4", s);
+	memcpy(head, s, (size_t)(slash - s));
+	head[slash - s] = 0;
+	if (cf_parse_u64(head, &i) < 0 || cf_parse_u64(slash + 1, &n) < 0 || n < 1 ||
+	    n > 1u << 20 || i >= n)
+		cf_usage_error(usage, "--shard '%s': expected I/N with 0 <= I < N <= %u", s,
+		               1u << 20);
+	o->shard = (uint32_t)i;
+	o->nshards = (uint32_t)n;
+}
+
 static void
 set_mode(struct opts *o, enum mode m)
 {
@@ -148,13 +174,14 @@ set_mode(struct opts *o, enum mode m)
 static void
 parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_INCLUDE_SEEN = 256, O_EXCLUDE, O_REG, O_REG_BIAS, O_BECAUSE };
+	enum { O_INCLUDE_SEEN = 256, O_EXCLUDE, O_REG, O_REG_BIAS, O_BECAUSE, O_SHARD };
 	static const struct option lo[] = {
 		{"pairs", 1, 0, 'p'}, {"user", 1, 0, 'u'}, {"all", 0, 0, 'a'},
 		{"similar", 1, 0, 's'}, {"fold-in", 1, 0, 'f'}, {"top", 1, 0, 'n'},
 		{"include-seen", 0, 0, O_INCLUDE_SEEN}, {"exclude", 1, 0, O_EXCLUDE},
 		{"explain", 0, 0, 'e'}, {"threads", 1, 0, 't'}, {"reg", 1, 0, O_REG},
-		{"reg-bias", 1, 0, O_REG_BIAS}, {"because", 1, 0, O_BECAUSE}, CF_STD_LONGOPTS,
+		{"reg-bias", 1, 0, O_REG_BIAS}, {"because", 1, 0, O_BECAUSE}, {"shard", 1, 0, O_SHARD},
+		CF_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -178,6 +205,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 't': o->threads = (int)count_arg(optarg, "--threads", 1, 1024); break;
 		case O_INCLUDE_SEEN: o->include_seen = 1; break;
 		case O_EXCLUDE: o->exclude = optarg; break;
+		case O_SHARD: shard_arg(optarg, o); break;
 		case O_BECAUSE: o->because = count_arg(optarg, "--because", 0, 1u << 30); break;
 		case O_REG: o->reg = reg_arg(optarg, "--reg"); o->has_reg = 1; break;
 		case O_REG_BIAS:
@@ -201,6 +229,8 @@ parse(int argc, char **argv, struct opts *o)
 		cf_usage_error(usage, "--exclude applies to --user and --fold-in");
 	if (o->include_seen && o->mode != M_USER && o->mode != M_ALL)
 		cf_usage_error(usage, "--include-seen applies to --user and --all");
+	if (o->nshards && o->mode != M_ALL)
+		cf_usage_error(usage, "--shard applies to --all");
 	if (!o->has_top && (o->mode == M_SIMILAR || o->mode == M_FOLDIN))
 		o->top = 10;
 }
@@ -532,13 +562,16 @@ do_all(const struct opts *o, cf_scorer *sc, out *w)
 {
 	const cf_model *m = sc->m;
 
+	if (o->nshards)
+		cf_scorer_shard(sc, o->shard, o->nshards);
 	if (o->has_top) {
 		topk_table(w);
 		cf_score_all_topn(sc, o->top, o->include_seen, o->threads, emit_topn, w);
 		return;
 	}
 	cf_warn("warning: writing every score: up to %u users x %u items = %.3g rows",
-	        m->nusers, m->nitems, (double)m->nusers * m->nitems);
+	        sc->user_hi - sc->user_lo, m->nitems,
+	        (double)(sc->user_hi - sc->user_lo) * m->nitems);
 	scores_table(w);
 	cf_score_all_rows(sc, 16, o->include_seen, o->threads, emit_rows, w);
 }

@@ -77,6 +77,8 @@ cf_scorer_new(const cf_model *m)
 	s->alpha = m->hp.alpha;
 	s->block_users = BLOCK_USERS;
 	s->tile_items = TILE_ITEMS;
+	s->user_lo = 0;
+	s->user_hi = m->nusers;
 
 	/* Ties go by raw id: rank the items' ids once. */
 	s->idrank = cf_xmalloc((size_t)ni * sizeof *s->idrank);
@@ -362,6 +364,36 @@ cf_score_topn(const cf_scorer *s, const float *scores, size_t n, cf_hit *out)
 
 /* ------------------------------------------------- every user's top n */
 
+void
+cf_scorer_shard(cf_scorer *s, uint32_t index, uint32_t count)
+{
+	uint64_t B = s->block_users ? s->block_users : BLOCK_USERS;
+	uint64_t nb = ((uint64_t)s->m->nusers + B - 1) / B;
+	uint64_t b0 = nb * index / count, b1 = nb * (index + 1) / count;
+
+	s->user_lo = (uint32_t)(b0 * B < s->m->nusers ? b0 * B : s->m->nusers);
+	s->user_hi = (uint32_t)(b1 * B < s->m->nusers ? b1 * B : s->m->nusers);
+}
+
+/* Block b of an all-users path: its first user and its count. */
+static uint32_t
+block_first(const cf_scorer *s, uint32_t B, size_t b)
+{
+	return s->user_lo + (uint32_t)(b * B);
+}
+
+static uint32_t
+block_count(const cf_scorer *s, uint32_t B, uint32_t u0)
+{
+	return s->user_hi - u0 < B ? s->user_hi - u0 : B;
+}
+
+static size_t
+block_total(const cf_scorer *s, uint32_t B)
+{
+	return ((size_t)(s->user_hi - s->user_lo) + B - 1) / B;
+}
+
 typedef struct topn_job {
 	const cf_scorer *s;
 	size_t n;
@@ -380,8 +412,8 @@ topn_work(void *ctx, size_t b, int slot, int tid)
 	topn_job *J = ctx;
 	const cf_scorer *s = J->s;
 	const cf_model *m = s->m;
-	uint32_t u0 = (uint32_t)(b * J->B);
-	uint32_t nu = m->nusers - u0 < J->B ? m->nusers - u0 : J->B;
+	uint32_t u0 = block_first(s, J->B, b);
+	uint32_t nu = block_count(s, J->B, u0);
 	uint32_t keep = (uint32_t)(J->n < m->nitems ? J->n : m->nitems);
 	float *C = J->tilebuf[tid];
 	cf_hit *hits = J->hits[slot];
@@ -416,8 +448,8 @@ static int
 topn_emit(void *ctx, size_t b, int slot)
 {
 	topn_job *J = ctx;
-	uint32_t u0 = (uint32_t)(b * J->B);
-	uint32_t nu = J->s->m->nusers - u0 < J->B ? J->s->m->nusers - u0 : J->B;
+	uint32_t u0 = block_first(J->s, J->B, b);
+	uint32_t nu = block_count(J->s, J->B, u0);
 
 	return J->emit(J->arg, u0, u0 + nu, J->n, J->hits[slot], J->cnt[slot]);
 }
@@ -441,7 +473,7 @@ cf_score_all_topn(const cf_scorer *s, size_t n, int include_seen, int threads,
 	              .B = s->block_users ? s->block_users : BLOCK_USERS,
 	              .T = s->tile_items ? s->tile_items : TILE_ITEMS, .emit = emit,
 	              .arg = arg};
-	size_t nblocks = ((size_t)m->nusers + J.B - 1) / J.B;
+	size_t nblocks = block_total(s, J.B);
 	int rc;
 
 	if (n == 0 || m->nitems == 0)
@@ -491,8 +523,8 @@ rows_work(void *ctx, size_t b, int slot, int tid)
 {
 	rows_job *J = ctx;
 	const cf_model *m = J->s->m;
-	uint32_t u0 = (uint32_t)(b * J->B);
-	uint32_t nu = m->nusers - u0 < J->B ? m->nusers - u0 : J->B;
+	uint32_t u0 = block_first(J->s, J->B, b);
+	uint32_t nu = block_count(J->s, J->B, u0);
 	float *C = J->buf[slot];
 
 	(void)tid;
@@ -509,8 +541,8 @@ static int
 rows_emit(void *ctx, size_t b, int slot)
 {
 	rows_job *J = ctx;
-	uint32_t u0 = (uint32_t)(b * J->B);
-	uint32_t nu = J->s->m->nusers - u0 < J->B ? J->s->m->nusers - u0 : J->B;
+	uint32_t u0 = block_first(J->s, J->B, b);
+	uint32_t nu = block_count(J->s, J->B, u0);
 
 	return J->emit(J->arg, u0, u0 + nu, J->buf[slot]);
 }
@@ -522,7 +554,7 @@ cf_score_all_rows(const cf_scorer *s, uint32_t block, int include_seen, int thre
 	const cf_model *m = s->m;
 	rows_job J = {.s = s, .include_seen = include_seen, .B = block ? block : 16,
 	              .emit = emit, .arg = arg};
-	size_t nblocks = ((size_t)m->nusers + J.B - 1) / J.B;
+	size_t nblocks = block_total(s, J.B);
 	int rc;
 
 	threads = nthreads(threads, nblocks);

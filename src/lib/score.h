@@ -61,11 +61,26 @@ typedef struct cf_scorer {
 	double *gram;           /* Q^T Q (k x k), built on first need (ials) */
 	uint32_t block_users;   /* users per block of the all-users paths */
 	uint32_t tile_items;    /* items per sgemm tile within a block */
+	/*
+	 * The users the all-users paths score: [user_lo, user_hi), all of them
+	 * unless cf_scorer_shard() narrowed it.
+	 */
+	uint32_t user_lo, user_hi;
 } cf_scorer;
 
 /* Also sets OpenBLAS to one thread: scoring parallelizes over users itself. */
 cf_scorer *cf_scorer_new(const cf_model *m);
 void cf_scorer_free(cf_scorer *s);
+
+/*
+ * Narrows the all-users paths to shard `index` of `count` (0 <= index <
+ * count): a contiguous range of whole blocks of block_users users, so a
+ * shard scores each of its users in the same block, with the same
+ * products, as the unsharded run does, and the shards' outputs laid end
+ * to end are the unsharded output.  Shards may be empty (more shards than
+ * blocks).
+ */
+void cf_scorer_shard(cf_scorer *s, uint32_t index, uint32_t count);
 
 /* 1 if hit a ranks before hit b (score, then raw item id). */
 int cf_hit_before(const cf_scorer *s, cf_hit a, cf_hit b);
