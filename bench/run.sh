@@ -115,6 +115,15 @@ if want score; then
 	gemm=$med_s; echo
 	printf 'ratio mf-score / sgemm: %.2f\n' "$(echo "$top / $gemm" | bc -l)"
 
+	# Sharded: the same work as 2 independent processes of one thread each
+	# (mf-score --shard I/2, run by GNU parallel, merged by topk), against
+	# one process of 2 threads; ratio measured in this run.
+	run "mf-score --all --top 20, 2 threads" "$bindir/mf-score --all --top 20 --threads 2 < $dir/model-sgd.bin > /dev/null"
+	two=$med_s; echo
+	run "2 shards x 1 thread, then topk" "parallel -j 2 '$bindir/mf-score --all --top 20 --threads 1 --shard {}/2 < $dir/model-sgd.bin > $dir/shard{}.bin' ::: 0 1 && cat $dir/shard0.bin $dir/shard1.bin | $bindir/topk 20 > /dev/null"
+	printf '\nratio 2 shards / 2 threads: %.3f\n' "$(echo "$med_s / $two" | bc -l)"
+	rm -f "$dir"/shard0.bin "$dir"/shard1.bin
+
 	# One user at a time on the shipped data: 610 users in one process.
 	small=$dir/small
 	mkdir -p "$small"
