@@ -38,8 +38,8 @@ struct opts {
 	int port, threads, train_threads, max_jobs, log;
 	unsigned timeout, request_timeout;
 	long long max_conns, max_conns_per_ip;  /* -1: the default */
-	size_t max_body;
-	unsigned long long seed;
+	size_t max_body, max_user_ratings;
+	unsigned long long seed, max_log_bytes;
 };
 
 static void
@@ -50,7 +50,8 @@ usage(FILE *fp)
 	    "             [--bind ADDR] [--port N] [--threads N] [--token-file FILE]\n"
 	    "             [--max-body BYTES] [--timeout S] [--request-timeout S]\n"
 	    "             [--max-conns N] [--max-conns-per-ip N] [--train-threads N]\n"
-	    "             [--max-jobs N] [--seed N] [--quiet]\n"
+	    "             [--max-jobs N] [--seed N] [--max-log-bytes N]\n"
+	    "             [--max-user-ratings N] [--quiet]\n"
 	    "Serves recommendations over HTTP from the models of DIR (each NAME.bin is a\n"
 	    "model, as mf-fit writes it; mapped, not copied), and a web page at /.\n"
 	    "\n"
@@ -88,6 +89,11 @@ usage(FILE *fp)
 	    "      --max-jobs N     /train jobs queued or running at once; more get 503\n"
 	    "                       (default 4)\n"
 	    "      --seed N         the seed of /train's fresh factors (default 42)\n"
+	    "      --max-log-bytes N  the ratings log (DIR/ratings.log, what POST /ratings\n"
+	    "                       records) may grow to N bytes; beyond, POST /ratings gets\n"
+	    "                       413 until the log is folded in (default 268435456)\n"
+	    "      --max-user-ratings N  movies one user may rate or hide through POST\n"
+	    "                       /ratings; beyond, 409 (default 10000)\n"
 	    "  -q, --quiet          no log line per request\n"
 	    "  -h, --help           this help;  -V, --version  the version\n"
 	    "\n"
@@ -141,7 +147,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_MOVIES = 256, O_LINKS, O_TOKEN, O_BODY, O_TIMEOUT, O_TTHREADS, O_JOBS,
-	       O_SEED, O_RTIMEOUT, O_CONNS, O_CONNS_IP };
+	       O_SEED, O_RTIMEOUT, O_CONNS, O_CONNS_IP, O_LOGMAX, O_USERMAX };
 	static const struct option lo[] = {
 		{"models", 1, 0, 'm'}, {"default", 1, 0, 'd'}, {"movies", 1, 0, O_MOVIES},
 		{"links", 1, 0, O_LINKS}, {"bind", 1, 0, 'b'}, {"port", 1, 0, 'p'},
@@ -150,7 +156,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"request-timeout", 1, 0, O_RTIMEOUT}, {"max-conns", 1, 0, O_CONNS},
 		{"max-conns-per-ip", 1, 0, O_CONNS_IP},
 		{"train-threads", 1, 0, O_TTHREADS}, {"max-jobs", 1, 0, O_JOBS},
-		{"seed", 1, 0, O_SEED}, {"quiet", 0, 0, 'q'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
+		{"seed", 1, 0, O_SEED}, {"max-log-bytes", 1, 0, O_LOGMAX},
+		{"max-user-ratings", 1, 0, O_USERMAX}, {"quiet", 0, 0, 'q'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
@@ -166,6 +173,8 @@ parse(int argc, char **argv, struct opts *o)
 	o->max_conns = o->max_conns_per_ip = -1;
 	o->max_body = 1 << 20;
 	o->seed = 42;
+	o->max_log_bytes = 256ULL << 20;
+	o->max_user_ratings = 10000;
 	while ((c = getopt_long(argc, argv, "m:d:b:p:t:qhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->models = optarg; break;
@@ -188,6 +197,13 @@ parse(int argc, char **argv, struct opts *o)
 		case O_TTHREADS: o->train_threads = (int)number("--train-threads", optarg, 1, 256); break;
 		case O_JOBS: o->max_jobs = (int)number("--max-jobs", optarg, 1, 1000); break;
 		case O_SEED: o->seed = (unsigned long long)number("--seed", optarg, 0, LLONG_MAX); break;
+		case O_LOGMAX:
+			o->max_log_bytes = (unsigned long long)number("--max-log-bytes", optarg, 4096,
+			                                              1LL << 40);
+			break;
+		case O_USERMAX:
+			o->max_user_ratings = (size_t)number("--max-user-ratings", optarg, 1, 10000000);
+			break;
 		case 'q': o->log = 0; break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
 		case 'V': cf_version();
@@ -326,6 +342,14 @@ main(int argc, char **argv)
 	api.links = o.links != NULL;
 	if (!(api.models = cf_registry_open(o.models, o.dflt, err, sizeof err)))
 		cf_die("%s", err);
+	api.titles = cf_titles_new(api.meta);
+	char logpath[4096], warn[600];
+	snprintf(logpath, sizeof logpath, "%s/ratings.log", o.models);
+	cf_ov_limits lim = {o.max_user_ratings, o.max_log_bytes};
+	if (!(api.ratings = cf_overlay_open(logpath, &lim, warn, sizeof warn, err, sizeof err)))
+		cf_die("%s", err);
+	if (warn[0])
+		cf_warn("%s", warn);
 	api.trainer = cf_trainer_new(api.models, o.max_jobs);
 	api.page = (const char *)cf_serve_page;
 	api.page_len = cf_serve_page_len;
@@ -342,9 +366,13 @@ main(int argc, char **argv)
 	char **names = cf_registry_names(api.models, &nm);
 	cf_served *d = cf_registry_get(api.models, NULL);
 	const char *v6 = strchr(o.bind, ':') ? "[" : "";
-	cf_warn("listening on %s%s%s:%d (%zu model%s, default %s; %u movies; ready in %.1f ms)",
-	        v6, o.bind, *v6 ? "]" : "", cf_http_port(srv), nm, nm == 1 ? "" : "s", d->name,
-	        cf_meta_count(api.meta), ms_since(&t0));
+	size_t lusers;
+	uint64_t lbytes;
+	cf_overlay_stats(api.ratings, &lusers, &lbytes);
+	cf_warn("listening on %s%s%s:%d (%zu model%s, default %s; %u movies; ratings log: %zu "
+	        "user%s, %llu bytes; ready in %.1f ms)", v6, o.bind, *v6 ? "]" : "",
+	        cf_http_port(srv), nm, nm == 1 ? "" : "s", d->name, cf_meta_count(api.meta),
+	        lusers, lusers == 1 ? "" : "s", (unsigned long long)lbytes, ms_since(&t0));
 	cf_served_put(d);
 	cf_registry_names_free(names, nm);
 	if (!api.token && strcmp(o.bind, "127.0.0.1") != 0 && strcmp(o.bind, "::1") != 0)
@@ -367,6 +395,8 @@ main(int argc, char **argv)
 		_exit(CF_EXIT_OK);
 	}
 	cf_trainer_free(api.trainer);
+	cf_overlay_free(api.ratings);
+	cf_titles_free(api.titles);
 	cf_registry_free(api.models);
 	cf_meta_free(api.meta);
 	free((char *)api.token);
