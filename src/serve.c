@@ -13,6 +13,8 @@
 #include "api.h"
 #include "http.h"
 #include "models.h"
+#include "overlay.h"
+#include "titles.h"
 #include "train.h"
 
 #include <errno.h>
@@ -35,7 +37,7 @@ extern const unsigned long cf_serve_page_len;
 
 struct opts {
 	const char *models, *dflt, *movies, *links, *bind, *token_file;
-	int port, threads, train_threads, max_jobs, log;
+	int port, threads, train_threads, max_jobs, log, export_ratings;
 	unsigned timeout, request_timeout;
 	long long max_conns, max_conns_per_ip;  /* -1: the default */
 	size_t max_body, max_user_ratings;
@@ -52,6 +54,7 @@ usage(FILE *fp)
 	    "             [--max-conns N] [--max-conns-per-ip N] [--train-threads N]\n"
 	    "             [--max-jobs N] [--seed N] [--max-log-bytes N]\n"
 	    "             [--max-user-ratings N] [--quiet]\n"
+	    "       serve --models DIR --export-ratings\n"
 	    "Serves recommendations over HTTP from the models of DIR (each NAME.bin is a\n"
 	    "model, as mf-fit writes it; mapped, not copied), and a web page at /.\n"
 	    "\n"
@@ -94,6 +97,10 @@ usage(FILE *fp)
 	    "                       413 until the log is folded in (default 268435456)\n"
 	    "      --max-user-ratings N  movies one user may rate or hide through POST\n"
 	    "                       /ratings; beyond, 409 (default 10000)\n"
+	    "      --export-ratings print the ratings log of DIR as CSV (userId,movieId,\n"
+	    "                       rating,timestamp: each user's last rating of a movie;\n"
+	    "                       rating empty: removed) sorted by user and movie, and\n"
+	    "                       exit; the log is only read (make retrain uses it)\n"
 	    "  -q, --quiet          no log line per request\n"
 	    "  -h, --help           this help;  -V, --version  the version\n"
 	    "\n"
@@ -147,7 +154,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_MOVIES = 256, O_LINKS, O_TOKEN, O_BODY, O_TIMEOUT, O_TTHREADS, O_JOBS,
-	       O_SEED, O_RTIMEOUT, O_CONNS, O_CONNS_IP, O_LOGMAX, O_USERMAX };
+	       O_SEED, O_RTIMEOUT, O_CONNS, O_CONNS_IP, O_LOGMAX, O_USERMAX, O_EXPORT };
 	static const struct option lo[] = {
 		{"models", 1, 0, 'm'}, {"default", 1, 0, 'd'}, {"movies", 1, 0, O_MOVIES},
 		{"links", 1, 0, O_LINKS}, {"bind", 1, 0, 'b'}, {"port", 1, 0, 'p'},
@@ -157,7 +164,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"max-conns-per-ip", 1, 0, O_CONNS_IP},
 		{"train-threads", 1, 0, O_TTHREADS}, {"max-jobs", 1, 0, O_JOBS},
 		{"seed", 1, 0, O_SEED}, {"max-log-bytes", 1, 0, O_LOGMAX},
-		{"max-user-ratings", 1, 0, O_USERMAX}, {"quiet", 0, 0, 'q'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
+		{"max-user-ratings", 1, 0, O_USERMAX}, {"export-ratings", 0, 0, O_EXPORT},
+		{"quiet", 0, 0, 'q'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
@@ -204,6 +212,7 @@ parse(int argc, char **argv, struct opts *o)
 		case O_USERMAX:
 			o->max_user_ratings = (size_t)number("--max-user-ratings", optarg, 1, 10000000);
 			break;
+		case O_EXPORT: o->export_ratings = 1; break;
 		case 'q': o->log = 0; break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
 		case 'V': cf_version();
@@ -249,6 +258,26 @@ read_token(const char *path)
 	if (n <= 0)
 		cf_die("--token-file %s: the first line (the token) is empty", path);
 	return line;
+}
+
+/* --export-ratings: the log as CSV on stdout; exits. */
+static void
+export_ratings(const char *dir)
+{
+	char path[4096], warn[600], err[600];
+	cf_ov_limits lim = {(size_t)-1, UINT64_MAX};
+
+	snprintf(path, sizeof path, "%s/ratings.log", dir);
+	cf_overlay *ov = cf_overlay_open(path, 1, &lim, warn, sizeof warn, err, sizeof err);
+	if (!ov)
+		cf_die("%s", err);
+	if (warn[0])
+		cf_warn("%s", warn);
+	if (cf_overlay_export(ov, stdout) < 0)
+		cf_die("stdout: cannot write:");
+	cf_overlay_free(ov);
+	cf_close_stdout();
+	exit(CF_EXIT_OK);
 }
 
 /* SIGTERM/SIGINT: a byte down a pipe that main waits on (any thread may take them). */
@@ -306,6 +335,8 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cf_setprog(argv[0]);
 	parse(argc, argv, &o);
+	if (o.export_ratings)
+		export_ratings(o.models);
 	/*
 	 * A fixed mmap threshold: a large buffer (a body, an answer) is mapped
 	 * and given back when freed.  glibc's default raises the threshold to
@@ -346,7 +377,7 @@ main(int argc, char **argv)
 	char logpath[4096], warn[600];
 	snprintf(logpath, sizeof logpath, "%s/ratings.log", o.models);
 	cf_ov_limits lim = {o.max_user_ratings, o.max_log_bytes};
-	if (!(api.ratings = cf_overlay_open(logpath, &lim, warn, sizeof warn, err, sizeof err)))
+	if (!(api.ratings = cf_overlay_open(logpath, 0, &lim, warn, sizeof warn, err, sizeof err)))
 		cf_die("%s", err);
 	if (warn[0])
 		cf_warn("%s", warn);

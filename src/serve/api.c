@@ -788,6 +788,39 @@ authorized(const cf_serve_api *a, cf_http_req *rq)
 	return n == want && diff == 0;
 }
 
+/*
+ * POST /train without a body: fine-tunes on every rating of the ratings
+ * log (overlay.h), the ratings users gave through POST /ratings.
+ */
+static void
+train_from_log(const cf_serve_api *a, cf_http_req *rq, const cf_train_spec *spec)
+{
+	const char **users, **items;
+	float *r;
+	char name[CF_MODEL_NAME_MAX + 1], err[600];
+	cf_served *h = api_pick_model(a, rq);
+
+	if (!h)
+		return;
+	size_t n = cf_overlay_ratings(a->ratings, &users, &items, &r);
+	if (n == 0) {
+		cf_http_error(rq, 400, "the ratings log holds no ratings: POST /ratings first, or "
+		              "give {\"users\":[...],\"movies\":[...],\"ratings\":[...]}");
+		cf_served_put(h);
+	} else {
+		/* The job owns the handle now. */
+		int rc = cf_trainer_submit(a->trainer, h, users, items, r, n, spec, name,
+		                           sizeof name, err, sizeof err);
+		if (rc == 0)
+			cf_http_reply_json(rq, 200, json_string(name));
+		else
+			cf_http_error(rq, rc, "%s", err);
+	}
+	free(users);
+	free(items);
+	free(r);
+}
+
 /* POST /train: fine-tunes in the background; returns the new version's name. */
 static void
 post_train(const cf_serve_api *a, cf_http_req *rq)
@@ -805,10 +838,20 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 		                  "/train needs the header 'Authorization: Bearer TOKEN'");
 		return;
 	}
+	size_t blen;
 	if (api_q_real(rq, "validation_split", 0.2, 0, 1, &split) < 0 ||
 	    api_q_count(rq, "patience", 10, 0, 1000, &patience) < 0 ||
-	    api_q_count(rq, "epochs", 0, 1, CF_TRAIN_EPOCHS_MAX, &epochs) < 0 ||
-	    !(body = api_body_json(rq)))
+	    api_q_count(rq, "epochs", 0, 1, CF_TRAIN_EPOCHS_MAX, &epochs) < 0)
+		return;
+	cf_train_spec spec = a->train;
+	spec.valid_split = split;
+	spec.patience = (int)patience;
+	spec.epochs = (int)epochs;
+	if ((cf_http_body(rq, &blen), blen == 0)) {
+		train_from_log(a, rq, &spec);
+		return;
+	}
+	if (!(body = api_body_json(rq)))
 		return;
 	us = json_object_get(body, "users");
 	ms = json_object_get(body, "movies");
@@ -863,10 +906,6 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 		uv[j] = ids[2 * j];
 		iv[j] = ids[2 * j + 1];
 	}
-	cf_train_spec spec = a->train;
-	spec.valid_split = split;
-	spec.patience = (int)patience;
-	spec.epochs = (int)epochs;
 	cf_served *from = h;
 	h = NULL;       /* the job owns the handle now */
 	int rc = cf_trainer_submit(a->trainer, from, uv, iv, r, n, &spec, name, sizeof name,

@@ -155,15 +155,15 @@ replay_one(void *arg, const cf_rl_record *r, char *err, size_t errlen)
 }
 
 cf_overlay *
-cf_overlay_open(const char *path, const cf_ov_limits *lim, char *warn, size_t wlen,
-                char *err, size_t errlen)
+cf_overlay_open(const char *path, int readonly, const cf_ov_limits *lim, char *warn,
+                size_t wlen, char *err, size_t errlen)
 {
 	cf_overlay *o = cf_xcalloc(1, sizeof *o);
 
 	o->lim = *lim;
 	pthread_mutex_init(&o->wmx, NULL);
 	pthread_rwlock_init(&o->rw, NULL);
-	if (!(o->log = cf_rlog_open(path, 0, replay_one, o, warn, wlen, err, errlen))) {
+	if (!(o->log = cf_rlog_open(path, readonly, replay_one, o, warn, wlen, err, errlen))) {
 		cf_overlay_free(o);
 		return NULL;
 	}
@@ -267,6 +267,83 @@ cf_overlay_foreach(cf_overlay *o, cf_ov_each fn, void *arg)
 			fn(arg, u->id, u->len, &u->v[j]);
 	}
 	pthread_rwlock_unlock(&o->rw);
+}
+
+struct row {
+	const struct user *u;
+	const cf_ov_item *it;
+};
+
+static int
+by_user_item(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+	int c = strcmp(a->u->id, b->u->id);
+
+	return c ? c : strcmp(a->it->item, b->it->item);
+}
+
+/* Every (user, movie) whose rating changed, sorted; *n of them. */
+static struct row *
+changed_rows(cf_overlay *o, size_t *n)
+{
+	size_t cnt = 0, cap = 0;
+	struct row *v = NULL;
+
+	for (size_t i = 0; i < o->tcap; i++)
+		for (size_t j = 0; o->tab[i] && j < o->tab[i]->n; j++)
+			if (o->tab[i]->v[j].rated != 0) {
+				if (cnt == cap)
+					v = cf_xrealloc(v, (cap = cap ? 2 * cap : 256) * sizeof *v);
+				v[cnt++] = (struct row){o->tab[i], &o->tab[i]->v[j]};
+			}
+	if (cnt)
+		qsort(v, cnt, sizeof *v, by_user_item);
+	*n = cnt;
+	return v;
+}
+
+int
+cf_overlay_export(cf_overlay *o, FILE *out)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&o->rw);
+	struct row *v = changed_rows(o, &n);
+	fputs("userId,movieId,rating,timestamp\n", out);
+	for (size_t j = 0; j < n; j++) {
+		if (v[j].it->rated > 0)
+			fprintf(out, "%s,%s,%.9g,%lld\n", v[j].u->id, v[j].it->item,
+			        (double)v[j].it->rating, (long long)v[j].it->ts);
+		else
+			fprintf(out, "%s,%s,,%lld\n", v[j].u->id, v[j].it->item,
+			        (long long)v[j].it->ts);
+	}
+	pthread_rwlock_unlock(&o->rw);
+	free(v);
+	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}
+
+size_t
+cf_overlay_ratings(cf_overlay *o, const char ***users, const char ***items, float **r)
+{
+	size_t n, m = 0;
+
+	pthread_rwlock_rdlock(&o->rw);
+	struct row *v = changed_rows(o, &n);
+	*users = cf_xmalloc((n + 1) * sizeof **users);
+	*items = cf_xmalloc((n + 1) * sizeof **items);
+	*r = cf_xmalloc((n + 1) * sizeof **r);
+	for (size_t j = 0; j < n; j++)
+		if (v[j].it->rated > 0) {
+			(*users)[m] = v[j].u->id;
+			(*items)[m] = v[j].it->item;
+			(*r)[m] = v[j].it->rating;
+			m++;
+		}
+	pthread_rwlock_unlock(&o->rw);
+	free(v);
+	return m;
 }
 
 void

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ratelog.h"
 
@@ -47,10 +48,11 @@ typedef struct cf_overlay cf_overlay;
 
 /*
  * Opens the log at path (created if need be) and replays it.  warn gets a
- * torn tail's warning (or ""); NULL with the message in err.
+ * torn tail's warning (or ""); NULL with the message in err.  readonly:
+ * the log is neither created nor repaired, and cf_overlay_add fails.
  */
-cf_overlay *cf_overlay_open(const char *path, const cf_ov_limits *lim, char *warn,
-                            size_t wlen, char *err, size_t errlen);
+cf_overlay *cf_overlay_open(const char *path, int readonly, const cf_ov_limits *lim,
+                            char *warn, size_t wlen, char *err, size_t errlen);
 void cf_overlay_free(cf_overlay *o);
 
 /*
@@ -71,6 +73,22 @@ size_t cf_overlay_get(cf_overlay *o, const char *user, size_t len, cf_ov_item **
 /* Every user's every movie, under the read lock (fn must not call back in). */
 typedef void (*cf_ov_each)(void *arg, const char *user, size_t ulen, const cf_ov_item *it);
 void cf_overlay_foreach(cf_overlay *o, cf_ov_each fn, void *arg);
+
+/*
+ * The overlay as CSV for folding it into training data (make retrain):
+ * "userId,movieId,rating,timestamp", a row per movie a user rated (its
+ * last rating) or whose rating was removed (rating empty), sorted by user
+ * then movie (bytes); not-interested marks are not ratings and are left
+ * out.  0, or -1 if out could not be written.
+ */
+int cf_overlay_export(cf_overlay *o, FILE *out);
+
+/*
+ * Every current rating (rated, not removed), as three arrays of n entries
+ * (pointers shared with the overlay; free the arrays with free()).
+ */
+size_t cf_overlay_ratings(cf_overlay *o, const char ***users, const char ***items,
+                          float **r);
 
 /* Users with an overlay, and the log's size in bytes. */
 void cf_overlay_stats(cf_overlay *o, size_t *users, uint64_t *log_bytes);

@@ -160,3 +160,36 @@ done
 t_true "the log's limit: 413 once full" "test $st = 413 && grep -q 'ratings log is full' out"
 t_true "the log stayed within its limit" "test \$(wc -c < $LOG) -le 4096"
 stop_server e TERM
+
+# ---- POST /train folds the log into a new version ----------------------
+start_server f --models models --movies "$MOVIES" || exit 1
+req "POST /train without a body: from the log" POST "/train?epochs=2&validation_split=0" 200 -X POST
+t_out_is "POST /train: the new version's name" '"als_1"'
+i=0
+while [ $i -lt 300 ] && ! $C "$URL/models" | grep -q als_1; do sleep 0.1; i=$((i + 1)); done
+t_true "the version trained on the log is served" "$C '$URL/models' | grep -q '\"als_1\"'"
+t_true "its training data holds the log's users" "bin2csv -t users < models/als_1.bin | grep -qx 'newbie'"
+stop_server f TERM
+mkdir empty-models && cp models/als.bin empty-models/
+start_server g --models empty-models || exit 1
+req "POST /train without a body, empty log" POST /train 400 -X POST
+is_error "empty log"
+stop_server g TERM
+
+# ---- make retrain's data: the data with the log folded in --------------
+mkdir -p pipe/models
+cp $LOG pipe/models/ratings.log
+serve --models pipe/models --export-ratings > export.csv
+t_true "--export-ratings: the header and sorted rows" "head -n 1 export.csv | grep -qx 'userId,movieId,rating,timestamp' && tail -n +2 export.csv | LC_ALL=C sort -c -t, -k1,1 -k2,2"
+make -s -C "$TOP" BIN="$BIN" OUT="$T_DIR/pipe" "$T_DIR/pipe/ratings-with-log.csv" > make.out 2>&1
+t_true "make: the data with the log folded in" "python3 -c '
+import csv
+log = {(r[\"userId\"], r[\"movieId\"]): r for r in csv.DictReader(open(\"export.csv\"))}
+want = [r for r in csv.DictReader(open(\"$DATA/ratings.csv\")) if (r[\"userId\"], r[\"movieId\"]) not in log]
+want += [r for r in log.values() if r[\"rating\"] != \"\"]
+got = list(csv.DictReader(open(\"pipe/ratings-with-log.csv\")))
+key = lambda r: (r[\"userId\"], r[\"movieId\"], float(r[\"rating\"]))
+assert sorted(map(key, got)) == sorted(map(key, want)), (len(got), len(want))
+assert (\"18\", \"2571\", 5.0) in map(key, got) and not any(k[:2] == (\"newbie\", \"1210\") for k in map(key, got))'" 
+t_true "make pipeline reads the folded data when a log exists" \
+	"make -n -C '$TOP' BIN='$BIN' OUT='$T_DIR/pipe' '$T_DIR/pipe/ratings.bin' | grep -q 'csv2bin .*ratings-with-log.csv'"

@@ -215,7 +215,7 @@ START_TEST(overlay_states_limits)
 
 	cf_test_mkdtemp(dir, sizeof dir, "overlay");
 	snprintf(path, sizeof path, "%s/ratings.log", dir);
-	cf_overlay *o = cf_overlay_open(path, &lim, warn, sizeof warn, err, sizeof err);
+	cf_overlay *o = cf_overlay_open(path, 0, &lim, warn, sizeof warn, err, sizeof err);
 	ck_assert_msg(o != NULL, "%s", err);
 	ck_assert_int_eq(cf_overlay_add(o, &r, err, sizeof err), 0);
 	/* 260 re-rated, 1210 interested again: the last word counts. */
@@ -230,7 +230,7 @@ START_TEST(overlay_states_limits)
 	cf_overlay_free(o);
 
 	/* Replayed: the same state. */
-	o = cf_overlay_open(path, &lim, warn, sizeof warn, err, sizeof err);
+	o = cf_overlay_open(path, 0, &lim, warn, sizeof warn, err, sizeof err);
 	ck_assert_msg(o != NULL, "%s", err);
 	size_t n = cf_overlay_get(o, "18", 2, &it);
 	ck_assert_uint_eq(n, 3);
@@ -252,7 +252,7 @@ START_TEST(overlay_states_limits)
 
 	/* The log's limit: 413. */
 	lim.log_max = CF_RL_MAGIC_LEN + 1;
-	o = cf_overlay_open(path, &lim, warn, sizeof warn, err, sizeof err);
+	o = cf_overlay_open(path, 0, &lim, warn, sizeof warn, err, sizeof err);
 	ck_assert_int_eq(cf_overlay_add(o, &r2, err, sizeof err), 413);
 	ck_assert_msg(strstr(err, "ratings log is full") != NULL, "%s", err);
 	cf_overlay_free(o);
