@@ -16,8 +16,10 @@
 
 #include "util.h"
 
+enum { FD_READONLY = -1, FD_LATER = -2 };
+
 struct cf_rlog {
-	int fd;                 /* -1: read-only */
+	int fd;                 /* or FD_READONLY, or FD_LATER: created by the first append */
 	uint64_t size;
 	char *path;
 };
@@ -275,13 +277,16 @@ cf_rlog_open(const char *path, int readonly, cf_rl_apply apply, void *arg, char 
 {
 	unsigned char magic[CF_RL_MAGIC_LEN];
 	struct stat st;
-	int created = 0;
 	int fd = open(path, readonly ? O_RDONLY : O_RDWR | O_CLOEXEC);
 
 	warn[0] = 0;
 	if (fd < 0 && errno == ENOENT && !readonly) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		created = 1;
+		/* No log yet: made by the first append (serving needs no write access). */
+		cf_rlog *l = cf_xcalloc(1, sizeof *l);
+		l->fd = FD_LATER;
+		l->size = CF_RL_MAGIC_LEN;
+		l->path = cf_xstrdup(path);
+		return l;
 	}
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -322,15 +327,13 @@ cf_rlog_open(const char *path, int readonly, cf_rl_apply apply, void *arg, char 
 		}
 		if (good == 0)
 			good = CF_RL_MAGIC_LEN;
-		if (created)
-			sync_dir(path);
 	}
 	cf_rlog *l = cf_xcalloc(1, sizeof *l);
 	l->size = good;
 	l->path = cf_xstrdup(path);
 	if (readonly) {
 		close(fd);
-		fd = -1;
+		fd = FD_READONLY;
 	}
 	l->fd = fd;
 	return l;
@@ -342,10 +345,25 @@ cf_rlog_append(cf_rlog *l, const cf_rl_record *r, char *err, size_t errlen)
 	size_t n = cf_rl_size(r), done = 0;
 	unsigned char *buf = cf_xmalloc(n);
 
-	if (l->fd < 0) {
+	if (l->fd == FD_READONLY) {
 		snprintf(err, errlen, "%s: opened read-only", l->path);
 		free(buf);
 		return -1;
+	}
+	if (l->fd == FD_LATER) {
+		int fd = open(l->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 || pwrite(fd, CF_RL_MAGIC, CF_RL_MAGIC_LEN, 0) != CF_RL_MAGIC_LEN ||
+		    fdatasync(fd) < 0) {
+			snprintf(err, errlen, "%s: cannot create it: %s", l->path, strerror(errno));
+			if (fd >= 0) {
+				close(fd);
+				unlink(l->path);
+			}
+			free(buf);
+			return -1;
+		}
+		sync_dir(l->path);
+		l->fd = fd;
 	}
 	cf_rl_encode(r, buf);
 	while (done < n) {

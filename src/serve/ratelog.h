@@ -74,9 +74,10 @@ typedef struct cf_rlog cf_rlog;
 typedef int (*cf_rl_apply)(void *arg, const cf_rl_record *r, char *err, size_t errlen);
 
 /*
- * Opens (creating it, and fsyncing its directory, if it does not exist)
- * the log at path for appending, after replaying every record through
- * apply (NULL: none).  A torn tail is dropped and truncated away; the
+ * Opens the log at path for appending, after replaying every record
+ * through apply (NULL: none); a log that does not exist is created (and
+ * its directory fsynced) by the first append, so a server nobody rates
+ * on writes nothing.  A torn tail is dropped and truncated away; the
  * warning is written to warn (warn[0] is 0 if there was none).  NULL with
  * the message in err on an error.  readonly: nothing is created or
  * truncated (a torn tail is still skipped and warned about); the handle
