@@ -22,7 +22,7 @@
  *                                 (overlay.h); /recommendations and /features of
  *                                 the user follow at once
  * Every read endpoint takes an optional model_name (default: the default
- * model).  Errors are {"error":"..."} with 400, 401, 404, 405, 413 or 503
+ * model).  Errors are {"error":"..."} with 400, 401, 404, 405, 409, 413 or 503
  * (and, from http.c, 414, 431 and 501).  /predict's cost is bounded (at
  * most 1000 ids, duplicates merged, users x top_k at most 20000) and its
  * answer streamed; /train's epochs are at most 200.

@@ -88,6 +88,10 @@ t_out_is "kill -9 right after the 200 lost nothing" '{"features":[{"histories":[
 req "GET /recommendations user 18 after restart" GET "/recommendations?user_id=18&k=20" 200
 t_true "user 18 after restart: the same recommendations" "test \"\$(cat out)\" = \"\$(cat want-18.json)\""
 
+# Readers while two writers flip pairs of movies: never half a request.
+t_true "readers never see half of a request (2 writers, 4 readers)" \
+	"python3 $TOP/tests/tools/ratings_race.py $URL > race.out"
+
 # ---- concurrent writers --------------------------------------------------
 for i in $(seq 1 16); do
 	$C -o "par.$i" -w '%{http_code}\n' -X POST \
@@ -150,9 +154,13 @@ t_true "corrupt log: not truncated" "test \$(wc -c < $LOG) -eq $size"
 cp log.bak $LOG
 
 # ---- the user and log limits -------------------------------------------
-start_server e --models models --movies "$MOVIES" --max-user-ratings 2 --max-log-bytes 4096 || exit 1
+mkdir lim-models && cp models/als.bin lim-models/
+LOG=lim-models/ratings.log
+start_server e --models lim-models --movies "$MOVIES" --max-user-ratings 2 --max-log-bytes 4096 || exit 1
+req "POST /ratings at the user's limit" POST /ratings 200 -d '{"user_id":"p3","ratings":[{"id":1,"rating":4},{"id":2,"rating":4}]}'
 req "POST /ratings over the user's limit" POST /ratings 409 -d '{"user_id":"p3","ratings":[{"id":3,"rating":4}]}'
 is_error "user's limit"
+req "POST /ratings re-rating within the user's limit" POST /ratings 200 -d '{"user_id":"p3","ratings":[{"id":1,"rating":null}]}'
 st=200 i=0
 while [ "$st" = 200 ] && [ $i -lt 200 ]; do
 	st=$($C -o out -w '%{http_code}' -X POST -d "{\"user_id\":\"w$i\",\"ratings\":[{\"id\":1,\"rating\":3}]}" "$URL/ratings")
@@ -161,6 +169,7 @@ done
 t_true "the log's limit: 413 once full" "test $st = 413 && grep -q 'ratings log is full' out"
 t_true "the log stayed within its limit" "test \$(wc -c < $LOG) -le 4096"
 stop_server e TERM
+LOG=models/ratings.log
 
 # ---- POST /train folds the log into a new version ----------------------
 start_server f --models models --movies "$MOVIES" || exit 1
