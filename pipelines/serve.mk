@@ -6,6 +6,7 @@
 #   make serve [PORT=8080] [BIND=127.0.0.1] [ALGO=als] [SERVE_FLAGS='...']
 #   make bench-serve [BENCH_SECONDS=60] [BENCH_CONNS=16] [BENCH_SOAK_SECONDS=60]
 #   make retrain     the pipeline again, on the data plus the ratings log
+#   make bench-ratings  POST /ratings (fsync) and title-search latency
 #
 # The models directory $(OUT)/models (SERVE_DIR, prep.mk) holds a copy of the model of ALGO (the
 # default model, trained first if need be) and of every other model the
@@ -45,7 +46,7 @@ $(SERVE_DIR)/%.bin: $(OUT)/model-%.bin
 	@mkdir -p $(SERVE_DIR)
 	cp $< $@.tmp && mv $@.tmp $@
 
-.PHONY: serve bench-serve
+.PHONY: serve bench-serve bench-ratings
 # In the foreground until SIGTERM or SIGINT; exit 0.  `exec`: the server
 # is make's child itself, so a signal to it is not caught by a shell.
 serve: $(BIN)/serve $(SERVE_ALGOS:%=$(SERVE_DIR)/%.bin)
@@ -56,3 +57,8 @@ serve: $(BIN)/serve $(SERVE_ALGOS:%=$(SERVE_DIR)/%.bin)
 bench-serve: $(BIN)/serve $(SERVE_DIR)/$(ALGO).bin
 	@sh bench/serve.sh $(BIN) $(SERVE_DIR) $(ALGO) $(MOVIES) $(BENCH_SECONDS) $(BENCH_CONNS) \
 		$(BENCH_SOAK_SECONDS)
+
+# bench/ratings.sh: a server on a scratch copy of the model (its log is
+# thrown away) and bench/ratings.py against it; figures printed.
+bench-ratings: $(BIN)/serve $(OUT)/model-$(ALGO).bin
+	@sh bench/ratings.sh $(BIN) $(OUT)/model-$(ALGO).bin $(MOVIES)
