@@ -376,6 +376,15 @@ api_post_ratings(const cf_serve_api *a, cf_http_req *rq)
 			              "\"rating\": 5}, ...], \"not_interested\": [...]}");
 		goto out;
 	}
+	for (size_t j = 0; j < ulen; j++) {
+		unsigned char c = (unsigned char)uid[j];
+		/* The log is exported as CSV (make retrain): no quoting needed, ever. */
+		if (c < 0x20 || c == 0x7f || c == ',' || c == '"') {
+			cf_http_error(rq, 400, "user_id: a control character, comma or double quote "
+			              "at byte %zu: not allowed in a user id here", j);
+			goto out;
+		}
+	}
 	if (!(h = api_pick_model(a, rq)))
 		goto out;
 	q = cf_xmalloc(sizeof *q);

@@ -117,6 +117,8 @@ req "POST /ratings rating out of scale" POST /ratings 400 -d '{"user_id":"z","ra
 is_error "rating out of scale"
 req "POST /ratings unknown movie" POST /ratings 404 -d '{"user_id":"z","ratings":[{"id":999999999,"rating":3}]}'
 is_error "unknown movie"
+req "POST /ratings user id with a comma" POST /ratings 400 -d '{"user_id":"a,b","ratings":[{"id":1,"rating":3}]}'
+is_error "user id with a comma"
 req "POST /ratings no user" POST /ratings 400 -d '{"ratings":[{"id":1,"rating":3}]}'
 req "POST /ratings nothing to record" POST /ratings 400 -d '{"user_id":"z"}'
 req "POST /ratings not JSON" POST /ratings 400 -d 'nope'
