@@ -72,6 +72,16 @@ json_t *api_wrap(const char *key, json_t *v);
 /* User u's top n unseen items (the model's history only) into s->hits; how many. */
 size_t api_top_user(const cf_served *h, uint32_t u, size_t n, struct scratch *s);
 
+/*
+ * User uid's top n under model h (user.c): their history merged with
+ * what they rated through POST /ratings, as GET /recommendations scores
+ * it; the hits into s->hits.  How many; API_NO_USER if neither the model
+ * nor the log knows the user; API_SINGULAR if the fold-in failed.
+ */
+enum { API_NO_USER = -1, API_SINGULAR = -2 };
+long api_user_top(const cf_serve_api *a, const cf_served *h, const char *uid, size_t len,
+                  size_t n, struct scratch *s);
+
 /* Endpoints outside api.c. */
 void api_get_recommendations(const cf_serve_api *a, cf_http_req *rq);
 void api_get_features(const cf_serve_api *a, cf_http_req *rq);

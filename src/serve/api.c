@@ -505,12 +505,15 @@ post_recommend_movie(const cf_serve_api *a, cf_http_req *rq)
 		json_decref(body);
 		return;
 	}
-	uint32_t u = api_lookup(h->m->users, id, len);
-	if (u == CF_NOID) {
+	struct scratch *s = api_scratch(h->m->nitems, h->m->k, (size_t)k);
+	/* The user's history with their POST /ratings, as GET /recommendations. */
+	long top = api_user_top(a, h, id, len, (size_t)k, s);
+	if (top == API_NO_USER) {
 		cf_http_error(rq, 404, "unknown user '%s'", api_shown(id, len, b, sizeof b));
+	} else if (top < 0) {
+		cf_http_error(rq, 400, "fold-in failed: the user's ratings give a singular system");
 	} else {
-		struct scratch *s = api_scratch(h->m->nitems, h->m->k, (size_t)k);
-		size_t nh = api_top_user(h, u, (size_t)k, s);
+		size_t nh = (size_t)top;
 		out = json_array();
 		for (size_t r = 0; r < nh && out; r++) {
 			cf_movie mv;

@@ -166,6 +166,23 @@ add_because(const cf_serve_api *a, const cf_served *h, const struct hist *hs, fl
 	cf_explain_free(e);
 }
 
+long
+api_user_top(const cf_serve_api *a, const cf_served *h, const char *uid, size_t len,
+             size_t n, struct scratch *s)
+{
+	struct hist hs;
+	const float *p;
+	float bu;
+	long rc;
+
+	if (hist_get(a, h, uid, len, &hs) < 0)
+		return API_NO_USER;
+	rc = hist_scores(&hs, h, s, &p, &bu) < 0 ? API_SINGULAR :
+	     (long)cf_score_topn(h->sc, s->row, n, s->hits);
+	hist_free(&hs);
+	return rc;
+}
+
 void
 api_get_recommendations(const cf_serve_api *a, cf_http_req *rq)
 {

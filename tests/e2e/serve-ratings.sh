@@ -51,6 +51,18 @@ t_true "user 18 = fold-in of history + new ratings, not-interested excluded" \
 t_true "user 18: the not-interested movie and the rated ones are absent" "python3 -c '
 import json; ids = [i[\"id\"] for i in json.load(open(\"out\"))[\"items\"]]
 assert not {\"318\", \"1\", \"2571\"} & set(ids), ids'"
+req "POST /recommend_movie user 18 after rating" POST "/recommend_movie?k=20" 200 -d '{"user_id":18}'
+t_true "/recommend_movie: the same movies, by title" "python3 -c '
+import csv, json
+titles = {r[\"movieId\"]: r[\"title\"] for r in csv.DictReader(open(\"$MOVIES\"))}
+want = [titles[i[\"id\"]] for i in json.load(open(\"want-18.json\"))[\"items\"]]
+assert json.load(open(\"out\")) == want'"
+req "POST /recommend_movie new user" POST "/recommend_movie?k=10" 200 -d '{"user_id":"newbie"}'
+t_true "/recommend_movie: a user only the log knows" "python3 -c '
+import csv, json
+titles = {r[\"movieId\"]: r[\"title\"] for r in csv.DictReader(open(\"$MOVIES\"))}
+want = [titles[i[\"id\"]] for i in json.load(open(\"want-new.json\"))[\"items\"]]
+assert json.load(open(\"out\")) == want'"
 req "GET /features user 18" GET "/features?user_id=18&returnMetadata=true" 200
 t_true "user 18's history: the new ratings first, with their values" "python3 -c '
 import csv, json
