@@ -205,7 +205,7 @@ mkdir -p pipe/models
 cp $LOG pipe/models/ratings.log
 serve --models pipe/models --export-ratings > export.csv
 t_true "--export-ratings: the header and sorted rows" "head -n 1 export.csv | grep -qx 'userId,movieId,rating,timestamp' && tail -n +2 export.csv | LC_ALL=C sort -c -t, -k1,1 -k2,2"
-make -s -C "$TOP" BIN="$BIN" BUILD="${BUILD:-build}" OUT="$T_DIR/pipe" "$T_DIR/pipe/ratings-with-log.csv" > make.out 2>&1
+make -s -C "$TOP" -o "$BIN/serve" BIN="$BIN" BUILD="${BUILD:-build}" OUT="$T_DIR/pipe" "$T_DIR/pipe/ratings-with-log.csv" > make.out 2>&1
 t_true "make: the data with the log folded in" "python3 -c '
 import csv
 log = {(r[\"userId\"], r[\"movieId\"]): r for r in csv.DictReader(open(\"export.csv\"))}
@@ -216,4 +216,4 @@ key = lambda r: (r[\"userId\"], r[\"movieId\"], float(r[\"rating\"]))
 assert sorted(map(key, got)) == sorted(map(key, want)), (len(got), len(want))
 assert (\"18\", \"2571\", 5.0) in map(key, got) and not any(k[:2] == (\"newbie\", \"1210\") for k in map(key, got))'" 
 t_true "make pipeline reads the folded data when a log exists" \
-	"make -n -C '$TOP' BIN='$BIN' BUILD='${BUILD:-build}' OUT='$T_DIR/pipe' '$T_DIR/pipe/ratings.bin' | grep -q 'csv2bin .*ratings-with-log.csv'"
+	"make -n -C '$TOP' -o '$BIN/serve' BIN='$BIN' BUILD='${BUILD:-build}' OUT='$T_DIR/pipe' '$T_DIR/pipe/ratings.bin' | grep -q 'csv2bin .*ratings-with-log.csv'"
