@@ -24,7 +24,16 @@ PREP_VALID   = $(OUT)/valid.bin
 $(OUT):
 	mkdir -p $@
 
-$(PREP_RATINGS): $(DATA)/ratings.csv $(BIN)/csv2bin | $(OUT)
+# The server's models directory and its ratings log (what users rated
+# through POST /ratings; serve.mk serves the one and folds in the other).
+# The ratings: the data's, or, once that log exists, the data's with the
+# log folded in ($(RETRAIN_CSV), made by serve.mk).
+SERVE_DIR   = $(OUT)/models
+SERVE_LOG   = $(SERVE_DIR)/ratings.log
+RETRAIN_CSV = $(OUT)/ratings-with-log.csv
+RATINGS_CSV = $(if $(wildcard $(SERVE_LOG)),$(RETRAIN_CSV),$(DATA)/ratings.csv)
+
+$(PREP_RATINGS): $(RATINGS_CSV) $(BIN)/csv2bin | $(OUT)
 	$(BIN)/csv2bin -o $@ $<
 
 $(PREP_ENCODED): $(PREP_RATINGS) $(BIN)/encode-ids

@@ -13,6 +13,8 @@
 #include "api.h"
 #include "http.h"
 #include "models.h"
+#include "overlay.h"
+#include "titles.h"
 #include "train.h"
 
 #include <errno.h>
@@ -35,11 +37,11 @@ extern const unsigned long cf_serve_page_len;
 
 struct opts {
 	const char *models, *dflt, *movies, *links, *bind, *token_file;
-	int port, threads, train_threads, max_jobs, log;
+	int port, threads, train_threads, max_jobs, log, export_ratings;
 	unsigned timeout, request_timeout;
 	long long max_conns, max_conns_per_ip;  /* -1: the default */
-	size_t max_body;
-	unsigned long long seed;
+	size_t max_body, max_user_ratings;
+	unsigned long long seed, max_log_bytes;
 };
 
 static void
@@ -50,7 +52,9 @@ usage(FILE *fp)
 	    "             [--bind ADDR] [--port N] [--threads N] [--token-file FILE]\n"
 	    "             [--max-body BYTES] [--timeout S] [--request-timeout S]\n"
 	    "             [--max-conns N] [--max-conns-per-ip N] [--train-threads N]\n"
-	    "             [--max-jobs N] [--seed N] [--quiet]\n"
+	    "             [--max-jobs N] [--seed N] [--max-log-bytes N]\n"
+	    "             [--max-user-ratings N] [--quiet]\n"
+	    "       serve --models DIR --export-ratings\n"
 	    "Serves recommendations over HTTP from the models of DIR (each NAME.bin is a\n"
 	    "model, as mf-fit writes it; mapped, not copied), and a web page at /.\n"
 	    "\n"
@@ -88,20 +92,40 @@ usage(FILE *fp)
 	    "      --max-jobs N     /train jobs queued or running at once; more get 503\n"
 	    "                       (default 4)\n"
 	    "      --seed N         the seed of /train's fresh factors (default 42)\n"
+	    "      --max-log-bytes N  the ratings log (DIR/ratings.log, what POST /ratings\n"
+	    "                       records) may grow to N bytes; beyond, POST /ratings gets\n"
+	    "                       413 until the log is folded in (default 268435456)\n"
+	    "      --max-user-ratings N  movies one user may rate or hide through POST\n"
+	    "                       /ratings; beyond, 409 (default 10000)\n"
+	    "      --export-ratings print the ratings log of DIR as CSV (userId,movieId,\n"
+	    "                       rating,timestamp: each user's last rating of a movie;\n"
+	    "                       rating empty: removed) sorted by user and movie, and\n"
+	    "                       exit; the log is only read (make retrain uses it)\n"
 	    "  -q, --quiet          no log line per request\n"
 	    "  -h, --help           this help;  -V, --version  the version\n"
 	    "\n"
 	    "Endpoints (JSON; errors are {\"error\":\"...\"} with 400 bad parameter or\n"
 	    "malformed request, 401 no token, 404 unknown user, item, model or path, 405\n"
-	    "wrong method, 413 body too large, 414/431 request line and headers over\n"
+	    "wrong method, 409 a user's --max-user-ratings, 413 body too large or the\n"
+	    "ratings log full, 414/431 request line and headers over\n"
 	    "32 KiB, 501 unsupported Transfer-Encoding, 503 training queue full or\n"
 	    "shutting down).  Ids may be strings or integers, of at most 256 bytes.\n"
 	    "  GET  /recommendations?user_id=18[&k=10][&returnMetadata=true]\n"
 	    "         {\"items\":[{\"id\":\"74510\"},...]}, with returnMetadata also \"title\"\n"
 	    "         and \"genres\"; seen movies excluded; k from 1 to 1000, default 10\n"
+	    "         (rated through POST /ratings too); links=true adds imdb and tmdb\n"
+	    "         (with --links); explain=N (1..5) adds \"because\": the rated movies\n"
+	    "         that pull each one up most\n"
 	    "  POST /recommendations[?k=10&returnMetadata=true]\n"
 	    "         {\"ratings\":[{\"id\":\"89745\",\"rating\":5},...]}: a new person, folded\n"
 	    "         in (mf-score --fold-in); movies the model does not know are ignored\n"
+	    "  POST /ratings  {\"user_id\":\"ada\",\"ratings\":[{\"id\":260,\"rating\":5},\n"
+	    "         {\"id\":1,\"rating\":null}],\"not_interested\":[1210],\"interested\":[]}\n"
+	    "         -> {\"user_id\":\"ada\",\"changed\":3} once fsynced to DIR/ratings.log\n"
+	    "         (replayed at start; a torn last record is dropped with a warning);\n"
+	    "         null removes a rating; /recommendations and /features of the user\n"
+	    "         follow at once (factors re-solved as fold-in); at most 1000 movies\n"
+	    "         a request (400), movies must be known to the model (404)\n"
 	    "  GET  /features?user_id=18[&returnMetadata=true]\n"
 	    "         {\"features\":[{\"histories\":[\"185135\",...]}]}, most recent first\n"
 	    "  GET  /similar?item_id=1[&k=10]   the nearest movies by cosine, with metadata\n"
@@ -113,12 +137,15 @@ usage(FILE *fp)
 	    "         once, users x top_k at most 20000 (else 400); top_k 1..1000, default\n"
 	    "         10; the answer is streamed (chunked)\n"
 	    "  POST /train?model_name=als[&validation_split=0.2][&patience=10][&epochs=N]\n"
+	    "         (without a body: on every rating of the ratings log)\n"
 	    "         {\"users\":[...],\"movies\":[...],\"ratings\":[...]} -> \"als_1\" at once:\n"
 	    "         fine-tunes in the background (warm start, early stopping on the last\n"
 	    "         validation_split of the ratings) and publishes als_1; it replaces the\n"
 	    "         default when trained from the default; epochs 1..200 (default: the\n"
 	    "         model's own, at most 200)\n"
-	    "  GET  /movies?q=star[&k=20]  title search;  GET /users[?k=100]  user ids\n"
+	    "  GET  /movies?q=godfather+part+ii[&k=20]  title search: words in any case,\n"
+	    "         articles and punctuation ignored, prefixes and small typos match;\n"
+	    "         by match, then popularity;  GET /users[?k=100]  user ids\n"
 	    "  GET  /healthz;  GET /  the web page\n"
 	    "Every read endpoint takes model_name (default: the default model).\n"
 	    "Stops on SIGTERM or SIGINT, exit 0: queued /train jobs are cancelled, and a\n"
@@ -141,7 +168,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_MOVIES = 256, O_LINKS, O_TOKEN, O_BODY, O_TIMEOUT, O_TTHREADS, O_JOBS,
-	       O_SEED, O_RTIMEOUT, O_CONNS, O_CONNS_IP };
+	       O_SEED, O_RTIMEOUT, O_CONNS, O_CONNS_IP, O_LOGMAX, O_USERMAX, O_EXPORT };
 	static const struct option lo[] = {
 		{"models", 1, 0, 'm'}, {"default", 1, 0, 'd'}, {"movies", 1, 0, O_MOVIES},
 		{"links", 1, 0, O_LINKS}, {"bind", 1, 0, 'b'}, {"port", 1, 0, 'p'},
@@ -150,7 +177,9 @@ parse(int argc, char **argv, struct opts *o)
 		{"request-timeout", 1, 0, O_RTIMEOUT}, {"max-conns", 1, 0, O_CONNS},
 		{"max-conns-per-ip", 1, 0, O_CONNS_IP},
 		{"train-threads", 1, 0, O_TTHREADS}, {"max-jobs", 1, 0, O_JOBS},
-		{"seed", 1, 0, O_SEED}, {"quiet", 0, 0, 'q'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
+		{"seed", 1, 0, O_SEED}, {"max-log-bytes", 1, 0, O_LOGMAX},
+		{"max-user-ratings", 1, 0, O_USERMAX}, {"export-ratings", 0, 0, O_EXPORT},
+		{"quiet", 0, 0, 'q'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
@@ -166,6 +195,8 @@ parse(int argc, char **argv, struct opts *o)
 	o->max_conns = o->max_conns_per_ip = -1;
 	o->max_body = 1 << 20;
 	o->seed = 42;
+	o->max_log_bytes = 256ULL << 20;
+	o->max_user_ratings = 10000;
 	while ((c = getopt_long(argc, argv, "m:d:b:p:t:qhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->models = optarg; break;
@@ -188,6 +219,14 @@ parse(int argc, char **argv, struct opts *o)
 		case O_TTHREADS: o->train_threads = (int)number("--train-threads", optarg, 1, 256); break;
 		case O_JOBS: o->max_jobs = (int)number("--max-jobs", optarg, 1, 1000); break;
 		case O_SEED: o->seed = (unsigned long long)number("--seed", optarg, 0, LLONG_MAX); break;
+		case O_LOGMAX:
+			o->max_log_bytes = (unsigned long long)number("--max-log-bytes", optarg, 4096,
+			                                              1LL << 40);
+			break;
+		case O_USERMAX:
+			o->max_user_ratings = (size_t)number("--max-user-ratings", optarg, 1, 10000000);
+			break;
+		case O_EXPORT: o->export_ratings = 1; break;
 		case 'q': o->log = 0; break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
 		case 'V': cf_version();
@@ -233,6 +272,26 @@ read_token(const char *path)
 	if (n <= 0)
 		cf_die("--token-file %s: the first line (the token) is empty", path);
 	return line;
+}
+
+/* --export-ratings: the log as CSV on stdout; exits. */
+static void
+export_ratings(const char *dir)
+{
+	char path[4096], warn[600], err[600];
+	cf_ov_limits lim = {(size_t)-1, UINT64_MAX};
+
+	snprintf(path, sizeof path, "%s/ratings.log", dir);
+	cf_overlay *ov = cf_overlay_open(path, 1, &lim, warn, sizeof warn, err, sizeof err);
+	if (!ov)
+		cf_die("%s", err);
+	if (warn[0])
+		cf_warn("%s", warn);
+	if (cf_overlay_export(ov, stdout) < 0)
+		cf_die("stdout: cannot write:");
+	cf_overlay_free(ov);
+	cf_close_stdout();
+	exit(CF_EXIT_OK);
 }
 
 /* SIGTERM/SIGINT: a byte down a pipe that main waits on (any thread may take them). */
@@ -290,6 +349,8 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cf_setprog(argv[0]);
 	parse(argc, argv, &o);
+	if (o.export_ratings)
+		export_ratings(o.models);
 	/*
 	 * A fixed mmap threshold: a large buffer (a body, an answer) is mapped
 	 * and given back when freed.  glibc's default raises the threshold to
@@ -326,6 +387,14 @@ main(int argc, char **argv)
 	api.links = o.links != NULL;
 	if (!(api.models = cf_registry_open(o.models, o.dflt, err, sizeof err)))
 		cf_die("%s", err);
+	api.titles = cf_titles_new(api.meta);
+	char logpath[4096], warn[600];
+	snprintf(logpath, sizeof logpath, "%s/ratings.log", o.models);
+	cf_ov_limits lim = {o.max_user_ratings, o.max_log_bytes};
+	if (!(api.ratings = cf_overlay_open(logpath, 0, &lim, warn, sizeof warn, err, sizeof err)))
+		cf_die("%s", err);
+	if (warn[0])
+		cf_warn("%s", warn);
 	api.trainer = cf_trainer_new(api.models, o.max_jobs);
 	api.page = (const char *)cf_serve_page;
 	api.page_len = cf_serve_page_len;
@@ -342,9 +411,13 @@ main(int argc, char **argv)
 	char **names = cf_registry_names(api.models, &nm);
 	cf_served *d = cf_registry_get(api.models, NULL);
 	const char *v6 = strchr(o.bind, ':') ? "[" : "";
-	cf_warn("listening on %s%s%s:%d (%zu model%s, default %s; %u movies; ready in %.1f ms)",
-	        v6, o.bind, *v6 ? "]" : "", cf_http_port(srv), nm, nm == 1 ? "" : "s", d->name,
-	        cf_meta_count(api.meta), ms_since(&t0));
+	size_t lusers;
+	uint64_t lbytes;
+	cf_overlay_stats(api.ratings, &lusers, &lbytes);
+	cf_warn("listening on %s%s%s:%d (%zu model%s, default %s; %u movies; ratings log: %zu "
+	        "user%s, %llu bytes; ready in %.1f ms)", v6, o.bind, *v6 ? "]" : "",
+	        cf_http_port(srv), nm, nm == 1 ? "" : "s", d->name, cf_meta_count(api.meta),
+	        lusers, lusers == 1 ? "" : "s", (unsigned long long)lbytes, ms_since(&t0));
 	cf_served_put(d);
 	cf_registry_names_free(names, nm);
 	if (!api.token && strcmp(o.bind, "127.0.0.1") != 0 && strcmp(o.bind, "::1") != 0)
@@ -367,6 +440,8 @@ main(int argc, char **argv)
 		_exit(CF_EXIT_OK);
 	}
 	cf_trainer_free(api.trainer);
+	cf_overlay_free(api.ratings);
+	cf_titles_free(api.titles);
 	cf_registry_free(api.models);
 	cf_meta_free(api.meta);
 	free((char *)api.token);

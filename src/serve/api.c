@@ -12,6 +12,7 @@
  * the JSON it returns.
  */
 #include "api.h"
+#include "api-int.h"
 #include "metajson.h"
 #include "score.h"
 #include "util.h"
@@ -24,26 +25,9 @@
 #include <string.h>
 #include <strings.h>
 
-enum {
-	K_DEFAULT = 10,         /* /recommendations, /similar, /predict */
-	K_MOVIE = 20,           /* /recommend_movie: the reference demo's 20 */
-	K_MAX = 1000,
-	ID_MAX = 256,           /* bytes in an id */
-	FOLDIN_MAX = 10000,     /* ratings in a fold-in request */
-	PREDICT_MAX = 1000,     /* ids in a /predict request */
-	PREDICT_ITEMS_MAX = 20000,      /* distinct users x top_k in a /predict answer */
-};
 
 /* ------------------------------------------------------------ scratch */
 
-struct scratch {
-	float *row;
-	size_t nrow;
-	cf_hit *hits;
-	size_t nhits;
-	float *p;
-	size_t np;
-};
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -67,8 +51,8 @@ scratch_key_init(void)
 }
 
 /* This thread's scratch with room for a model of ni items, k factors, n hits. */
-static struct scratch *
-scratch(uint32_t ni, int k, size_t n)
+struct scratch *
+api_scratch(uint32_t ni, int k, size_t n)
 {
 	struct scratch *s;
 
@@ -98,8 +82,8 @@ scratch(uint32_t ni, int k, size_t n)
 /* ------------------------------------------------------------ helpers */
 
 /* Client text for a message: printable ASCII, at most 40 bytes shown. */
-static const char *
-shown(const char *s, size_t n, char *buf, size_t cap)
+const char *
+api_shown(const char *s, size_t n, char *buf, size_t cap)
 {
 	size_t o = 0;
 
@@ -116,8 +100,8 @@ shown(const char *s, size_t n, char *buf, size_t cap)
 }
 
 /* Model index of a raw id in any of its forms ("018" is "18"), or CF_NOID. */
-static uint32_t
-lookup(const cf_idmap *d, const char *id, size_t len)
+uint32_t
+api_lookup(const cf_idmap *d, const char *id, size_t len)
 {
 	char buf[ID_MAX + 2];
 	const char *c;
@@ -130,8 +114,8 @@ lookup(const cf_idmap *d, const char *id, size_t len)
 }
 
 /* A query number in [lo, hi] (dflt if absent); -1 after a 400. */
-static int
-q_count(cf_http_req *rq, const char *key, long long dflt, long long lo, long long hi,
+int
+api_q_count(cf_http_req *rq, const char *key, long long dflt, long long lo, long long hi,
         long long *out)
 {
 	const char *v = cf_http_query(rq, key);
@@ -142,14 +126,14 @@ q_count(cf_http_req *rq, const char *key, long long dflt, long long lo, long lon
 		return 0;
 	if (cf_parse_i64(v, out) < 0 || *out < lo || *out > hi) {
 		cf_http_error(rq, 400, "%s: expected a whole number from %lld to %lld, not '%s'",
-		              key, lo, hi, shown(v, strlen(v), b, sizeof b));
+		              key, lo, hi, api_shown(v, strlen(v), b, sizeof b));
 		return -1;
 	}
 	return 0;
 }
 
-static int
-q_real(cf_http_req *rq, const char *key, double dflt, double lo, double hi_excl,
+int
+api_q_real(cf_http_req *rq, const char *key, double dflt, double lo, double hi_excl,
        double *out)
 {
 	const char *v = cf_http_query(rq, key);
@@ -160,14 +144,14 @@ q_real(cf_http_req *rq, const char *key, double dflt, double lo, double hi_excl,
 		return 0;
 	if (cf_parse_double(v, out) < 0 || !(*out >= lo && *out < hi_excl)) {
 		cf_http_error(rq, 400, "%s: expected a number from %g to below %g, not '%s'", key,
-		              lo, hi_excl, shown(v, strlen(v), b, sizeof b));
+		              lo, hi_excl, api_shown(v, strlen(v), b, sizeof b));
 		return -1;
 	}
 	return 0;
 }
 
-static int
-q_bool(cf_http_req *rq, const char *key, int *out)
+int
+api_q_bool(cf_http_req *rq, const char *key, int *out)
 {
 	const char *v = cf_http_query(rq, key);
 	char b[48];
@@ -179,15 +163,15 @@ q_bool(cf_http_req *rq, const char *key, int *out)
 		*out = 1;
 	} else if (!(!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no"))) {
 		cf_http_error(rq, 400, "%s: expected true or false, not '%s'", key,
-		              shown(v, strlen(v), b, sizeof b));
+		              api_shown(v, strlen(v), b, sizeof b));
 		return -1;
 	}
 	return 0;
 }
 
 /* A required id from the query; NULL after a 400. */
-static const char *
-q_id(cf_http_req *rq, const char *key)
+const char *
+api_q_id(cf_http_req *rq, const char *key)
 {
 	const char *v = cf_http_query(rq, key);
 
@@ -201,8 +185,8 @@ q_id(cf_http_req *rq, const char *key)
 }
 
 /* The model of ?model_name= (default: the default one); NULL after a 400/404. */
-static cf_served *
-pick_model(const cf_serve_api *a, cf_http_req *rq)
+cf_served *
+api_pick_model(const cf_serve_api *a, cf_http_req *rq)
 {
 	const char *n = cf_http_query(rq, "model_name");
 	char b[48];
@@ -210,7 +194,7 @@ pick_model(const cf_serve_api *a, cf_http_req *rq)
 
 	if (n && !cf_model_name_ok(n)) {
 		cf_http_error(rq, 400, "model_name '%s': expected 1 to %d of A-Z a-z 0-9 _ . -, "
-		              "not starting with a dot", shown(n, strlen(n), b, sizeof b),
+		              "not starting with a dot", api_shown(n, strlen(n), b, sizeof b),
 		              CF_MODEL_NAME_MAX);
 		return NULL;
 	}
@@ -223,10 +207,9 @@ pick_model(const cf_serve_api *a, cf_http_req *rq)
  * A raw id from JSON: a string (1 to ID_MAX bytes, no NUL) or an integer.
  * 0; -1 if it is neither; ID_TOO_LONG for a string over ID_MAX bytes.
  */
-enum { ID_TOO_LONG = -2 };
 
-static int
-json_id(const json_t *v, char *buf, size_t cap, const char **id, size_t *len)
+int
+api_json_id(const json_t *v, char *buf, size_t cap, const char **id, size_t *len)
 {
 	if (json_is_string(v)) {
 		*id = json_string_value(v);
@@ -245,8 +228,8 @@ json_id(const json_t *v, char *buf, size_t cap, const char **id, size_t *len)
 }
 
 /* The canonical form of a raw id, NUL-terminated, in buf (>= len + 2 bytes). */
-static const char *
-canon(const char *id, size_t len, char *buf)
+const char *
+api_canon(const char *id, size_t len, char *buf)
 {
 	const char *c;
 	size_t n = cf_canon_id(id, len, buf, &c);
@@ -258,8 +241,8 @@ canon(const char *id, size_t len, char *buf)
 }
 
 /* Parses the body as JSON; NULL after a 400. */
-static json_t *
-body_json(cf_http_req *rq)
+json_t *
+api_body_json(cf_http_req *rq)
 {
 	size_t len;
 	const char *body = cf_http_body(rq, &len);
@@ -277,8 +260,8 @@ body_json(cf_http_req *rq)
 }
 
 /* A rating from JSON: a finite number within the model's scale; -1 if not. */
-static int
-json_rating(const json_t *v, const cf_model *m, float *r)
+int
+api_json_rating(const json_t *v, const cf_model *m, float *r)
 {
 	double x;
 
@@ -292,8 +275,8 @@ json_rating(const json_t *v, const cf_model *m, float *r)
 }
 
 /* The movie objects of ranked hits. */
-static json_t *
-items_json(const cf_serve_api *a, const cf_served *h, const cf_hit *hits, size_t n,
+json_t *
+api_items_json(const cf_serve_api *a, const cf_served *h, const cf_hit *hits, size_t n,
            unsigned flags, int score_rank)
 {
 	json_t *list = json_array();
@@ -316,8 +299,8 @@ items_json(const cf_serve_api *a, const cf_served *h, const cf_hit *hits, size_t
 	return list;
 }
 
-static json_t *
-wrap(const char *key, json_t *v)
+json_t *
+api_wrap(const char *key, json_t *v)
 {
 	json_t *o = v ? json_object() : NULL;
 
@@ -331,8 +314,8 @@ wrap(const char *key, json_t *v)
 }
 
 /* User u's top n unseen items into hits (scratch row s); how many. */
-static size_t
-top_user(const cf_served *h, uint32_t u, size_t n, struct scratch *s)
+size_t
+api_top_user(const cf_served *h, uint32_t u, size_t n, struct scratch *s)
 {
 	const cf_model *m = h->m;
 
@@ -361,30 +344,6 @@ get_healthz(const cf_serve_api *a, cf_http_req *rq)
 	                                      "default", h->name, "models", (json_int_t)n,
 	                                      "training", cf_trainer_pending(a->trainer)));
 	cf_registry_names_free(names, n);
-	cf_served_put(h);
-}
-
-static void
-get_recommendations(const cf_serve_api *a, cf_http_req *rq)
-{
-	long long k;
-	int meta;
-	const char *uid;
-	cf_served *h;
-	char b[48];
-
-	if (!(uid = q_id(rq, "user_id")) || q_count(rq, "k", K_DEFAULT, 1, K_MAX, &k) < 0 ||
-	    q_bool(rq, "returnMetadata", &meta) < 0 || !(h = pick_model(a, rq)))
-		return;
-	uint32_t u = lookup(h->m->users, uid, strlen(uid));
-	if (u == CF_NOID) {
-		cf_http_error(rq, 404, "unknown user '%s'", shown(uid, strlen(uid), b, sizeof b));
-	} else {
-		struct scratch *s = scratch(h->m->nitems, h->m->k, (size_t)k);
-		size_t nh = top_user(h, u, (size_t)k, s);
-		cf_http_reply_json(rq, 200, wrap("items", items_json(a, h, s->hits, nh,
-		                                                     meta ? CF_MJ_META : 0, 0)));
-	}
 	cf_served_put(h);
 }
 
@@ -417,8 +376,8 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 	char ib[32];
 	const char *id;
 
-	if (q_count(rq, "k", K_DEFAULT, 1, K_MAX, &k) < 0 ||
-	    q_bool(rq, "returnMetadata", &meta) < 0 || !(body = body_json(rq)))
+	if (api_q_count(rq, "k", K_DEFAULT, 1, K_MAX, &k) < 0 ||
+	    api_q_bool(rq, "returnMetadata", &meta) < 0 || !(body = api_body_json(rq)))
 		goto out;
 	list = json_object_get(body, "ratings");
 	if (!json_is_array(list) || json_array_size(list) == 0 ||
@@ -427,12 +386,12 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 		              "...]} with 1 to %d ratings", FOLDIN_MAX);
 		goto out;
 	}
-	if (!(h = pick_model(a, rq)))
+	if (!(h = api_pick_model(a, rq)))
 		goto out;
 	rt = cf_xmalloc(json_array_size(list) * sizeof *rt);
 	json_array_foreach(list, idx, v) {
 		float r;
-		int e = json_is_object(v) ? json_id(json_object_get(v, "id"), ib, sizeof ib, &id,
+		int e = json_is_object(v) ? api_json_id(json_object_get(v, "id"), ib, sizeof ib, &id,
 		                                    &len) : -1;
 		if (e == ID_TOO_LONG) {
 			cf_http_error(rq, 400, "ratings[%zu]: \"id\" is %zu bytes long: an id is at "
@@ -444,13 +403,13 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 			              "(a string or an integer) and a \"rating\"", idx);
 			goto out;
 		}
-		if (json_rating(json_object_get(v, "rating"), h->m, &r) < 0) {
+		if (api_json_rating(json_object_get(v, "rating"), h->m, &r) < 0) {
 			cf_http_error(rq, 400, "ratings[%zu]: \"rating\" must be a number from %g "
 			              "to %g", idx, h->m->has_scale ? h->m->rating_min : -INFINITY,
 			              h->m->has_scale ? h->m->rating_max : INFINITY);
 			goto out;
 		}
-		uint32_t i = lookup(h->m->items, id, len);
+		uint32_t i = api_lookup(h->m->items, id, len);
 		if (i == CF_NOID)
 			continue;       /* as mf-score --fold-in: unknown movies are ignored */
 		rt[n].item = i;
@@ -468,7 +427,7 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 	for (size_t j = 0; j < n; j++)
 		if (j + 1 == n || rt[j + 1].item != rt[j].item)
 			rt[m++] = rt[j];
-	struct scratch *s = scratch(h->m->nitems, h->m->k, (size_t)k + m);
+	struct scratch *s = api_scratch(h->m->nitems, h->m->k, (size_t)k + m);
 	uint32_t *items = cf_xmalloc(m * sizeof *items);
 	float *r = cf_xmalloc(m * sizeof *r), b;
 	for (size_t j = 0; j < m; j++) {
@@ -481,7 +440,7 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 		cf_score_vec(h->sc, s->p, b, s->row);
 		cf_score_exclude(s->row, items, m);
 		size_t nh = cf_score_topn(h->sc, s->row, (size_t)k, s->hits);
-		cf_http_reply_json(rq, 200, wrap("items", items_json(a, h, s->hits, nh,
+		cf_http_reply_json(rq, 200, api_wrap("items", api_items_json(a, h, s->hits, nh,
 		                                                     meta ? CF_MJ_META : 0, 0)));
 	}
 	free(items);
@@ -489,77 +448,6 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 out:
 	free(rt);
 	json_decref(body);
-	cf_served_put(h);
-}
-
-/* Seen-item positions by time, most recent first; ties by item index. */
-struct seenpos {
-	int64_t ts;
-	uint64_t at;
-};
-
-static int
-by_recent(const void *x, const void *y)
-{
-	const struct seenpos *a = x, *b = y;
-
-	if (a->ts != b->ts)
-		return a->ts > b->ts ? -1 : 1;
-	return a->at < b->at ? -1 : a->at > b->at;
-}
-
-static void
-get_features(const cf_serve_api *a, cf_http_req *rq)
-{
-	const char *uid;
-	int meta;
-	cf_served *h;
-	char b[48];
-
-	if (!(uid = q_id(rq, "user_id")) || q_bool(rq, "returnMetadata", &meta) < 0 ||
-	    !(h = pick_model(a, rq)))
-		return;
-	const cf_model *m = h->m;
-	uint32_t u = lookup(m->users, uid, strlen(uid));
-	if (u == CF_NOID) {
-		cf_http_error(rq, 404, "unknown user '%s'", shown(uid, strlen(uid), b, sizeof b));
-		cf_served_put(h);
-		return;
-	}
-	uint64_t lo = m->seen_ptr[u], n = m->seen_ptr[u + 1] - lo;
-	struct seenpos *sp = cf_xmalloc((n ? n : 1) * sizeof *sp);
-	for (uint64_t j = 0; j < n; j++) {
-		sp[j].ts = m->seen_ts ? m->seen_ts[lo + j] : 0;
-		sp[j].at = lo + j;
-	}
-	qsort(sp, n, sizeof *sp, by_recent);
-	json_t *hist = json_array();
-	for (uint64_t j = 0; j < n && hist; j++) {
-		size_t len;
-		const char *id = cf_idmap_id(m->items, m->seen_item[sp[j].at], &len);
-		json_t *v;
-		cf_movie mv;
-		if (meta) {
-			int known = cf_meta_find(a->meta, id, len, &mv);
-			v = cf_movie_json(id, len, known ? &mv : NULL, CF_MJ_META);
-			if (v)
-				json_object_set_new(v, "rating", cf_json_f32(m->seen_rating[sp[j].at]));
-		} else {
-			v = json_stringn(id, len);
-		}
-		if (!v || json_array_append_new(hist, v) < 0) {
-			json_decref(hist);
-			hist = NULL;
-		}
-	}
-	free(sp);
-	json_t *f = hist ? json_array() : NULL;
-	json_t *one = wrap("histories", hist);
-	if (f && (!one || json_array_append_new(f, one) < 0)) {
-		json_decref(f);
-		f = NULL;
-	}
-	cf_http_reply_json(rq, 200, wrap("features", f));
 	cf_served_put(h);
 }
 
@@ -571,19 +459,19 @@ get_similar(const cf_serve_api *a, cf_http_req *rq)
 	cf_served *h;
 	char b[48];
 
-	if (!(iid = q_id(rq, "item_id")) || q_count(rq, "k", K_DEFAULT, 1, K_MAX, &k) < 0 ||
-	    !(h = pick_model(a, rq)))
+	if (!(iid = api_q_id(rq, "item_id")) || api_q_count(rq, "k", K_DEFAULT, 1, K_MAX, &k) < 0 ||
+	    !(h = api_pick_model(a, rq)))
 		return;
-	uint32_t i = lookup(h->m->items, iid, strlen(iid));
+	uint32_t i = api_lookup(h->m->items, iid, strlen(iid));
 	if (i == CF_NOID) {
-		cf_http_error(rq, 404, "unknown item '%s'", shown(iid, strlen(iid), b, sizeof b));
+		cf_http_error(rq, 404, "unknown item '%s'", api_shown(iid, strlen(iid), b, sizeof b));
 	} else if (h->m->k == 0 || h->sc->kind == CF_SCORE_POP) {
 		cf_http_error(rq, 400, "model '%s' (%s) has no item factors to compare", h->name,
 		              h->m->algo);
 	} else {
-		struct scratch *s = scratch(h->m->nitems, h->m->k, (size_t)k);
+		struct scratch *s = api_scratch(h->m->nitems, h->m->k, (size_t)k);
 		size_t nh = cf_score_similar(h->sc, i, (size_t)k, s->hits);
-		cf_http_reply_json(rq, 200, wrap("items", items_json(a, h, s->hits, nh,
+		cf_http_reply_json(rq, 200, api_wrap("items", api_items_json(a, h, s->hits, nh,
 		                                                     CF_MJ_META, 0)));
 	}
 	cf_served_put(h);
@@ -600,9 +488,9 @@ post_recommend_movie(const cf_serve_api *a, cf_http_req *rq)
 	size_t len;
 	char ib[32], b[48];
 
-	if (q_count(rq, "k", K_MOVIE, 1, K_MAX, &k) < 0 || !(body = body_json(rq)))
+	if (api_q_count(rq, "k", K_MOVIE, 1, K_MAX, &k) < 0 || !(body = api_body_json(rq)))
 		return;
-	int e = json_is_object(body) ? json_id(json_object_get(body, "user_id"), ib, sizeof ib,
+	int e = json_is_object(body) ? api_json_id(json_object_get(body, "user_id"), ib, sizeof ib,
 	                                       &id, &len) : -1;
 	if (e < 0) {
 		if (e == ID_TOO_LONG)
@@ -613,16 +501,19 @@ post_recommend_movie(const cf_serve_api *a, cf_http_req *rq)
 		json_decref(body);
 		return;
 	}
-	if (!(h = pick_model(a, rq))) {
+	if (!(h = api_pick_model(a, rq))) {
 		json_decref(body);
 		return;
 	}
-	uint32_t u = lookup(h->m->users, id, len);
-	if (u == CF_NOID) {
-		cf_http_error(rq, 404, "unknown user '%s'", shown(id, len, b, sizeof b));
+	struct scratch *s = api_scratch(h->m->nitems, h->m->k, (size_t)k);
+	/* The user's history with their POST /ratings, as GET /recommendations. */
+	long top = api_user_top(a, h, id, len, (size_t)k, s);
+	if (top == API_NO_USER) {
+		cf_http_error(rq, 404, "unknown user '%s'", api_shown(id, len, b, sizeof b));
+	} else if (top < 0) {
+		cf_http_error(rq, 400, "fold-in failed: the user's ratings give a singular system");
 	} else {
-		struct scratch *s = scratch(h->m->nitems, h->m->k, (size_t)k);
-		size_t nh = top_user(h, u, (size_t)k, s);
+		size_t nh = (size_t)top;
 		out = json_array();
 		for (size_t r = 0; r < nh && out; r++) {
 			cf_movie mv;
@@ -713,8 +604,8 @@ predict_next(struct predict *p)
 		}
 		const cf_model *m = p->h->m;
 		uint32_t u = p->users[p->at];
-		struct scratch *s = scratch(m->nitems, m->k, p->k);
-		p->nh = top_user(p->h, u, p->k, s);
+		struct scratch *s = api_scratch(m->nitems, m->k, p->k);
+		p->nh = api_top_user(p->h, u, p->k, s);
 		memcpy(p->hits, s->hits, p->nh * sizeof *p->hits);
 		p->r = 0;
 		const char *id = cf_idmap_id(m->users, u, &len);
@@ -818,18 +709,18 @@ post_predict(const cf_serve_api *a, cf_http_req *rq)
 	const char *id;
 	char ib[32], b[48];
 
-	if (q_count(rq, "top_k", K_DEFAULT, 1, K_MAX, &k) < 0 || !(body = body_json(rq)))
+	if (api_q_count(rq, "top_k", K_DEFAULT, 1, K_MAX, &k) < 0 || !(body = api_body_json(rq)))
 		return;
 	if (!json_is_array(body) || json_array_size(body) > PREDICT_MAX) {
 		cf_http_error(rq, 400, "expected a JSON array of at most %d user ids, e.g. "
 		              "[389, 456]", PREDICT_MAX);
 		goto out;
 	}
-	if (!(h = pick_model(a, rq)))
+	if (!(h = api_pick_model(a, rq)))
 		goto out;
 	up = cf_xmalloc((json_array_size(body) + 1) * sizeof *up);
 	json_array_foreach(body, idx, v) {
-		int e = json_id(v, ib, sizeof ib, &id, &len);
+		int e = api_json_id(v, ib, sizeof ib, &id, &len);
 		if (e == ID_TOO_LONG) {
 			cf_http_error(rq, 400, "[%zu]: the user id is %zu bytes long: an id is at "
 			              "most %d", idx, len, ID_MAX);
@@ -839,9 +730,9 @@ post_predict(const cf_serve_api *a, cf_http_req *rq)
 			cf_http_error(rq, 400, "[%zu]: a user id must be an integer or a string", idx);
 			goto out;
 		}
-		uint32_t u = lookup(h->m->users, id, len);
+		uint32_t u = api_lookup(h->m->users, id, len);
 		if (u == CF_NOID) {
-			cf_http_error(rq, 404, "unknown user '%s'", shown(id, len, b, sizeof b));
+			cf_http_error(rq, 404, "unknown user '%s'", api_shown(id, len, b, sizeof b));
 			goto out;
 		}
 		up[n].u = u;
@@ -900,6 +791,39 @@ authorized(const cf_serve_api *a, cf_http_req *rq)
 	return n == want && diff == 0;
 }
 
+/*
+ * POST /train without a body: fine-tunes on every rating of the ratings
+ * log (overlay.h), the ratings users gave through POST /ratings.
+ */
+static void
+train_from_log(const cf_serve_api *a, cf_http_req *rq, const cf_train_spec *spec)
+{
+	const char **users, **items;
+	float *r;
+	char name[CF_MODEL_NAME_MAX + 1], err[600];
+	cf_served *h = api_pick_model(a, rq);
+
+	if (!h)
+		return;
+	size_t n = cf_overlay_ratings(a->ratings, &users, &items, &r);
+	if (n == 0) {
+		cf_http_error(rq, 400, "the ratings log holds no ratings: POST /ratings first, or "
+		              "give {\"users\":[...],\"movies\":[...],\"ratings\":[...]}");
+		cf_served_put(h);
+	} else {
+		/* The job owns the handle now. */
+		int rc = cf_trainer_submit(a->trainer, h, users, items, r, n, spec, name,
+		                           sizeof name, err, sizeof err);
+		if (rc == 0)
+			cf_http_reply_json(rq, 200, json_string(name));
+		else
+			cf_http_error(rq, rc, "%s", err);
+	}
+	free(users);
+	free(items);
+	free(r);
+}
+
 /* POST /train: fine-tunes in the background; returns the new version's name. */
 static void
 post_train(const cf_serve_api *a, cf_http_req *rq)
@@ -917,10 +841,20 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 		                  "/train needs the header 'Authorization: Bearer TOKEN'");
 		return;
 	}
-	if (q_real(rq, "validation_split", 0.2, 0, 1, &split) < 0 ||
-	    q_count(rq, "patience", 10, 0, 1000, &patience) < 0 ||
-	    q_count(rq, "epochs", 0, 1, CF_TRAIN_EPOCHS_MAX, &epochs) < 0 ||
-	    !(body = body_json(rq)))
+	size_t blen;
+	if (api_q_real(rq, "validation_split", 0.2, 0, 1, &split) < 0 ||
+	    api_q_count(rq, "patience", 10, 0, 1000, &patience) < 0 ||
+	    api_q_count(rq, "epochs", 0, 1, CF_TRAIN_EPOCHS_MAX, &epochs) < 0)
+		return;
+	cf_train_spec spec = a->train;
+	spec.valid_split = split;
+	spec.patience = (int)patience;
+	spec.epochs = (int)epochs;
+	if ((cf_http_body(rq, &blen), blen == 0)) {
+		train_from_log(a, rq, &spec);
+		return;
+	}
+	if (!(body = api_body_json(rq)))
 		return;
 	us = json_object_get(body, "users");
 	ms = json_object_get(body, "movies");
@@ -932,7 +866,7 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 		              "three arrays of the same length, at least 1");
 		goto out;
 	}
-	if (!(h = pick_model(a, rq)))
+	if (!(h = api_pick_model(a, rq)))
 		goto out;
 	ids = cf_xcalloc(2 * n, sizeof *ids);
 	r = cf_xmalloc(n * sizeof *r);
@@ -940,7 +874,7 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 		const char *id;
 		size_t len;
 		char ib[32];
-		int e = json_id(json_array_get(us, j), ib, sizeof ib, &id, &len);
+		int e = api_json_id(json_array_get(us, j), ib, sizeof ib, &id, &len);
 		if (e < 0) {
 			if (e == ID_TOO_LONG)
 				cf_http_error(rq, 400, "users[%zu] is %zu bytes long: an id is at most "
@@ -950,8 +884,8 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 			goto out;
 		}
 		ids[2 * j] = cf_xmalloc(len + 2);
-		canon(id, len, ids[2 * j]);
-		e = json_id(json_array_get(ms, j), ib, sizeof ib, &id, &len);
+		api_canon(id, len, ids[2 * j]);
+		e = api_json_id(json_array_get(ms, j), ib, sizeof ib, &id, &len);
 		if (e < 0) {
 			if (e == ID_TOO_LONG)
 				cf_http_error(rq, 400, "movies[%zu] is %zu bytes long: an id is at most "
@@ -961,8 +895,8 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 			goto out;
 		}
 		ids[2 * j + 1] = cf_xmalloc(len + 2);
-		canon(id, len, ids[2 * j + 1]);
-		if (json_rating(json_array_get(rs, j), h->m, &r[j]) < 0) {
+		api_canon(id, len, ids[2 * j + 1]);
+		if (api_json_rating(json_array_get(rs, j), h->m, &r[j]) < 0) {
 			cf_http_error(rq, 400, "ratings[%zu]: expected a number from %g to %g", j,
 			              h->m->has_scale ? h->m->rating_min : -INFINITY,
 			              h->m->has_scale ? h->m->rating_max : INFINITY);
@@ -975,10 +909,6 @@ post_train(const cf_serve_api *a, cf_http_req *rq)
 		uv[j] = ids[2 * j];
 		iv[j] = ids[2 * j + 1];
 	}
-	cf_train_spec spec = a->train;
-	spec.valid_split = split;
-	spec.patience = (int)patience;
-	spec.epochs = (int)epochs;
 	cf_served *from = h;
 	h = NULL;       /* the job owns the handle now */
 	int rc = cf_trainer_submit(a->trainer, from, uv, iv, r, n, &spec, name, sizeof name,
@@ -998,48 +928,55 @@ out:
 	cf_served_put(h);
 }
 
-/* Case-insensitive (ASCII) substring test. */
-static int
-has_sub(const char *s, size_t n, const char *q, size_t qn)
+/* A movie's popularity under a model: its ratings; -1 if the model does not know it. */
+struct pop_arg {
+	const cf_serve_api *a;
+	const cf_served *h;
+};
+
+static int64_t
+movie_pop(void *arg, uint32_t movie)
 {
-	for (size_t i = 0; i + qn <= n; i++)
-		if (strncasecmp(s + i, q, qn) == 0)
-			return 1;
-	return qn == 0;
+	const struct pop_arg *p = arg;
+	cf_movie mv;
+
+	cf_meta_get(p->a->meta, movie, &mv);
+	uint32_t i = cf_idmap_find(p->h->m->items, mv.id, mv.id_len);
+	return i == CF_NOID ? -1 : (int64_t)p->h->pop[i];
 }
 
-/* GET /movies?q=star&k=20: movies of the model whose title contains q. */
-static void
-get_movies(const cf_serve_api *a, cf_http_req *rq)
+/* GET /movies?q=star&k=20: the model's movies by title (titles.h), best first. */
+void
+api_get_movies(const cf_serve_api *a, cf_http_req *rq)
 {
 	long long k;
 	const char *q = cf_http_query(rq, "q");
 	cf_served *h;
-	json_t *list;
 	size_t qn = q ? strlen(q) : 0;
 
-	if (q_count(rq, "k", 20, 1, K_MAX, &k) < 0 || !(h = pick_model(a, rq)))
+	if (api_q_count(rq, "k", 20, 1, K_MAX, &k) < 0 || !(h = api_pick_model(a, rq)))
 		return;
-	if (qn > ID_MAX) {
-		cf_http_error(rq, 400, "q: longer than %d bytes", ID_MAX);
+	if (qn > CF_TITLES_QUERY_MAX) {
+		cf_http_error(rq, 400, "q: longer than %d bytes", CF_TITLES_QUERY_MAX);
 		cf_served_put(h);
 		return;
 	}
-	list = json_array();
-	uint32_t n = cf_meta_count(a->meta);
-	for (uint32_t i = 0; i < n && list && json_array_size(list) < (size_t)k; i++) {
+	struct pop_arg pa = {a, h};
+	uint32_t *found = cf_xmalloc((size_t)k * sizeof *found);
+	size_t n = cf_titles_search(a->titles, q ? q : "", qn, (size_t)k, movie_pop, &pa, found);
+	json_t *list = json_array();
+	for (size_t j = 0; j < n && list; j++) {
 		cf_movie mv;
-		cf_meta_get(a->meta, i, &mv);
-		if (!mv.in_movies || !has_sub(mv.title, mv.title_len, q ? q : "", qn) ||
-		    cf_idmap_find(h->m->items, mv.id, mv.id_len) == CF_NOID)
-			continue;
-		json_t *o = cf_movie_json(mv.id, mv.id_len, &mv, CF_MJ_META);
+		cf_meta_get(a->meta, found[j], &mv);
+		json_t *o = cf_movie_json(mv.id, mv.id_len, &mv, CF_MJ_META |
+		                          (a->links ? CF_MJ_LINKS : 0));
 		if (!o || json_array_append_new(list, o) < 0) {
 			json_decref(list);
 			list = NULL;
 		}
 	}
-	cf_http_reply_json(rq, 200, wrap("items", list));
+	free(found);
+	cf_http_reply_json(rq, 200, api_wrap("items", list));
 	cf_served_put(h);
 }
 
@@ -1050,7 +987,7 @@ get_users(const cf_serve_api *a, cf_http_req *rq)
 	long long k;
 	cf_served *h;
 
-	if (q_count(rq, "k", 100, 1, 100000, &k) < 0 || !(h = pick_model(a, rq)))
+	if (api_q_count(rq, "k", 100, 1, 100000, &k) < 0 || !(h = api_pick_model(a, rq)))
 		return;
 	json_t *list = json_array();
 	for (uint32_t u = 0; u < h->m->nusers && u < (uint64_t)k && list; u++) {
@@ -1061,7 +998,7 @@ get_users(const cf_serve_api *a, cf_http_req *rq)
 			list = NULL;
 		}
 	}
-	cf_http_reply_json(rq, 200, wrap("users", list));
+	cf_http_reply_json(rq, 200, api_wrap("users", list));
 	cf_served_put(h);
 }
 
@@ -1077,15 +1014,16 @@ static const struct route {
 	{"/", get_page, NULL, "GET, HEAD"},
 	{"/index.html", get_page, NULL, "GET, HEAD"},
 	{"/healthz", get_healthz, NULL, "GET, HEAD"},
-	{"/recommendations", get_recommendations, post_recommendations, "GET, HEAD, POST"},
-	{"/features", get_features, NULL, "GET, HEAD"},
+	{"/recommendations", api_get_recommendations, post_recommendations, "GET, HEAD, POST"},
+	{"/features", api_get_features, NULL, "GET, HEAD"},
 	{"/similar", get_similar, NULL, "GET, HEAD"},
 	{"/recommend_movie", NULL, post_recommend_movie, "POST"},
 	{"/models", get_models, NULL, "GET, HEAD"},
 	{"/predict", NULL, post_predict, "POST"},
 	{"/train", NULL, post_train, "POST"},
-	{"/movies", get_movies, NULL, "GET, HEAD"},
+	{"/movies", api_get_movies, NULL, "GET, HEAD"},
 	{"/users", get_users, NULL, "GET, HEAD"},
+	{"/ratings", NULL, api_post_ratings, "POST"},
 };
 
 void
@@ -1105,9 +1043,9 @@ cf_serve_handle(void *arg, cf_http_req *rq)
 			fn(a, rq);
 		else
 			cf_http_error_hdr(rq, 405, "Allow", r->allow, "%s %s: method not allowed "
-			                  "(allowed: %s)", shown(method, strlen(method), b, sizeof b),
+			                  "(allowed: %s)", api_shown(method, strlen(method), b, sizeof b),
 			                  r->path, r->allow);
 		return;
 	}
-	cf_http_error(rq, 404, "unknown path '%s'", shown(path, strlen(path), b, sizeof b));
+	cf_http_error(rq, 404, "unknown path '%s'", api_shown(path, strlen(path), b, sizeof b));
 }

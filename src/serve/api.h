@@ -17,8 +17,12 @@
  *   POST /train                   ?model_name=&validation_split=&patience=
  *   GET  /movies                  ?q=&k=   title search (for the page)
  *   GET  /users                   ?k=      some user ids (for the page)
+ *   POST /ratings                 {"user_id":..,"ratings":[{"id":..,"rating":4|null}],
+ *                                 "not_interested":[..],"interested":[..]}: durable
+ *                                 (overlay.h); /recommendations and /features of
+ *                                 the user follow at once
  * Every read endpoint takes an optional model_name (default: the default
- * model).  Errors are {"error":"..."} with 400, 401, 404, 405, 413 or 503
+ * model).  Errors are {"error":"..."} with 400, 401, 404, 405, 409, 413 or 503
  * (and, from http.c, 414, 431 and 501).  /predict's cost is bounded (at
  * most 1000 ids, duplicates merged, users x top_k at most 20000) and its
  * answer streamed; /train's epochs are at most 200.
@@ -31,12 +35,16 @@
 #include "http.h"
 #include "meta.h"
 #include "models.h"
+#include "overlay.h"
+#include "titles.h"
 #include "train.h"
 
 typedef struct cf_serve_api {
 	cf_registry *models;
 	cf_trainer *trainer;
 	cf_meta *meta;          /* never NULL (may be empty) */
+	cf_titles *titles;      /* the search index of meta's titles */
+	cf_overlay *ratings;    /* what users rated through POST /ratings */
 	int links;              /* links.csv was loaded: imdb/tmdb in /predict */
 	const char *token;      /* bearer token for /train, or NULL: open */
 	const char *page;       /* the web page (HTML) and its length */

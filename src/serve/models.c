@@ -52,6 +52,7 @@ static void
 served_free(cf_served *h)
 {
 	cf_scorer_free(h->sc);
+	free(h->pop);
 	cf_model_free(h->m);
 	free(h);
 }
@@ -86,6 +87,19 @@ load(const char *dir, const char *name, char *err, size_t errlen)
 	snprintf(h->name, sizeof h->name, "%s", name);
 	h->m = m;
 	h->sc = cf_scorer_new(m);
+	/* Ratings per movie in the training data: search ranks ties by it. */
+	h->pop = cf_xcalloc((size_t)m->nitems + 1, sizeof *h->pop);
+	for (uint64_t j = 0; m->seen_ptr && j < m->seen_ptr[m->nusers]; j++)
+		h->pop[m->seen_item[j]]++;
+	/*
+	 * An ials explainer builds the scorer's Gram matrix on first use, which
+	 * is not thread-safe: build it now, before any request thread.
+	 */
+	if (h->sc->kind == CF_SCORE_DOT) {
+		uint32_t none = 0;
+		float r0 = 0;
+		cf_explain_free(cf_explain_new(h->sc, &none, &r0, 0, 0));
+	}
 	atomic_init(&h->refs, 1);
 	return h;
 }

@@ -30,6 +30,7 @@ typedef struct cf_served {
 	char name[CF_MODEL_NAME_MAX + 1];
 	cf_model *m;
 	cf_scorer *sc;
+	uint32_t *pop;          /* ratings of each item in the training data */
 	atomic_int refs;        /* the registry's one, plus one per user */
 } cf_served;
 
