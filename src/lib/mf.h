@@ -42,7 +42,22 @@ typedef struct cf_mf_params {
 	int patience;           /* early stopping: epochs without improvement */
 	int quiet;              /* no per-epoch progress on stderr */
 	FILE *log;              /* per-epoch rows as CSV, or NULL */
+	/* fm (train/fm.c): epochs are the kept samples, after burn_in sweeps */
+	int burn_in;
+	unsigned fm_groups;     /* CF_FM_* feature groups */
+	unsigned fm_groups_set; /* the groups asked for explicitly (not defaults) */
+	const struct cf_meta *items_meta;       /* --items: genres and years, or NULL */
 } cf_mf_params;
+
+/* fm's feature groups (each switchable: mf-fit --groups). */
+enum {
+	CF_FM_USER = 1, CF_FM_ITEM = 2, CF_FM_IMPLICIT = 4, CF_FM_RATERS = 8,
+	CF_FM_GENRES = 16, CF_FM_YEAR = 32, CF_FM_ALL = 63,
+};
+/* "user,item,implicit,raters,genres,year" (any subset) -> mask; -1 if bad. */
+int cf_fm_groups_parse(const char *s, unsigned *mask);
+/* The mask as that list (genres and year only with_meta). */
+void cf_fm_groups_format(unsigned mask, int with_meta, char *b, size_t len);
 
 /* Defaults for an algorithm (the values README documents: algo.c). */
 cf_mf_params cf_mf_defaults(cf_algo algo);

@@ -21,6 +21,7 @@ static const cf_fit_ops *const ops[CF_NALGOS] = {
 	[CF_IALS] = &cf_fit_ials,
 	[CF_BASELINE] = &cf_fit_baseline,
 	[CF_POPULAR] = &cf_fit_popular,
+	[CF_FM] = &cf_fit_fm,
 };
 
 /* ------------------------------------------------------------ parameters */
@@ -42,6 +43,8 @@ cf_mf_defaults(cf_algo algo)
 	p.reg = d->reg;
 	p.reg_bias = d->reg_bias;
 	p.alpha = d->alpha;
+	p.burn_in = d->burn_in;
+	p.fm_groups = CF_FM_ALL;
 	return p;
 }
 
@@ -134,6 +137,12 @@ check_params(struct fit *f)
 		return cf_fit_fail(f, "--patience must be >= 0, not %d", p->patience), -1;
 	if (p->threads < 0)
 		return cf_fit_fail(f, "--threads must be >= 0, not %d", p->threads), -1;
+	if (p->burn_in < 0)
+		return cf_fit_fail(f, "--burn-in must be >= 0, not %d", p->burn_in), -1;
+	/* fm's prediction is the mean over its samples: no best epoch to keep. */
+	if (p->algo == CF_FM && p->patience > 0)
+		return cf_fit_fail(f, "--patience does not apply to fm (it averages its samples)"),
+		       -1;
 	return 0;
 }
 
@@ -176,6 +185,10 @@ fit_init(struct fit *f, const cf_mf_params *p, size_t n, const cf_model *init, c
 		if (init->k != f->k) {
 			cf_fit_fail(f, "the --init model has k=%d, training asks for k=%d", init->k,
 			            f->k);
+			return -1;
+		}
+		if (p->algo == CF_FM) {
+			cf_fit_fail(f, "fm models cannot be fine-tuned (--init): train anew");
 			return -1;
 		}
 		f->finetune = 1;
@@ -457,6 +470,8 @@ struct run {
 static double
 valid_figure(const struct fit *f, double *recall)
 {
+	if (f->ops->valid)
+		return f->ops->valid(f);
 	return f->explicit_ ? cf_fit_rmse(f, f->vu, f->vi, f->vr, f->vn) : cf_fit_topn(f, recall);
 }
 
@@ -512,7 +527,9 @@ fit_loop(struct fit *f, struct run *r)
 	r->last_train = r->last_v = r->vrecall = NAN;
 	if (!f->finetune && op->setup && op->setup(f) < 0)
 		return -1;
-	for (ep = 1; ep <= f->p.epochs; ep++) {
+	/* fm: burn-in sweeps, then one per kept sample (0 for the others) */
+	int total = f->p.epochs + (f->p.algo == CF_FM ? f->p.burn_in : 0);
+	for (ep = 1; ep <= total; ep++) {
 		double t0 = cf_now(), tr = step(f, ep);
 		int live = !f->finetune && op->finite;
 		/* A sweep's own figure covers the touched rows: report them all. */
@@ -529,7 +546,7 @@ fit_loop(struct fit *f, struct run *r)
 		}
 		r->last_train = tr;
 		/* The algorithm's own copy of the parameters back when needed. */
-		if (live && op->sync && (f->vn || ep == f->p.epochs))
+		if (live && op->sync && (f->vn || ep == total))
 			op->sync(f);
 		double v = f->vn ? valid_figure(f, &r->vrecall) : NAN;
 		r->last_v = v;
@@ -548,7 +565,7 @@ fit_loop(struct fit *f, struct run *r)
 		if (op->one_pass)
 			break;
 	}
-	r->epochs_run = ep > f->p.epochs ? f->p.epochs : ep;
+	r->epochs_run = ep > total ? total : ep;
 	if (op->one_pass)
 		r->epochs_run = 1;
 	if (f->vn && f->p.patience > 0 && r->best_ep != r->epochs_run && best.bu) {
@@ -653,6 +670,7 @@ fit_run(struct fit *f, const cf_ratings *train, struct rows *rw, const cf_rating
 
 	if (fit_data(f, train, rw, init, &users, &items) < 0)
 		goto out;
+	f->items = items;
 	fit_params(f, init);
 	if (valid && valid->n > 0)
 		fit_valid(f, valid, users, items);
