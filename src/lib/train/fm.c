@@ -79,13 +79,25 @@ struct group {
 	double mw, lw, *mv, *lv;        /* hyperparameters: means, precisions */
 };
 
+/*
+ * An entity's working set for the coordinate being drawn, in one cache
+ * line: the draws visit entities in the order of a feature's incidence
+ * (random), so everything one visit needs sits together.  p is the
+ * coordinate's side sum (for the biases: the linear sum b), d its sum of
+ * x^2 v^2, n the entity's ratings.
+ */
+struct slot {
+	double p, d, E1, E2, Q1, Q2, n, pad;
+};
+
 /* One side's entities: their ratings, residuals and the sums above. */
 struct side {
 	uint32_t n;
 	const struct csr *c;            /* ratings by entity (idx: the other side's) */
 	double *e;                      /* residuals, in c's order */
 	double *b, *p, *d, *cst;        /* linear sum; k sums of x v and x^2 v^2; the constant */
-	double *E1, *E2, *Q1, *Q2, *pold, *dold, *bold;
+	struct slot *w;                 /* the coordinate being drawn */
+	double *pold, *dold;            /* its values before the draws */
 };
 
 struct fm {
@@ -417,16 +429,14 @@ cache_range(void *arg, size_t lo, size_t hi, int tid)
 			q1 += q;
 			q2 += q * q;
 		}
-		sd->E1[e] = e1;
-		sd->E2[e] = e2;
-		sd->Q1[e] = q1;
-		sd->Q2[e] = q2;
-		if (fc >= 0) {
-			sd->pold[e] = sd->p[e * k + fc];
-			sd->dold[e] = sd->d[e * k + fc];
-		} else {
-			sd->bold[e] = sd->b[e];
-		}
+		struct slot *w = &sd->w[e];
+		w->E1 = e1;
+		w->E2 = e2;
+		w->Q1 = q1;
+		w->Q2 = q2;
+		w->n = (double)(sd->c->ptr[e + 1] - sd->c->ptr[e]);
+		w->p = sd->pold[e] = fc >= 0 ? sd->p[e * k + fc] : sd->b[e];
+		w->d = sd->dold[e] = fc >= 0 ? sd->d[e * k + fc] : 0;
 	}
 }
 
@@ -442,13 +452,16 @@ update_range(void *arg, size_t lo, size_t hi, int tid)
 
 	(void)tid;
 	for (size_t e = lo; e < hi; e++) {
+		double p = sd->w[e].p, d = sd->w[e].d;
 		if (fc < 0) {
-			double db = sd->b[e] - sd->bold[e];
+			double db = p - sd->pold[e];
+			sd->b[e] = p;
 			for (uint64_t t = sd->c->ptr[e]; db != 0 && t < sd->c->ptr[e + 1]; t++)
 				sd->e[t] -= db;
 			continue;
 		}
-		double p = sd->p[e * k + fc], d = sd->d[e * k + fc];
+		sd->p[e * k + fc] = p;
+		sd->d[e * k + fc] = d;
 		double dp = p - sd->pold[e];
 		double dq = 0.5 * ((p * p - d) - (sd->pold[e] * sd->pold[e] - sd->dold[e]));
 		if (dp == 0 && dq == 0)
@@ -470,21 +483,21 @@ draw_one(struct fm *s, struct group *g, uint32_t fj, int fc, cf_rng *r)
 {
 	struct side *sd = &s->s[g->side];
 	uint64_t a = g->onehot ? fj : g->fptr[fj], z = g->onehot ? (uint64_t)fj + 1 : g->fptr[fj + 1];
-	int k = s->k;
 	double H = 0, R = 0;
-	double *th = fc < 0 ? &g->w[fj] : &g->V[(size_t)fj * k + fc];
+	double *th = fc < 0 ? &g->w[fj] : &g->V[(size_t)fj * s->k + fc];
 	double old = *th, mean = fc < 0 ? g->mw : g->mv[fc], lam = fc < 0 ? g->lw : g->lv[fc];
 
 	for (uint64_t t = a; t < z; t++) {
 		uint32_t e = g->onehot ? fj : g->fidx[t];
-		double x = xval(g, e), n = (double)(sd->c->ptr[e + 1] - sd->c->ptr[e]);
+		const struct slot *w = &sd->w[e];
+		double x = xval(g, e);
 		if (fc < 0) {
-			H += x * x * n;
-			R += x * sd->E1[e];
+			H += x * x * w->n;
+			R += x * w->E1;
 		} else {
-			double c = sd->p[(size_t)e * k + fc] - x * old;
-			H += x * x * (n * c * c + 2 * c * sd->Q1[e] + sd->Q2[e]);
-			R += x * (c * sd->E1[e] + sd->E2[e]);
+			double c = w->p - x * old;
+			H += x * x * (w->n * c * c + 2 * c * w->Q1 + w->Q2);
+			R += x * (c * w->E1 + w->E2);
 		}
 	}
 	/* y - (the rest) = e + theta h: the residuals hold theta's old value. */
@@ -493,17 +506,17 @@ draw_one(struct fm *s, struct group *g, uint32_t fj, int fc, cf_rng *r)
 	*th = nv;
 	for (uint64_t t = a; t < z; t++) {
 		uint32_t e = g->onehot ? fj : g->fidx[t];
-		double x = xval(g, e), n = (double)(sd->c->ptr[e + 1] - sd->c->ptr[e]);
+		struct slot *w = &sd->w[e];
+		double x = xval(g, e);
 		if (fc < 0) {
-			sd->E1[e] -= x * n * dl;
-			sd->b[e] += x * dl;
+			w->E1 -= x * w->n * dl;
+			w->p += x * dl;
 		} else {
-			double *pe = &sd->p[(size_t)e * k + fc];
-			double c = *pe - x * old;
-			sd->E1[e] -= x * dl * (n * c + sd->Q1[e]);
-			sd->E2[e] -= x * dl * (c * sd->Q1[e] + sd->Q2[e]);
-			*pe += x * dl;
-			sd->d[(size_t)e * k + fc] += x * x * (nv * nv - old * old);
+			double c = w->p - x * old;
+			w->E1 -= x * dl * (w->n * c + w->Q1);
+			w->E2 -= x * dl * (c * w->Q1 + w->Q2);
+			w->p += x * dl;
+			w->d += x * x * (nv * nv - old * old);
 		}
 	}
 }
@@ -648,8 +661,11 @@ fm_epoch(struct fit *f, int ep)
 	cf_rng r;
 
 	cf_rng_seed(&r, f->p.seed, stream_of(sweep, 1, -1, 0xfffffff1u));
-	side_sums(s, f, SU);
-	side_sums(s, f, SI);
+	/* Later sweeps find both sides' sums as the last one left them. */
+	if (ep == 1) {
+		side_sums(s, f, SU);
+		side_sums(s, f, SI);
+	}
 	double sse = residuals(s, f, SU);
 	s->alpha = rng_gamma(&r, (A0 + (double)f->n) / 2, (B0 + sse) / 2);
 	draw_hypers(s, f, sweep);
@@ -720,13 +736,9 @@ side_alloc(struct side *sd, uint32_t n, const struct csr *c, size_t nnz, int k)
 	sd->cst = cf_xcalloc((size_t)n + 1, sizeof(double));
 	sd->p = cf_xcalloc((size_t)n * k + 1, sizeof(double));
 	sd->d = cf_xcalloc((size_t)n * k + 1, sizeof(double));
-	sd->E1 = cf_xcalloc((size_t)n + 1, sizeof(double));
-	sd->E2 = cf_xcalloc((size_t)n + 1, sizeof(double));
-	sd->Q1 = cf_xcalloc((size_t)n + 1, sizeof(double));
-	sd->Q2 = cf_xcalloc((size_t)n + 1, sizeof(double));
+	sd->w = cf_xcalloc((size_t)n + 1, sizeof *sd->w);
 	sd->pold = cf_xcalloc((size_t)n + 1, sizeof(double));
 	sd->dold = cf_xcalloc((size_t)n + 1, sizeof(double));
-	sd->bold = cf_xcalloc((size_t)n + 1, sizeof(double));
 }
 
 static void
@@ -737,13 +749,9 @@ side_free(struct side *sd)
 	free(sd->cst);
 	free(sd->p);
 	free(sd->d);
-	free(sd->E1);
-	free(sd->E2);
-	free(sd->Q1);
-	free(sd->Q2);
+	free(sd->w);
 	free(sd->pold);
 	free(sd->dold);
-	free(sd->bold);
 }
 
 static void
