@@ -852,6 +852,69 @@ fm_setup(struct fit *f)
 }
 
 /*
+ * The probe of mf.h: one more pass of draws over the coordinate's side
+ * (so that the sums it leaves are the incrementally updated ones), the
+ * state, then ndraws draws of the one coordinate from it.
+ */
+static void
+probe(struct fm *s, struct fit *f, cf_fm_probe *pr)
+{
+	struct group *g = NULL;
+	int k = s->k;
+
+	for (int gi = 0; gi < s->ng; gi++)
+		if (!strcmp(s->g[gi].name, pr->group))
+			g = &s->g[gi];
+	if (!g || pr->feature >= g->nf || pr->coord < -1 || pr->coord >= k || pr->ndraws < 1)
+		return;
+	struct side *sd = &s->s[g->side];
+	struct job j = {s, f, g->side, pr->coord, 0};
+	residuals(s, f, g->side);
+	cf_par_for(f->threads, sd->n, 256, cache_range, &j);
+	draw_groups(s, f, g->side, pr->coord, (uint64_t)1 << 40);
+	pr->ngroups = s->ng;
+	pr->w0 = s->w0;
+	pr->alpha = s->alpha;
+	for (int gi = 0; gi < s->ng; gi++) {
+		struct group *h = &s->g[gi];
+		pr->names[gi] = h->name;
+		pr->nf[gi] = h->nf;
+		pr->w[gi] = memcpy(cf_xmalloc((h->nf + 1) * sizeof(double)), h->w,
+		                   h->nf * sizeof(double));
+		pr->V[gi] = memcpy(cf_xmalloc(((size_t)h->nf * k + 1) * sizeof(double)), h->V,
+		                   (size_t)h->nf * k * sizeof(double));
+	}
+	struct slot *keep = memcpy(cf_xmalloc(((size_t)sd->n + 1) * sizeof *keep), sd->w,
+	                           sd->n * sizeof *keep);
+	double *th = pr->coord < 0 ? &g->w[pr->feature] : &g->V[(size_t)pr->feature * k + pr->coord];
+	double old = *th;
+	pr->prior_mean = pr->coord < 0 ? g->mw : g->mv[pr->coord];
+	pr->prior_prec = pr->coord < 0 ? g->lw : g->lv[pr->coord];
+	pr->draws = cf_xmalloc((size_t)pr->ndraws * sizeof *pr->draws);
+	cf_rng r;
+	cf_rng_seed(&r, f->p.seed, 0xfeed);
+	for (int d = 0; d < pr->ndraws; d++) {
+		draw_one(s, g, pr->feature, pr->coord, &r);
+		pr->draws[d] = *th;
+		*th = old;
+		memcpy(sd->w, keep, sd->n * sizeof *keep);
+	}
+	free(keep);
+}
+
+void
+cf_fm_probe_free(cf_fm_probe *p)
+{
+	free(p->draws);
+	for (int g = 0; g < p->ngroups; g++) {
+		free(p->w[g]);
+		free(p->V[g]);
+	}
+	p->draws = NULL;
+	p->ngroups = 0;
+}
+
+/*
  * The model: the mean over the samples, mu + bu + bi + P.Q with the S
  * samples' vectors end to end (k x S factors, exact).
  */
@@ -861,6 +924,8 @@ fm_finish(struct fit *f)
 	struct fm *s = f->state;
 	double S = s->taken;
 
+	if (f->p.fm_probe)
+		probe(s, f, f->p.fm_probe);     /* no such coordinate: draws stay NULL */
 	if (s->taken == 0)
 		return 0;
 	/* Fewer samples than planned (never, without early stopping): rescale. */
