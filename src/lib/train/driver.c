@@ -527,6 +527,7 @@ fit_loop(struct fit *f, struct run *r)
 	r->last_train = r->last_v = r->vrecall = NAN;
 	if (!f->finetune && op->setup && op->setup(f) < 0)
 		return -1;
+	progress_header(f);     /* after setup: what it refuses comes alone */
 	/* fm: burn-in sweeps, then one per kept sample (0 for the others) */
 	int total = f->p.epochs + (f->p.algo == CF_FM ? f->p.burn_in : 0);
 	for (ep = 1; ep <= total; ep++) {
@@ -674,7 +675,6 @@ fit_run(struct fit *f, const cf_ratings *train, struct rows *rw, const cf_rating
 	fit_params(f, init);
 	if (valid && valid->n > 0)
 		fit_valid(f, valid, users, items);
-	progress_header(f);
 	if (fit_loop(f, &r) < 0)
 		goto out;
 	m = fit_model(f, &r, train, users, items);
