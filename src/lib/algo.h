@@ -85,7 +85,7 @@ typedef struct cf_hparams {
 	uint64_t seed;
 	cf_regw reg_weight, reg_bias_weight;
 	int warm_start;
-	int burn_in;            /* fm */
+	int burn_in, fm_k;      /* fm: burn-in sweeps, k of one sample (k = fm_k x samples) */
 } cf_hparams;
 
 #endif

@@ -306,6 +306,8 @@ cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
 	p->seed = spec->seed;
 	p->threads = spec->threads > 0 ? spec->threads : 1;
 	p->patience = j->valid.n ? spec->patience : 0;
+	if (p->algo == CF_FM)
+		p->patience = 0;        /* fm averages its samples: no early stopping */
 	p->quiet = 1;
 	p->log = NULL;
 

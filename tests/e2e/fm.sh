@@ -71,8 +71,14 @@ t_run "--items for als" 1 "mf-fit --algo als --items $DATA/movies.csv train.bin"
 t_err_line "--items for als" mf-fit "fm only"
 t_run "--patience for fm" 1 "mf-fit --algo fm --valid test.bin --patience 2 train.bin"
 t_err_line "--patience for fm" mf-fit "patience"
-t_run "--init for fm" 1 "mf-fit --algo fm --init f1.bin train.bin"
-t_err_line "--init for fm" mf-fit "fine-tuned"
+# --init: fm trains anew on the model's ratings with the new ones merged
+# in (a new rating of a known pair replaces the old), with its settings.
+known=$(bin2csv --decode < train.bin | sed -n 2p | cut -d, -f1,2)
+printf 'userId,movieId,rating,timestamp\nnew1,1,5,1\nnew1,2,3,2\n%s,1,3\n' "$known" > more.csv
+csv2bin < more.csv > more.bin
+t_run "--init for fm" 0 "mf-fit -q --init f1.bin --items $DATA/movies.csv -o fi.bin more.bin"
+t_true "--init: one sample's k kept, the ratings merged" \
+	"bin2csv --list < fi.bin | head -n 1 | grep ' k=24 ' | grep -q 'n_ratings=80671 '"
 t_run "genres without --items" 1 "mf-fit --algo fm --groups user,item,genres train.bin"
 t_err_line "genres without --items" mf-fit "need --items"
 t_run "too many stored factors" 1 "mf-fit --algo fm -k 4096 --samples 100 train.bin"

@@ -67,6 +67,15 @@ cf_mf_params_of(const cf_model *m, cf_mf_params *p)
 	p->alpha = h->alpha;
 	p->init_scale = h->init_scale;
 	p->seed = h->seed;
+	if (h->algo == CF_FM) {
+		/* the model's k is fm_k x samples: training wants one sample's */
+		if (h->fm_k >= 1 && h->fm_k <= 65536)
+			p->k = h->fm_k;
+		p->burn_in = h->burn_in >= 0 && h->burn_in <= 1000000 ? h->burn_in : p->burn_in;
+		const char *g = cf_schema_get(m->attrs, "fm_groups");
+		if (g && cf_fm_groups_parse(g, &p->fm_groups) < 0)
+			p->fm_groups = CF_FM_ALL;
+	}
 	return 0;
 }
 
@@ -182,13 +191,13 @@ fit_init(struct fit *f, const cf_mf_params *p, size_t n, const cf_model *init, c
 			            "algorithm, not %s", init->algo, f->info->name);
 			return -1;
 		}
+		/* fm: a sampler keeps no parameters; it trains anew on init's
+		 * ratings with the new ones merged in (fit_data), nothing fixed. */
+		if (p->algo == CF_FM)
+			return 0;
 		if (init->k != f->k) {
 			cf_fit_fail(f, "the --init model has k=%d, training asks for k=%d", init->k,
 			            f->k);
-			return -1;
-		}
-		if (p->algo == CF_FM) {
-			cf_fit_fail(f, "fm models cannot be fine-tuned (--init): train anew");
 			return -1;
 		}
 		f->finetune = 1;
@@ -333,6 +342,8 @@ fit_params(struct fit *f, const cf_model *init)
 	f->bi = cf_xcalloc((size_t)f->ni + 1, sizeof *f->bi);
 	f->P = cf_fmat(f->nu, f->kp);
 	f->Q = cf_fmat(f->ni, f->kp);
+	if (f->p.algo == CF_FM)
+		init = NULL;    /* fm draws its own start (train/fm.c) */
 	unsigned char *ukeep = init ? cf_xcalloc((size_t)f->nu + 1, 1) : NULL;
 	unsigned char *ikeep = init ? cf_xcalloc((size_t)f->ni + 1, 1) : NULL;
 	for (uint32_t u = 0; init && u < init->nusers; u++) {
