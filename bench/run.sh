@@ -3,7 +3,7 @@
 # on generated MovieLens-25M-shaped data (25,000,000 ratings, 162,541
 # users, 59,047 items), figures printed, nothing asserted.
 #
-#   BENCH=prep|train|score|all (default all) picks a section.
+#   BENCH=prep|train|score|fm|all (default all) picks a section.
 #
 # Each figure is the median of RUNS runs (default 3); these machines are
 # noisy, so compare figures measured in one run of this script.
@@ -16,6 +16,10 @@ USERS=${BENCH_USERS:-162541}
 ITEMS=${BENCH_ITEMS:-59047}
 dir=${BENCH_DIR:-build/bench}
 mkdir -p "$dir"
+# fm's figures are on the shipped data: no generated set needed.
+if [ "${BENCH:-all}" = fm ]; then
+	exec sh bench/fm.sh "$bindir"
+fi
 csv=$dir/ratings-$ROWS.csv
 
 if [ ! -s "$csv" ]; then
@@ -124,5 +128,9 @@ if want score; then
 	users=$(seq 1 610 | sed 's/^/--user /' | tr '\n' ' ')
 	run "mf-score --user x610 (ml-latest-small)" "$bindir/mf-score $users --top 20 < $small/model.bin > /dev/null"
 	printf '  %.3f ms/user (load included)\n' "$(echo "$med_s * 1000 / 610" | bc -l)"
+fi
+# fm on ml-latest-small (README's figures): bench/fm.sh
+if want fm; then
+	sh bench/fm.sh "$bindir"
 fi
 rm -f "$dir"/*.bin "$dir/t1" "$dir/times"

@@ -34,6 +34,11 @@ FAST="--algo fm -k 4 --samples 6 --burn-in 2 -q"
 t_run "fm: threads 1" 0 "mf-fit $FAST --items $DATA/movies.csv --threads 1 -o f1.bin train.bin"
 t_run "fm: threads 2" 0 "mf-fit $FAST --items $DATA/movies.csv --threads 2 -o f2.bin train.bin"
 t_true "fm: same bytes at 1 and 2 threads" "cmp f1.bin f2.bin"
+# Sides this small run on one thread (train/fm.c: chunks of ~131072
+# ratings); 400,000 generated ratings make both sides' loops parallel.
+gen-ratings -u 3000 -i 2000 -n 400000 --format frame > big.bin 2>/dev/null
+t_true "fm: same bytes at 1 and 2 threads (parallel sides)" \
+	"mf-fit -q --algo fm -k 2 --samples 2 --burn-in 1 --threads 1 -o b1.bin big.bin && mf-fit -q --algo fm -k 2 --samples 2 --burn-in 1 --threads 2 -o b2.bin big.bin && cmp b1.bin b2.bin"
 t_true "fm: k x samples stored factors, the groups recorded" \
 	"bin2csv --list < f1.bin | head -n 1 | grep ' k=24 ' | grep 'algo=fm' | grep -q 'fm_groups=user,item,implicit,raters,genres,year'"
 t_run "fm: a seed changes the model" 0 "mf-fit $FAST --seed 7 -o f3.bin train.bin"

@@ -111,6 +111,22 @@ struct fm {
 	double *vsum, vrmse, *part;
 };
 
+/*
+ * Entities per parallel chunk: about CHUNK_RATINGS ratings' worth.  A
+ * parallel loop starts its threads anew and a sweep runs some 30 of them
+ * per side, so a side too small to give each thread that much work runs
+ * on the calling thread (ml-latest-small's do; 25M ratings' do not).
+ */
+#define CHUNK_RATINGS 131072
+
+static size_t
+grain_of(const struct fit *f, uint32_t n)
+{
+	size_t g = (size_t)((double)n * CHUNK_RATINGS / (double)(f->n ? f->n : 1));
+
+	return g < 64 ? 64 : g;
+}
+
 static inline double
 xval(const struct group *g, uint32_t e)
 {
@@ -356,7 +372,7 @@ side_sums(struct fm *s, struct fit *f, int side)
 {
 	struct job j = {s, f, side, 0, 0};
 
-	cf_par_for(f->threads, s->s[side].n, 256, sums_range, &j);
+	cf_par_for(f->threads, s->s[side].n, grain_of(f, s->s[side].n), sums_range, &j);
 }
 
 /* A sample's prediction without the scale's clipping (u, i may be unknown). */
@@ -403,72 +419,72 @@ residuals(struct fm *s, struct fit *f, int side)
 	struct job j = {s, f, side, 0, 0};
 	double q = 0;
 
-	cf_par_for(f->threads, s->s[side].n, 256, resid_range, &j);
+	cf_par_for(f->threads, s->s[side].n, grain_of(f, s->s[side].n), resid_range, &j);
 	for (uint32_t e = 0; e < s->s[side].n; e++)
 		q += s->part[e];
 	return q;
 }
 
-/* Factor fac's relation-block sums of every entity (fac < 0: E1 only). */
+/* Factor fc's relation-block sums of entity e (fc < 0: for the biases). */
+static void
+cache_one(struct fm *s, int side, size_t e, int fc)
+{
+	struct side *sd = &s->s[side];
+	const struct side *o = &s->s[!side];
+	int k = s->k;
+	double q1 = 0, q2 = 0, e1 = 0, e2 = 0;
+
+	for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++) {
+		double r = sd->e[t], q = fc >= 0 ? o->p[(size_t)sd->c->idx[t] * k + fc] : 0;
+		e1 += r;
+		e2 += r * q;
+		q1 += q;
+		q2 += q * q;
+	}
+	struct slot *w = &sd->w[e];
+	w->E1 = e1;
+	w->E2 = e2;
+	w->Q1 = q1;
+	w->Q2 = q2;
+	w->n = (double)(sd->c->ptr[e + 1] - sd->c->ptr[e]);
+	w->p = sd->pold[e] = fc >= 0 ? sd->p[e * k + fc] : sd->b[e];
+	w->d = sd->dold[e] = fc >= 0 ? sd->d[e * k + fc] : 0;
+}
+
+/* Entity e's sums and residuals after factor fc's draws (fc < 0: the biases'). */
+static void
+update_one(struct fm *s, int side, size_t e, int fc)
+{
+	struct side *sd = &s->s[side];
+	const struct side *o = &s->s[!side];
+	int k = s->k;
+	double p = sd->w[e].p, d = sd->w[e].d;
+
+	if (fc < 0) {
+		double db = p - sd->pold[e];
+		sd->b[e] = p;
+		for (uint64_t t = sd->c->ptr[e]; db != 0 && t < sd->c->ptr[e + 1]; t++)
+			sd->e[t] -= db;
+		return;
+	}
+	sd->p[e * k + fc] = p;
+	sd->d[e * k + fc] = d;
+	double dp = p - sd->pold[e];
+	double dq = 0.5 * ((p * p - d) - (sd->pold[e] * sd->pold[e] - sd->dold[e]));
+	if (dp == 0 && dq == 0)
+		return;
+	for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++)
+		sd->e[t] -= dp * o->p[(size_t)sd->c->idx[t] * k + fc] + dq;
+}
+
 static void
 cache_range(void *arg, size_t lo, size_t hi, int tid)
 {
 	struct job *j = arg;
-	struct fm *s = j->s;
-	struct side *sd = &s->s[j->side];
-	const struct side *o = &s->s[!j->side];
-	int k = s->k, fc = j->fac;
 
 	(void)tid;
-	for (size_t e = lo; e < hi; e++) {
-		double q1 = 0, q2 = 0, e1 = 0, e2 = 0;
-		for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++) {
-			double r = sd->e[t], q = fc >= 0 ? o->p[(size_t)sd->c->idx[t] * k + fc] : 0;
-			e1 += r;
-			e2 += r * q;
-			q1 += q;
-			q2 += q * q;
-		}
-		struct slot *w = &sd->w[e];
-		w->E1 = e1;
-		w->E2 = e2;
-		w->Q1 = q1;
-		w->Q2 = q2;
-		w->n = (double)(sd->c->ptr[e + 1] - sd->c->ptr[e]);
-		w->p = sd->pold[e] = fc >= 0 ? sd->p[e * k + fc] : sd->b[e];
-		w->d = sd->dold[e] = fc >= 0 ? sd->d[e * k + fc] : 0;
-	}
-}
-
-/* The residuals after factor fac's draws (fac < 0: after the biases'). */
-static void
-update_range(void *arg, size_t lo, size_t hi, int tid)
-{
-	struct job *j = arg;
-	struct fm *s = j->s;
-	struct side *sd = &s->s[j->side];
-	const struct side *o = &s->s[!j->side];
-	int k = s->k, fc = j->fac;
-
-	(void)tid;
-	for (size_t e = lo; e < hi; e++) {
-		double p = sd->w[e].p, d = sd->w[e].d;
-		if (fc < 0) {
-			double db = p - sd->pold[e];
-			sd->b[e] = p;
-			for (uint64_t t = sd->c->ptr[e]; db != 0 && t < sd->c->ptr[e + 1]; t++)
-				sd->e[t] -= db;
-			continue;
-		}
-		sd->p[e * k + fc] = p;
-		sd->d[e * k + fc] = d;
-		double dp = p - sd->pold[e];
-		double dq = 0.5 * ((p * p - d) - (sd->pold[e] * sd->pold[e] - sd->dold[e]));
-		if (dp == 0 && dq == 0)
-			continue;
-		for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++)
-			sd->e[t] -= dp * o->p[(size_t)sd->c->idx[t] * k + fc] + dq;
-	}
+	for (size_t e = lo; e < hi; e++)
+		cache_one(j->s, j->side, e, j->fac);
 }
 
 /* ------------------------------------------------------------ the draws */
@@ -531,42 +547,38 @@ stream_of(uint64_t sweep, int side, int fc, uint32_t e)
 	return cf_splitmix64(&x);
 }
 
-struct ojob {
-	struct fm *s;
-	struct group *g;
-	int fc;
-	uint64_t sweep;
-	uint64_t seed;
-};
-
-static void
-onehot_range(void *arg, size_t lo, size_t hi, int tid)
+/* The side's one-hot group: the first of its groups (setup's order), or NULL. */
+static struct group *
+onehot_of(struct fm *s, int side)
 {
-	struct ojob *j = arg;
-
-	(void)tid;
-	for (size_t e = lo; e < hi; e++) {
-		cf_rng r;
-		if (!j->g->act[e])
-			continue;
-		cf_rng_seed(&r, j->seed, stream_of(j->sweep, j->g->side, j->fc, (uint32_t)e));
-		draw_one(j->s, j->g, (uint32_t)e, j->fc, &r);
-	}
+	for (int gi = 0; gi < s->ng; gi++)
+		if (s->g[gi].side == side)
+			return s->g[gi].onehot ? &s->g[gi] : NULL;
+	return NULL;
 }
 
-/* Every group of a side, for the biases (fc < 0) or factor fc. */
 static void
-draw_groups(struct fm *s, struct fit *f, int side, int fc, uint64_t sweep)
+draw_onehot(struct fm *s, struct group *g, size_t e, int fc, uint64_t sweep, uint64_t seed)
+{
+	cf_rng r;
+
+	if (!g->act[e])
+		return;
+	cf_rng_seed(&r, seed, stream_of(sweep, g->side, fc, (uint32_t)e));
+	draw_one(s, g, (uint32_t)e, fc, &r);
+}
+
+/*
+ * The side's groups but the one-hot one, for the biases (fc < 0) or
+ * factor fc, in order, each from its own generator.
+ */
+static void
+draw_rest(struct fm *s, struct fit *f, int side, int fc, uint64_t sweep)
 {
 	for (int gi = 0; gi < s->ng; gi++) {
 		struct group *g = &s->g[gi];
-		if (g->side != side)
+		if (g->side != side || g->onehot)
 			continue;
-		if (g->onehot) {
-			struct ojob j = {s, g, fc, sweep, f->p.seed};
-			cf_par_for(f->threads, g->nf, 64, onehot_range, &j);
-			continue;
-		}
 		cf_rng r;
 		cf_rng_seed(&r, f->p.seed, stream_of(sweep, side, fc, 0xffffff00u + (uint32_t)gi));
 		for (uint32_t fj = 0; fj < g->nf; fj++)
@@ -575,17 +587,51 @@ draw_groups(struct fm *s, struct fit *f, int side, int fc, uint64_t sweep)
 	}
 }
 
+#define NONE (-2)
+
+struct step {
+	struct fm *s;
+	struct group *oh;
+	int side, prev, next;
+	uint64_t sweep, seed;
+};
+
+/*
+ * One parallel pass over a side's entities between two coordinates:
+ * each entity's residuals after coordinate prev, its sums for coordinate
+ * next and its one-hot draw of next (an entity's own feature touches
+ * only its ratings, so these run in parallel; one pass, not three, keeps
+ * the threads' meeting points few).
+ */
+static void
+step_range(void *arg, size_t lo, size_t hi, int tid)
+{
+	struct step *j = arg;
+
+	(void)tid;
+	for (size_t e = lo; e < hi; e++) {
+		if (j->prev != NONE)
+			update_one(j->s, j->side, e, j->prev);
+		if (j->next == NONE)
+			continue;
+		cache_one(j->s, j->side, e, j->next);
+		if (j->oh)
+			draw_onehot(j->s, j->oh, e, j->next, j->sweep, j->seed);
+	}
+}
+
 /* A side's half-sweep: its biases, then each factor, the other side fixed. */
 static void
 half(struct fm *s, struct fit *f, int side, uint64_t sweep)
 {
-	uint32_t n = s->s[side].n;
+	struct step j = {s, onehot_of(s, side), side, NONE, -1, sweep, f->p.seed};
 
-	for (int fc = -1; fc < s->k; fc++) {
-		struct job j = {s, f, side, fc, sweep};
-		cf_par_for(f->threads, n, 256, cache_range, &j);
-		draw_groups(s, f, side, fc, sweep);
-		cf_par_for(f->threads, n, 256, update_range, &j);
+	for (int fc = -1; fc <= s->k; fc++) {
+		j.next = fc < s->k ? fc : NONE;
+		cf_par_for(f->threads, s->s[side].n, grain_of(f, s->s[side].n), step_range, &j);
+		if (fc < s->k)
+			draw_rest(s, f, side, fc, sweep);
+		j.prev = fc;
 	}
 }
 
@@ -871,7 +917,10 @@ probe(struct fm *s, struct fit *f, cf_fm_probe *pr)
 	struct job j = {s, f, g->side, pr->coord, 0};
 	residuals(s, f, g->side);
 	cf_par_for(f->threads, sd->n, 256, cache_range, &j);
-	draw_groups(s, f, g->side, pr->coord, (uint64_t)1 << 40);
+	struct group *oh = onehot_of(s, g->side);
+	for (uint32_t e = 0; oh && e < sd->n; e++)
+		draw_onehot(s, oh, e, pr->coord, (uint64_t)1 << 40, f->p.seed);
+	draw_rest(s, f, g->side, pr->coord, (uint64_t)1 << 40);
 	pr->ngroups = s->ng;
 	pr->w0 = s->w0;
 	pr->alpha = s->alpha;
