@@ -55,6 +55,8 @@
 
 /* Above this many stored floats the exact model is refused (fewer samples or k). */
 #define MAX_STORED ((size_t)1 << 28)
+/* The widest model a stream may hold (model.c refuses k > 4096 at load). */
+#define MAX_K 4096
 
 enum { SU, SI };
 
@@ -828,10 +830,10 @@ fm_setup(struct fit *f)
 	int k = f->k, S = f->p.epochs;
 	size_t kS = (size_t)k * S, kpS = (kS + 7) / 8 * 8;
 
-	if (kS > 65536 || ((size_t)f->nu + f->ni) * kpS > MAX_STORED) {
+	if (kS > MAX_K || ((size_t)f->nu + f->ni) * kpS > MAX_STORED) {
 		cf_fit_fail(f, "fm stores k x samples = %zu factors per user and item (%zu floats "
-		            "in all): too many; lower -k or --samples", kS,
-		            ((size_t)f->nu + f->ni) * kpS);
+		            "in all; at most %d and %zu): too many; lower -k or --samples", kS,
+		            ((size_t)f->nu + f->ni) * kpS, MAX_K, MAX_STORED);
 		return -1;
 	}
 	if ((gm & (CF_FM_GENRES | CF_FM_YEAR)) && !f->p.items_meta &&
