@@ -104,6 +104,16 @@ if want train; then
 		fi
 		echo
 	done
+	# fm: k = 16 (a sweep is O(k x ratings), its shared features' draws in
+	# sequence), 1 burn-in sweep + 2 samples; s/sample is a sweep's time.
+	/usr/bin/time -f '%e %M' -o "$dir/t1" "$bindir/mf-fit" --algo fm -k 16 --samples 2 \
+		--burn-in 1 --threads 2 --valid "$dir/test.bin" --log "$dir/log-fm.csv" -q \
+		< "$dir/train.bin" > "$dir/model-fm.bin"
+	read -r wall kb < "$dir/t1"
+	printf 'fm     %7.3f s/sample  run %6.1f s  %7.1f MB peak RSS  test RMSE %.4f (k = 16, 2 samples)\n' \
+		"$(epoch_med "$dir/log-fm.csv" 4)" "$wall" "$(echo "$kb / 1024" | bc -l)" \
+		"$("$bindir/bin2csv" --list < "$dir/model-fm.bin" | head -n 1 | tr ' \t' '\n\n' |
+			sed -n 's/^valid_rmse=//p')"
 fi
 
 # ---- scoring: --all --top 20 against the bare matrix products ----------
