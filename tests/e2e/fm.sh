@@ -6,6 +6,7 @@
 # reports against mf-score's); byte-identical at 1 and 2 threads; every
 # mf-score mode reads an fm model; one-line errors for bad flags.
 . "$TOP/tests/e2e/lib.sh"
+. "$TOP/tests/e2e/serve-lib.sh"
 TOOLS=$TOP/tests/tools
 
 # ---- generated data: the noise floor and cold items -----------------------
@@ -69,6 +70,22 @@ t_run "mf-score --explain --user refused" 1 "mf-score --user $u --top 5 --explai
 t_err_line "--explain --user" mf-score "fm"
 t_run "topk reads fm scores" 0 "mf-score --user $u < fv.bin | topk 3 | bin2csv --no-header | wc -l"
 t_out_is "topk: 3 rows" 3
+
+# serve: an fm model answers, and /train retrains it (with the server's
+# --movies: its genres and year groups too).
+mkdir models
+cp fv.bin models/fm.bin
+if start_server fm --models models --movies "$MOVIES" --threads 1; then
+	req "serve: /recommendations from fm" GET "/recommendations?user_id=$u&model_name=fm" 200
+	t_true "serve: 10 items" "python3 -c 'import json; assert len(json.load(open(\"out\"))[\"items\"]) == 10'"
+	req "serve: /train an fm model" POST "/train?model_name=fm&epochs=2" 200 \
+		-d '{"users":[1,1],"movies":[1,2],"ratings":[5,1]}'
+	i=0
+	while [ ! -s models/fm_1.bin ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	t_true "serve: /train published fm_1 with the genres, 2 samples" \
+		"bin2csv --list < models/fm_1.bin | head -n 1 | grep ' k=8 ' | grep -q 'fm_groups=user,item,implicit,raters,genres,year'"
+	stop_server fm TERM
+fi
 
 # ---- errors ----------------------------------------------------------------
 t_run "--groups: unknown" 2 "mf-fit --algo fm --groups user,bogus train.bin"
