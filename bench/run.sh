@@ -3,7 +3,7 @@
 # on generated MovieLens-25M-shaped data (25,000,000 ratings, 162,541
 # users, 59,047 items), figures printed, nothing asserted.
 #
-#   BENCH=prep|train|score|all (default all) picks a section.
+#   BENCH=prep|train|score|fm|all (default all) picks a section.
 #
 # Each figure is the median of RUNS runs (default 3); these machines are
 # noisy, so compare figures measured in one run of this script.
@@ -16,6 +16,10 @@ USERS=${BENCH_USERS:-162541}
 ITEMS=${BENCH_ITEMS:-59047}
 dir=${BENCH_DIR:-build/bench}
 mkdir -p "$dir"
+# fm's figures are on the shipped data: no generated set needed.
+if [ "${BENCH:-all}" = fm ]; then
+	exec sh bench/fm.sh "$bindir"
+fi
 csv=$dir/ratings-$ROWS.csv
 
 if [ ! -s "$csv" ]; then
@@ -100,6 +104,16 @@ if want train; then
 		fi
 		echo
 	done
+	# fm: k = 16 (a sweep is O(k x ratings), its shared features' draws in
+	# sequence), 1 burn-in sweep + 2 samples; s/sample is a sweep's time.
+	/usr/bin/time -f '%e %M' -o "$dir/t1" "$bindir/mf-fit" --algo fm -k 16 --samples 2 \
+		--burn-in 1 --threads 2 --valid "$dir/test.bin" --log "$dir/log-fm.csv" -q \
+		< "$dir/train.bin" > "$dir/model-fm.bin"
+	read -r wall kb < "$dir/t1"
+	printf 'fm     %7.3f s/sample  run %6.1f s  %7.1f MB peak RSS  test RMSE %.4f (k = 16, 2 samples)\n' \
+		"$(epoch_med "$dir/log-fm.csv" 4)" "$wall" "$(echo "$kb / 1024" | bc -l)" \
+		"$("$bindir/bin2csv" --list < "$dir/model-fm.bin" | head -n 1 | tr ' \t' '\n\n' |
+			sed -n 's/^valid_rmse=//p')"
 fi
 
 # ---- scoring: --all --top 20 against the bare matrix products ----------
@@ -133,5 +147,9 @@ if want score; then
 	users=$(seq 1 610 | sed 's/^/--user /' | tr '\n' ' ')
 	run "mf-score --user x610 (ml-latest-small)" "$bindir/mf-score $users --top 20 < $small/model.bin > /dev/null"
 	printf '  %.3f ms/user (load included)\n' "$(echo "$med_s * 1000 / 610" | bc -l)"
+fi
+# fm on ml-latest-small (README's figures): bench/fm.sh
+if want fm; then
+	sh bench/fm.sh "$bindir"
 fi
 rm -f "$dir"/*.bin "$dir/t1" "$dir/times"

@@ -1,14 +1,14 @@
 # pipelines/evaluate.mk - every model in ALGOS scored on the held-out test
 # set, one table: RMSE/MAE (rating models) and the ranking metrics at TOPK.
 #
-#   make evaluate [ALGOS='als sgd ials baseline popular'] [TOPK=10]
+#   make evaluate [ALGOS='als sgd ials baseline popular fm'] [TOPK=10]
 #
 # Ranking: every held-out rating is relevant, candidates are all items the
 # user has not rated in train (mf-score --all excludes them).
 
 TOPK ?= 10
 # Models whose scores are ratings; the others (ials, popular) only rank.
-RATING_ALGOS = als sgd baseline
+RATING_ALGOS = als sgd baseline fm
 
 $(OUT)/pairs-%.bin: $(OUT)/model-%.bin $(PREP_TEST) $(BIN)/mf-score
 	$(BIN)/mf-score --pairs $(PREP_TEST) < $< > $@

@@ -75,7 +75,7 @@ $(CV).txt: $(PREP_ENCODED) $(BIN)/split $(BIN)/mf-fit $(BIN)/mf-score $(BIN)/met
 	@seq 0 $$(($(FOLDS) - 1)) | parallel --will-cite --halt now,fail=1 -j $(JOBS) \
 		'$(BIN)/split --folds $(FOLDS) --fold {} --seed $(SEED) --test $(cv_fold) \
 			< $(PREP_ENCODED) > $(CV)/train-{}.bin && \
-		 $(BIN)/mf-fit --algo $(ALGO) $(fit_flags) --threads 1 --quiet \
+		 $(BIN)/mf-fit --algo $(ALGO) $(call algo_flags,$(ALGO)) $(fit_flags) --threads 1 --quiet \
 			< $(CV)/train-{}.bin > $(CV)/model-{}.bin && \
 		 $(cv_score) && echo "$$a $$b" > $(CV)/fold-{}.txt'
 	@for i in $$(seq 0 $$(($(FOLDS) - 1))); do cat $(CV)/fold-$$i.txt; done > $@.tmp
@@ -96,7 +96,7 @@ cv: $(CV).txt
 # The plotted run: ALGO with the pipeline's flags on train less a
 # validation split cut from it, that split's RMSE logged every epoch.
 $(OUT)/plotlog-%.csv: $(PREP_FIT) $(PREP_VALID) $(BIN)/mf-fit $(OUT)/fit-%.flags
-	$(BIN)/mf-fit -q --algo $* $(train_flags) --valid $(PREP_VALID) --log $@ \
+	$(BIN)/mf-fit -q --algo $* $(call algo_flags,$*) $(train_flags) --valid $(PREP_VALID) --log $@ \
 		-o $(OUT)/plotmodel-$*.bin < $(PREP_FIT)
 
 $(OUT)/rmse-$(ALGO).png: $(OUT)/plotlog-$(ALGO).csv pipelines/plot.gp

@@ -9,7 +9,7 @@
 # recommendations (see recommend.mk).
 
 ALGO     ?= als
-ALGOS    ?= als sgd ials baseline popular
+ALGOS    ?= als sgd ials baseline popular fm
 RANK     ?=
 EPOCHS   ?=
 REG      ?=
@@ -17,6 +17,10 @@ FIT_FLAGS ?=
 
 fit_flags = $(if $(RANK),-k $(RANK)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
             $(if $(REG),--reg $(REG)) $(FIT_FLAGS)
+
+# fm also reads the items' genres and years: the data's movies.csv
+# (mf-fit --items), wherever an fm model is trained (train, cv, plot).
+algo_flags = $(if $(filter fm,$(1)),--items $(DATA)/movies.csv)
 
 .PHONY: FORCE train
 FORCE:
@@ -34,6 +38,9 @@ $(OUT)/fit-%.flags: FORCE | $(OUT)
 # (make plot watches a run on a validation split cut from train).
 $(OUT)/model-%.bin: $(PREP_TRAIN) $(BIN)/mf-fit $(OUT)/fit-%.flags
 	@echo "train: $* on $(PREP_TRAIN)$(if $(tuned_file), (flags from make tune: $(tuned_file)))"
-	$(BIN)/mf-fit --algo $* $(train_flags) --log $(OUT)/log-$*.csv -o $@ < $(PREP_TRAIN)
+	$(BIN)/mf-fit --algo $* $(call algo_flags,$*) $(train_flags) --log $(OUT)/log-$*.csv \
+		-o $@ < $(PREP_TRAIN)
+
+$(OUT)/model-fm.bin: $(DATA)/movies.csv
 
 train: $(OUT)/model-$(ALGO).bin

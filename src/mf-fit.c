@@ -8,6 +8,7 @@
  * stream (src/lib/model.h) on stdout or, atomically, to -o FILE.
  */
 #include "dups.h"
+#include "meta.h"
 #include "frame.h"
 #include "mf.h"
 #include "model.h"
@@ -21,12 +22,12 @@
 
 struct opts {
 	cf_algo algo;
-	const char *input, *output, *valid, *init, *log;
+	const char *input, *output, *valid, *init, *log, *items, *groups;
 	int quiet;
 	/* flags given on the command line (override the algorithm's defaults) */
 	int set_algo, set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
-	int set_seed, set_threads, set_patience;
-	long long k, epochs, seed, threads, patience;
+	int set_seed, set_threads, set_patience, set_burn;
+	long long k, epochs, seed, threads, patience, burn;
 	double lr, decay, reg, regb, alpha, scale;
 };
 
@@ -35,11 +36,13 @@ usage(FILE *fp)
 {
 	cf_mf_params s = cf_mf_defaults(CF_SGD), a = cf_mf_defaults(CF_ALS);
 	cf_mf_params i = cf_mf_defaults(CF_IALS), b = cf_mf_defaults(CF_BASELINE);
+	cf_mf_params f = cf_mf_defaults(CF_FM);
 
 	fprintf(fp,
 	    "usage: mf-fit [--algo A] [-k K] [--epochs N] [--lr X] [--lr-decay X] [--reg X]\n"
 	    "              [--reg-bias X] [--alpha X] [--init-scale X] [--seed N] [--threads N]\n"
 	    "              [--valid FRAME] [--patience N] [--init MODEL] [--log FILE] [-q]\n"
+	    "              [--samples N] [--burn-in N] [--groups LIST] [--items FRAME]\n"
 	    "              [-o MODEL] [FILE] > MODEL\n"
 	    "Trains a model on the 'ratings' table of stdin (or FILE; raw ids from csv2bin\n"
 	    "or encoded ones from encode-ids/split) and writes the model stream on stdout.\n"
@@ -67,6 +70,19 @@ usage(FILE *fp)
 	    "       baseline  mu + user and item biases, penalty reg-bias (k = 0).\n"
 	    "                 defaults: --epochs %d --reg-bias %g\n"
 	    "       popular   item popularity (ratings per item) as the score (k = 0)\n"
+	    "       fm        Bayesian factorization machine by Gibbs sampling (libFM's\n"
+	    "                 MCMC; Normal-Gamma hyperpriors per feature group, so no\n"
+	    "                 lr or reg to set); the prediction is the mean over the\n"
+	    "                 --samples kept after --burn-in sweeps, stored exactly as\n"
+	    "                 mu + bu + bi + p.q with k x samples (<= 4096) factors.\n"
+	    "                 Feature groups (--groups): user, item (one-hot),\n"
+	    "                 implicit (the user's rated items, 1/sqrt n), raters (the\n"
+	    "                 item's users, 1/sqrt n), genres, year (from --items).\n"
+	    "                 --reg and --reg-bias only say how mf-score --fold-in\n"
+	    "                 solves a new user.  --init retrains anew on the model's\n"
+	    "                 ratings with the new ones merged in; no --patience.\n"
+	    "                 defaults: -k %d --samples %d --burn-in %d\n"
+	    "                 --init-scale %g (the factors' start sd, not / sqrt k)\n"
 	    "                 Every algorithm gives byte-identical models for a seed at\n"
 	    "                 any thread count.\n"
 	    "  -k, --factors K      rank (1 to 4096 for als, sgd, ials)\n"
@@ -97,6 +113,13 @@ usage(FILE *fp)
 	    "                       other user and item keeps its parameters\n"
 	    "                       bit for bit.  The algorithm, -k and hyper-parameters are\n"
 	    "                       MODEL's unless given (-k and --algo must match)\n"
+	    "      --samples N      fm: kept samples (an alias of --epochs)\n"
+	    "      --burn-in N      fm: sweeps before the first kept sample (default %d)\n"
+	    "      --groups LIST    fm: comma-separated feature groups (default all:\n"
+	    "                       user,item,implicit,raters,genres,year; the last two\n"
+	    "                       only with --items)\n"
+	    "      --items FRAME    fm: movies.csv or csv2bin's 'movies' frame of it: each\n"
+	    "                       item's genres and year (items it lacks have none)\n"
 	    "  -l, --log FILE       per-epoch rows as CSV (epoch,train_*,valid_*,seconds)\n"
 	    "  -q, --quiet          no progress or summary on stderr\n"
 	    "  -o, --output FILE    write the model to FILE (atomically) instead of stdout\n"
@@ -107,8 +130,8 @@ usage(FILE *fp)
 	    "success, 1 on bad input or parameters (wrong table, no ratings, k = 0,\n"
 	    "negative or NaN values) or a diverging run, 2 on a usage error.\n",
 	    a.k, a.epochs, a.reg, a.reg_bias, s.k, s.epochs, s.lr, s.lr_decay, s.reg, s.reg_bias,
-	    i.k, i.epochs, i.reg, i.alpha, b.epochs, b.reg_bias, s.init_scale,
-	    (unsigned long long)s.seed);
+	    i.k, i.epochs, i.reg, i.alpha, b.epochs, b.reg_bias, f.k, f.epochs, f.burn_in,
+	    f.init_scale, s.init_scale, (unsigned long long)s.seed, f.burn_in);
 }
 
 static double
@@ -139,14 +162,16 @@ integer(const char *flag, const char *v)
 static void
 parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT };
+	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT, O_BURN,
+	       O_GROUPS, O_ITEMS };
 	static const struct option lo[] = {
 		{"algo", 1, 0, 'a'}, {"factors", 1, 0, 'k'}, {"epochs", 1, 0, 'e'},
 		{"lr", 1, 0, O_LR}, {"lr-decay", 1, 0, O_DECAY}, {"reg", 1, 0, 'r'},
 		{"reg-bias", 1, 0, O_REGB}, {"alpha", 1, 0, O_ALPHA},
 		{"init-scale", 1, 0, O_SCALE}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'},
 		{"valid", 1, 0, O_VALID}, {"patience", 1, 0, O_PAT}, {"init", 1, 0, O_INIT},
-		{"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
+		{"samples", 1, 0, 'e'}, {"burn-in", 1, 0, O_BURN}, {"groups", 1, 0, O_GROUPS},
+		{"items", 1, 0, O_ITEMS}, {"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
 		CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	int c;
@@ -169,6 +194,9 @@ parse(int argc, char **argv, struct opts *o)
 		case 's': o->seed = integer("--seed", optarg); o->set_seed = 1; break;
 		case 't': o->threads = integer("--threads", optarg); o->set_threads = 1; break;
 		case O_PAT: o->patience = integer("--patience", optarg); o->set_patience = 1; break;
+		case O_BURN: o->burn = integer("--burn-in", optarg); o->set_burn = 1; break;
+		case O_GROUPS: o->groups = optarg; break;
+		case O_ITEMS: o->items = optarg; break;
 		case O_VALID: o->valid = optarg; break;
 		case O_INIT: o->init = optarg; break;
 		case 'l': o->log = optarg; break;
@@ -251,6 +279,22 @@ main(int argc, char **argv)
 		p.patience = clamp_int("--patience", o.patience, 0, 1000000);
 	if (o.patience && !o.valid)
 		cf_die("--patience needs --valid");
+	if (o.set_burn)
+		p.burn_in = clamp_int("--burn-in", o.burn, 0, 1000000);
+	if (o.groups) {
+		if (cf_fm_groups_parse(o.groups, &p.fm_groups) < 0)
+			cf_usage_error(usage, "--groups: '%s' is not a list of user, item, implicit, "
+			               "raters, genres, year", o.groups);
+		p.fm_groups_set = p.fm_groups;
+	}
+	if ((o.groups || o.set_burn || o.items) && p.algo != CF_FM)
+		cf_die("--groups, --burn-in and --items apply to --algo fm only");
+	cf_meta *meta = NULL;
+	if (o.items) {
+		meta = cf_meta_new();
+		cf_meta_load_movies(meta, o.items);     /* dies naming the file and line */
+		p.items_meta = meta;
+	}
 	p.quiet = o.quiet;
 
 	read_ratings(o.input, &train);
@@ -310,6 +354,7 @@ main(int argc, char **argv)
 		cf_outfile_commit(logf);
 	cf_model_free(m);
 	cf_model_free(init);
+	cf_meta_free(meta);
 	cf_ratings_free(&train);
 	if (have_valid)
 		cf_ratings_free(&valid);

@@ -115,7 +115,8 @@ usage(FILE *fp)
 	    "    contribution(j -> i) = e_j q_i' W_u q_j,\n"
 	    "which sums to p_u.q_i when p_u is that solution: als, ials and sgd models\n"
 	    "(each ends with that user step) and fold-in; for users a fine-tuning left\n"
-	    "untouched it is close, not exact.\n"
+	    "untouched it is close, not exact.  fm models: --fold-in only (a user's\n"
+	    "stored factors are the samples' average, not that step).\n"
 	    "For ials, e_j = 1 + alpha r_uj and W_u = (Q'Q + sum_j alpha r_uj q_j q_j'\n"
 	    "+ reg I)^-1.  A contribution is in score units; negative ones pull down.\n");
 }
@@ -702,6 +703,11 @@ main(int argc, char **argv)
 		sc->reg_bias = o.reg_bias;
 	if (o.explain && (m->k == 0 || sc->kind == CF_SCORE_POP))
 		cf_die("--explain needs a model with factors; this '%s' model has none", m->algo);
+	/* fm: a user's vector is the samples' average, not the ALS user step the
+	 * split needs; a folded-in user's is that step, so its split is exact. */
+	if (o.explain && o.mode == M_USER && m->hp.algo == CF_FM)
+		cf_die("--explain --user: an fm model's user factors are sample averages, which "
+		       "do not split exactly into history items; use --fold-in");
 	w.w = cf_writer_new(stdout, "stdout");
 	w.m = m;
 	switch (o.mode) {

@@ -396,6 +396,8 @@ main(int argc, char **argv)
 	if (warn[0])
 		cf_warn("%s", warn);
 	api.trainer = cf_trainer_new(api.models, o.max_jobs);
+	if (o.movies)
+		cf_trainer_set_items(api.trainer, api.meta);    /* fm retrains with genres */
 	api.page = (const char *)cf_serve_page;
 	api.page_len = cf_serve_page_len;
 	api.train.threads = o.train_threads;

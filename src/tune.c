@@ -178,6 +178,11 @@ parse(int argc, char **argv, struct opts *o)
 	o->input = cf_one_operand(argc, argv, usage);
 	if (o->algo == CF_POPULAR)
 		cf_usage_error(usage, "popular has no hyper-parameters to tune");
+	/* fm draws its penalties; its k and samples are compared by make cv
+	 * (with the genres tune's trials cannot pass), README's fm figures. */
+	if (o->algo == CF_FM)
+		cf_usage_error(usage, "fm learns its regularization by sampling: compare -k and "
+		               "--samples with make cv ALGO=fm");
 	cf_space_default(o->algo, &o->space);
 	if (spec && cf_space_parse(&o->space, spec, err, sizeof err) < 0)
 		cf_usage_error(usage, "--space: %s", err);

@@ -22,6 +22,7 @@ typedef enum cf_algo {
 	CF_IALS,
 	CF_BASELINE,
 	CF_POPULAR,
+	CF_FM,                  /* Bayesian factorization machine (train/fm.c) */
 	CF_NALGOS,
 } cf_algo;
 
@@ -58,6 +59,7 @@ typedef struct cf_algo_info {
 	/* defaults (README's table) */
 	int k, epochs;
 	double lr, lr_decay, reg, reg_bias, alpha;
+	int burn_in;            /* fm: sweeps before the first kept sample */
 } cf_algo_info;
 
 /* The row of a (valid) algorithm. */
@@ -83,6 +85,7 @@ typedef struct cf_hparams {
 	uint64_t seed;
 	cf_regw reg_weight, reg_bias_weight;
 	int warm_start;
+	int burn_in, fm_k;      /* fm: burn-in sweeps, k of one sample (k = fm_k x samples) */
 } cf_hparams;
 
 #endif

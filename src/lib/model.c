@@ -392,6 +392,10 @@ cf_model_parse_hparams(cf_model *m)
 	hp_int(s, "best_epoch", &h->best_epoch);
 	hp_int(s, "patience", &h->patience);
 	hp_int(s, "warm_start", &h->warm_start);
+	/* fm (train/fm.c) */
+	h->burn_in = d->burn_in;
+	hp_int(s, "burn_in", &h->burn_in);
+	hp_int(s, "fm_k", &h->fm_k);
 	hp_num(s, "lr", &h->lr);
 	hp_num(s, "lr_decay", &h->lr_decay);
 	hp_num(s, "reg", &h->reg);

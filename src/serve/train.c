@@ -38,6 +38,7 @@ struct cf_trainer {
 	int training;           /* the worker is inside cf_mf_train */
 	int publishing;         /* the worker is writing a version */
 	char running[CF_MODEL_NAME_MAX + 1];    /* its job's name */
+	const struct cf_meta *items;            /* fm's --items, or NULL */
 };
 
 /* ------------------------------------------------------------- worker */
@@ -144,6 +145,12 @@ cf_trainer_new(cf_registry *g, int max_jobs)
 	if (pthread_create(&t->worker, NULL, worker, t) != 0)
 		cf_die("cannot start the training thread:");
 	return t;
+}
+
+void
+cf_trainer_set_items(cf_trainer *t, const struct cf_meta *items)
+{
+	t->items = items;
 }
 
 int
@@ -306,6 +313,10 @@ cf_trainer_submit(cf_trainer *t, cf_served *from, const char *const *users,
 	p->seed = spec->seed;
 	p->threads = spec->threads > 0 ? spec->threads : 1;
 	p->patience = j->valid.n ? spec->patience : 0;
+	if (p->algo == CF_FM) {
+		p->patience = 0;        /* fm averages its samples: no early stopping */
+		p->items_meta = t->items;
+	}
 	p->quiet = 1;
 	p->log = NULL;
 

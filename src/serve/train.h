@@ -32,6 +32,13 @@ typedef struct cf_train_spec {
 /* max_jobs: jobs queued or running at once (more are refused). */
 cf_trainer *cf_trainer_new(cf_registry *g, int max_jobs);
 /*
+ * The movies' metadata (serve --movies; read-only, outliving the trainer)
+ * that fm models retrain with: their genres and year groups (mf-fit
+ * --items).  Call before the first job.
+ */
+struct cf_meta;
+void cf_trainer_set_items(cf_trainer *t, const struct cf_meta *items);
+/*
  * Shutting down: no job is taken any more, the queued ones are cancelled
  * (their names given back; logged), and a job that is publishing (writing
  * its file) is waited for.  Returns 1 if a job is still training: it

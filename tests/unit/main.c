@@ -14,6 +14,7 @@ Suite *util_suite(void);
 Suite *ratings_suite(void);
 Suite *metrics_suite(void);
 Suite *mf_suite(void);
+Suite *fm_suite(void);
 Suite *score_suite(void);
 Suite *serve_suite(void);
 Suite *dups_suite(void);
@@ -37,6 +38,7 @@ main(void)
 	srunner_add_suite(sr, ratings_suite());
 	srunner_add_suite(sr, metrics_suite());
 	srunner_add_suite(sr, mf_suite());
+	srunner_add_suite(sr, fm_suite());
 	srunner_add_suite(sr, score_suite());
 	srunner_add_suite(sr, serve_suite());
 	srunner_add_suite(sr, dups_suite());

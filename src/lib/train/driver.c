@@ -21,6 +21,7 @@ static const cf_fit_ops *const ops[CF_NALGOS] = {
 	[CF_IALS] = &cf_fit_ials,
 	[CF_BASELINE] = &cf_fit_baseline,
 	[CF_POPULAR] = &cf_fit_popular,
+	[CF_FM] = &cf_fit_fm,
 };
 
 /* ------------------------------------------------------------ parameters */
@@ -42,6 +43,8 @@ cf_mf_defaults(cf_algo algo)
 	p.reg = d->reg;
 	p.reg_bias = d->reg_bias;
 	p.alpha = d->alpha;
+	p.burn_in = d->burn_in;
+	p.fm_groups = CF_FM_ALL;
 	return p;
 }
 
@@ -64,6 +67,15 @@ cf_mf_params_of(const cf_model *m, cf_mf_params *p)
 	p->alpha = h->alpha;
 	p->init_scale = h->init_scale;
 	p->seed = h->seed;
+	if (h->algo == CF_FM) {
+		/* the model's k is fm_k x samples: training wants one sample's */
+		if (h->fm_k >= 1 && h->fm_k <= 65536)
+			p->k = h->fm_k;
+		p->burn_in = h->burn_in >= 0 && h->burn_in <= 1000000 ? h->burn_in : p->burn_in;
+		const char *g = cf_schema_get(m->attrs, "fm_groups");
+		if (g && cf_fm_groups_parse(g, &p->fm_groups) < 0)
+			p->fm_groups = CF_FM_ALL;
+	}
 	return 0;
 }
 
@@ -134,6 +146,12 @@ check_params(struct fit *f)
 		return cf_fit_fail(f, "--patience must be >= 0, not %d", p->patience), -1;
 	if (p->threads < 0)
 		return cf_fit_fail(f, "--threads must be >= 0, not %d", p->threads), -1;
+	if (p->burn_in < 0)
+		return cf_fit_fail(f, "--burn-in must be >= 0, not %d", p->burn_in), -1;
+	/* fm's prediction is the mean over its samples: no best epoch to keep. */
+	if (p->algo == CF_FM && p->patience > 0)
+		return cf_fit_fail(f, "--patience does not apply to fm (it averages its samples)"),
+		       -1;
 	return 0;
 }
 
@@ -173,6 +191,10 @@ fit_init(struct fit *f, const cf_mf_params *p, size_t n, const cf_model *init, c
 			            "algorithm, not %s", init->algo, f->info->name);
 			return -1;
 		}
+		/* fm: a sampler keeps no parameters; it trains anew on init's
+		 * ratings with the new ones merged in (fit_data), nothing fixed. */
+		if (p->algo == CF_FM)
+			return 0;
 		if (init->k != f->k) {
 			cf_fit_fail(f, "the --init model has k=%d, training asks for k=%d", init->k,
 			            f->k);
@@ -320,6 +342,8 @@ fit_params(struct fit *f, const cf_model *init)
 	f->bi = cf_xcalloc((size_t)f->ni + 1, sizeof *f->bi);
 	f->P = cf_fmat(f->nu, f->kp);
 	f->Q = cf_fmat(f->ni, f->kp);
+	if (f->p.algo == CF_FM)
+		init = NULL;    /* fm draws its own start (train/fm.c) */
 	unsigned char *ukeep = init ? cf_xcalloc((size_t)f->nu + 1, 1) : NULL;
 	unsigned char *ikeep = init ? cf_xcalloc((size_t)f->ni + 1, 1) : NULL;
 	for (uint32_t u = 0; init && u < init->nusers; u++) {
@@ -457,6 +481,8 @@ struct run {
 static double
 valid_figure(const struct fit *f, double *recall)
 {
+	if (f->ops->valid)
+		return f->ops->valid(f);
 	return f->explicit_ ? cf_fit_rmse(f, f->vu, f->vi, f->vr, f->vn) : cf_fit_topn(f, recall);
 }
 
@@ -512,7 +538,10 @@ fit_loop(struct fit *f, struct run *r)
 	r->last_train = r->last_v = r->vrecall = NAN;
 	if (!f->finetune && op->setup && op->setup(f) < 0)
 		return -1;
-	for (ep = 1; ep <= f->p.epochs; ep++) {
+	progress_header(f);     /* after setup: what it refuses comes alone */
+	/* fm: burn-in sweeps, then one per kept sample (0 for the others) */
+	int total = f->p.epochs + (f->p.algo == CF_FM ? f->p.burn_in : 0);
+	for (ep = 1; ep <= total; ep++) {
 		double t0 = cf_now(), tr = step(f, ep);
 		int live = !f->finetune && op->finite;
 		/* A sweep's own figure covers the touched rows: report them all. */
@@ -529,7 +558,7 @@ fit_loop(struct fit *f, struct run *r)
 		}
 		r->last_train = tr;
 		/* The algorithm's own copy of the parameters back when needed. */
-		if (live && op->sync && (f->vn || ep == f->p.epochs))
+		if (live && op->sync && (f->vn || ep == total))
 			op->sync(f);
 		double v = f->vn ? valid_figure(f, &r->vrecall) : NAN;
 		r->last_v = v;
@@ -548,7 +577,7 @@ fit_loop(struct fit *f, struct run *r)
 		if (op->one_pass)
 			break;
 	}
-	r->epochs_run = ep > f->p.epochs ? f->p.epochs : ep;
+	r->epochs_run = ep > total ? total : ep;
 	if (op->one_pass)
 		r->epochs_run = 1;
 	if (f->vn && f->p.patience > 0 && r->best_ep != r->epochs_run && best.bu) {
@@ -653,10 +682,10 @@ fit_run(struct fit *f, const cf_ratings *train, struct rows *rw, const cf_rating
 
 	if (fit_data(f, train, rw, init, &users, &items) < 0)
 		goto out;
+	f->items = items;
 	fit_params(f, init);
 	if (valid && valid->n > 0)
 		fit_valid(f, valid, users, items);
-	progress_header(f);
 	if (fit_loop(f, &r) < 0)
 		goto out;
 	m = fit_model(f, &r, train, users, items);

@@ -81,6 +81,7 @@ struct fit {
 	float lo, hi;
 	char *err;
 	size_t errlen;
+	const cf_idmap *items;  /* the model's item dictionary (fm's --items) */
 };
 
 /*
@@ -106,6 +107,7 @@ typedef struct cf_fit_ops {
 	int (*setup)(struct fit *f);
 	double (*epoch)(struct fit *f, int ep);
 	double (*refit)(struct fit *f, int ep);
+	double (*valid)(const struct fit *f);   /* the validation figure (NULL: the driver's) */
 	int (*finite)(const struct fit *f);
 	void (*sync)(struct fit *f);
 	int (*finish)(struct fit *f);
@@ -113,7 +115,8 @@ typedef struct cf_fit_ops {
 	void (*attrs)(cf_schema *a, const cf_mf_params *p);
 } cf_fit_ops;
 
-extern const cf_fit_ops cf_fit_sgd, cf_fit_als, cf_fit_ials, cf_fit_baseline, cf_fit_popular;
+extern const cf_fit_ops cf_fit_sgd, cf_fit_als, cf_fit_ials, cf_fit_baseline, cf_fit_popular,
+                        cf_fit_fm;
 
 /* Sets f's message (if it has room for one). */
 void cf_fit_fail(struct fit *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

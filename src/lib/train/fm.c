@@ -1,0 +1,1080 @@
+/*
+ * train/fm.c - a Bayesian factorization machine (Rendle's libFM MCMC):
+ *     y = w0 + sum_j w_j x_j + sum_{j<j'} <v_j, v_j'> x_j x_j'
+ * trained by Gibbs sampling, Normal-Gamma hyperpriors per feature group
+ * (so no learning rate and no hand-set penalty: the precisions are drawn
+ * from the data), the prediction the mean over the samples after burn-in.
+ *
+ * Features come in groups, each on one side of a rating:
+ *   user side   the user (one-hot); the items the user rated, each
+ *               1/sqrt|N(u)| (SVD++'s implicit feedback)
+ *   item side   the item (one-hot); the users who rated it, each
+ *               1/sqrt|R(i)| ("flipped" implicit feedback); its genres,
+ *               each 1/sqrt|G(i)|, and its release year in 5-year bins
+ *               (from --items, meta.h)
+ * all taken from the training ratings only.  Because every feature
+ * belongs to the user or to the item, a sample's prediction is exactly
+ *     w0 + cu + ci + <pu, pi>,
+ * pu = sum of the user side's x v, cu = its linear terms plus the
+ * pairwise terms inside the user side (likewise for the item), which is
+ * the model's biased form; the mean over S samples is the same form with
+ * pu's of the S samples laid end to end, each scaled by 1/sqrt(S): the
+ * model is exact (k x S stored factors) and every program scores it.
+ *
+ * The sampler draws one coordinate at a time, as libFM does, factor f
+ * after factor f, side after side.  With the other side fixed, a user's
+ * ratings enter a draw through four sums per user (relation blocks):
+ *     Q1 = sum_i pI_f(i),  Q2 = sum_i pI_f(i)^2,
+ *     E1 = sum_i e_ui,     E2 = sum_i e_ui pI_f(i)
+ * (e the residuals), computed once per factor and updated in O(1) per
+ * (feature, user) after each draw, so a feature active for many users
+ * (an implicit item) costs its incidence, not its users' ratings: a sweep
+ * is O(k x (nnz + incidences)) = O(k x nnz).
+ *
+ * Threads and determinism: the one-hot groups' draws of one factor are
+ * conditionally independent (each touches its own entity's ratings), so
+ * they run in parallel, each from a generator seeded by (seed, sweep,
+ * factor, entity); the other groups are drawn in order from one
+ * generator per (sweep, group, factor).  Every sum is per entity, added
+ * in index order: the same seed gives the same model at any thread count.
+ */
+#include "fit.h"
+#include "meta.h"
+#include "par.h"
+#include "rng.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Hyperpriors (libFM's): Gamma(alpha0/2, beta0/2) on precisions, a
+ * N(mu0, 1/(gamma0 lambda)) on means. */
+#define A0 1.0
+#define B0 1.0
+#define G0 1.0
+
+/* Above this many stored floats the exact model is refused (fewer samples or k). */
+#define MAX_STORED ((size_t)1 << 28)
+/* The widest model a stream may hold (model.c refuses k > 4096 at load). */
+#define MAX_K 4096
+
+enum { SU, SI };
+
+/*
+ * A feature group on one side.  Feature j is active for the entities
+ * fidx[fptr[j] .. fptr[j+1]); entity e's features are eidx[eptr[e] ..
+ * eptr[e+1]); the value of any feature of e is xs[e] (NULL: 1).  A
+ * one-hot group has no lists: feature e is entity e.
+ */
+struct group {
+	const char *name;
+	int side, onehot;
+	uint32_t nf;
+	const uint64_t *fptr, *eptr;
+	const uint32_t *fidx, *eidx;
+	uint64_t *own_fptr, *own_eptr;  /* lists built here (genres, years) */
+	uint32_t *own_fidx, *own_eidx;
+	float *xs;
+	unsigned char *act;             /* sampled: active for some rated entity */
+	uint32_t nact;
+	double *w, *V;                  /* nf, nf x k */
+	double mw, lw, *mv, *lv;        /* hyperparameters: means, precisions */
+};
+
+/*
+ * An entity's working set for the coordinate being drawn, in one cache
+ * line: the draws visit entities in the order of a feature's incidence
+ * (random), so everything one visit needs sits together.  p is the
+ * coordinate's side sum (for the biases: the linear sum b), d its sum of
+ * x^2 v^2, n the entity's ratings.
+ */
+struct slot {
+	double p, d, E1, E2, Q1, Q2, n, pad;
+};
+
+/* One side's entities: their ratings, residuals and the sums above. */
+struct side {
+	uint32_t n;
+	const struct csr *c;            /* ratings by entity (idx: the other side's) */
+	double *e;                      /* residuals, in c's order */
+	double *b, *p, *d, *cst;        /* linear sum; k sums of x v and x^2 v^2; the constant */
+	struct slot *w;                 /* the coordinate being drawn */
+	double *pold, *dold;            /* its values before the draws */
+};
+
+struct fm {
+	int k, S, ng, taken;
+	struct group g[6];
+	struct side s[2];
+	double w0, alpha;
+	float *P, *Q;                   /* the stored model: nu x kpS, ni x kpS */
+	double *bu, *bi, mu;            /* sums over samples */
+	int kpS;
+	double *vsum, vrmse, *part;
+};
+
+/*
+ * Entities per parallel chunk: about CHUNK_RATINGS ratings' worth.  A
+ * parallel loop starts its threads anew and a sweep runs some 30 of them
+ * per side, so a side too small to give each thread that much work runs
+ * on the calling thread (ml-latest-small's do; 25M ratings' do not).
+ */
+#define CHUNK_RATINGS 131072
+
+static size_t
+grain_of(const struct fit *f, uint32_t n)
+{
+	size_t g = (size_t)((double)n * CHUNK_RATINGS / (double)(f->n ? f->n : 1));
+
+	return g < 64 ? 64 : g;
+}
+
+static inline double
+xval(const struct group *g, uint32_t e)
+{
+	return g->xs ? g->xs[e] : 1.0;
+}
+
+/* Gamma(shape a >= 1, rate b) (Marsaglia and Tsang 2000). */
+static double
+rng_gamma(cf_rng *r, double a, double b)
+{
+	double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
+
+	for (;;) {
+		double x = cf_rng_normal(r), v = 1 + c * x;
+		if (v <= 0)
+			continue;
+		v = v * v * v;
+		double u = cf_rng_uniform(r);
+		if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+			return d * v / b;
+	}
+}
+
+/* A normal draw given precision and (precision x mean). */
+static inline double
+draw(cf_rng *r, double prec, double num)
+{
+	return num / prec + cf_rng_normal(r) / sqrt(prec);
+}
+
+/* ------------------------------------------------------------ features */
+
+static void
+group_alloc(struct group *g, const char *name, int side, uint32_t nf, int k)
+{
+	g->name = name;
+	g->side = side;
+	g->nf = nf;
+	g->w = cf_xcalloc((size_t)nf + 1, sizeof *g->w);
+	g->V = cf_xcalloc((size_t)nf * k + 1, sizeof *g->V);
+	g->act = cf_xcalloc((size_t)nf + 1, 1);
+	g->mv = cf_xcalloc((size_t)k, sizeof *g->mv);
+	g->lv = cf_xmalloc((size_t)k * sizeof *g->lv);
+	for (int f = 0; f < k; f++)
+		g->lv[f] = 1;
+	g->lw = 1;
+}
+
+static void
+group_free(struct group *g)
+{
+	free(g->own_fptr);
+	free(g->own_eptr);
+	free(g->own_fidx);
+	free(g->own_eidx);
+	free(g->xs);
+	free(g->act);
+	free(g->w);
+	free(g->V);
+	free(g->mv);
+	free(g->lv);
+}
+
+/* 1/sqrt(n) of each entity's ratings (0 for none). */
+static float *
+inv_sqrt_counts(const struct csr *c, uint32_t n)
+{
+	float *x = cf_xmalloc(((size_t)n + 1) * sizeof *x);
+
+	for (uint32_t e = 0; e < n; e++) {
+		uint64_t m = c->ptr[e + 1] - c->ptr[e];
+		x[e] = m ? (float)(1 / sqrt((double)m)) : 0;
+	}
+	return x;
+}
+
+/* Transposes entity -> feature lists into feature -> entity lists. */
+static void
+transpose(struct group *g, uint32_t nent)
+{
+	uint64_t m = g->own_eptr[nent];
+
+	g->own_fptr = cf_xcalloc((size_t)g->nf + 2, sizeof *g->own_fptr);
+	g->own_fidx = cf_xmalloc((m + 1) * sizeof *g->own_fidx);
+	for (uint64_t t = 0; t < m; t++)
+		g->own_fptr[g->own_eidx[t] + 2]++;
+	for (uint32_t j = 0; j < g->nf; j++)
+		g->own_fptr[j + 2] += g->own_fptr[j + 1];
+	for (uint32_t e = 0; e < nent; e++)
+		for (uint64_t t = g->own_eptr[e]; t < g->own_eptr[e + 1]; t++)
+			g->own_fidx[g->own_fptr[g->own_eidx[t] + 1]++] = e;
+	g->fptr = g->own_fptr;
+	g->eptr = g->own_eptr;
+	g->fidx = g->own_fidx;
+	g->eidx = g->own_eidx;
+}
+
+/* A name's index in a growing list of names (genres). */
+static uint32_t
+name_index(cf_idmap *names, const char *s, size_t len)
+{
+	int added;
+
+	return cf_idmap_intern(names, s, len, &added);
+}
+
+/*
+ * The item side's metadata groups from --items: genres (each
+ * 1/sqrt|G(i)|) and the year in 5-year bins (1).  Items the metadata
+ * does not list have neither.
+ */
+static void
+meta_groups(struct fm *s, const struct fit *f, const cf_meta *meta, int genres, int years)
+{
+	uint32_t ni = f->ni;
+	cf_idmap *gn = cf_idmap_new();
+	uint64_t *gp = cf_xcalloc((size_t)ni + 1, sizeof *gp), *yp = cf_xcalloc((size_t)ni + 1, 8);
+	size_t gcap = 1024, gm = 0;
+	uint32_t *gi = cf_xmalloc(gcap * sizeof *gi), *yi = cf_xmalloc(((size_t)ni + 1) * 4);
+	float *gx = cf_xcalloc((size_t)ni + 1, sizeof *gx);
+	int ylo = 1 << 30, yhi = -1;
+	int *year = cf_xcalloc((size_t)ni + 1, sizeof *year);
+
+	for (uint32_t i = 0; i < ni; i++) {
+		size_t len, pos = 0, glen, n0 = gm;
+		const char *id = cf_idmap_id(f->items, i, &len), *g;
+		cf_movie mv;
+		if (cf_meta_find(meta, id, len, &mv) && mv.in_movies) {
+			while (genres && cf_genre_next(mv.genres, mv.genres_len, &pos, &g, &glen)) {
+				if (gm == gcap)
+					gi = cf_xrealloc(gi, (gcap *= 2) * sizeof *gi);
+				gi[gm++] = name_index(gn, g, glen);
+			}
+			year[i] = mv.year;
+			if (mv.year > 0) {
+				ylo = mv.year / 5 < ylo ? mv.year / 5 : ylo;
+				yhi = mv.year / 5 > yhi ? mv.year / 5 : yhi;
+			}
+		}
+		gp[i + 1] = gm;
+		gx[i] = gm > n0 ? (float)(1 / sqrt((double)(gm - n0))) : 0;
+	}
+	if (genres && gm > 0) {
+		struct group *g = &s->g[s->ng++];
+		group_alloc(g, "genres", SI, cf_idmap_count(gn), s->k);
+		g->own_eptr = gp;
+		g->own_eidx = gi;
+		g->xs = gx;
+		gp = NULL;
+		gi = NULL;
+		gx = NULL;
+		transpose(g, ni);
+	}
+	if (years && yhi >= 0) {
+		size_t m = 0;
+		for (uint32_t i = 0; i < ni; i++) {
+			if (year[i] > 0)
+				yi[m++] = (uint32_t)(year[i] / 5 - ylo);
+			yp[i + 1] = m;
+		}
+		struct group *g = &s->g[s->ng++];
+		group_alloc(g, "year", SI, (uint32_t)(yhi - ylo + 1), s->k);
+		g->own_eptr = yp;
+		g->own_eidx = yi;
+		yp = NULL;
+		yi = NULL;
+		transpose(g, ni);
+	}
+	cf_idmap_free(gn);
+	free(gp);
+	free(gi);
+	free(gx);
+	free(yp);
+	free(yi);
+	free(year);
+}
+
+/* Marks the features that touch a rated entity (the others stay 0). */
+static void
+mark_active(struct group *g, const struct side *sd)
+{
+	for (uint32_t j = 0; j < g->nf; j++) {
+		int a = 0;
+		if (g->onehot)
+			a = sd->c->ptr[j + 1] > sd->c->ptr[j];
+		else
+			for (uint64_t t = g->fptr[j]; t < g->fptr[j + 1] && !a; t++)
+				a = sd->c->ptr[g->fidx[t] + 1] > sd->c->ptr[g->fidx[t]];
+		g->act[j] = (unsigned char)a;
+		g->nact += (uint32_t)a;
+	}
+}
+
+/* ------------------------------------------------------------ the sums */
+
+struct job {
+	struct fm *s;
+	struct fit *f;
+	int side, fac;
+	uint64_t sweep;
+};
+
+/* b, p, d and the constant of each entity of a side, from the parameters. */
+static void
+sums_range(void *arg, size_t lo, size_t hi, int tid)
+{
+	struct job *j = arg;
+	struct fm *s = j->s;
+	struct side *sd = &s->s[j->side];
+	int k = s->k;
+
+	(void)tid;
+	for (size_t e = lo; e < hi; e++) {
+		double b = 0, *p = sd->p + e * k, *d = sd->d + e * k;
+		memset(p, 0, k * sizeof *p);
+		memset(d, 0, k * sizeof *d);
+		for (int gi = 0; gi < s->ng; gi++) {
+			const struct group *g = &s->g[gi];
+			if (g->side != j->side)
+				continue;
+			double x = xval(g, (uint32_t)e);
+			uint64_t a = g->onehot ? e : g->eptr[e], z = g->onehot ? e + 1 : g->eptr[e + 1];
+			for (uint64_t t = a; t < z; t++) {
+				uint32_t fj = g->onehot ? (uint32_t)e : g->eidx[t];
+				const double *v = g->V + (size_t)fj * k;
+				b += x * g->w[fj];
+				for (int c = 0; c < k; c++) {
+					p[c] += x * v[c];
+					d[c] += x * x * v[c] * v[c];
+				}
+			}
+		}
+		double q = 0;
+		for (int c = 0; c < k; c++)
+			q += p[c] * p[c] - d[c];
+		sd->b[e] = b;
+		sd->cst[e] = b + 0.5 * q;
+	}
+}
+
+static void
+side_sums(struct fm *s, struct fit *f, int side)
+{
+	struct job j = {s, f, side, 0, 0};
+
+	cf_par_for(f->threads, s->s[side].n, grain_of(f, s->s[side].n), sums_range, &j);
+}
+
+/* A sample's prediction without the scale's clipping (u, i may be unknown). */
+static double
+pred(const struct fm *s, uint32_t u, uint32_t i)
+{
+	const struct side *U = &s->s[SU], *I = &s->s[SI];
+	double y = s->w0;
+
+	if (u != UINT32_MAX)
+		y += U->cst[u];
+	if (i != UINT32_MAX)
+		y += I->cst[i];
+	if (u != UINT32_MAX && i != UINT32_MAX)
+		for (int c = 0; c < s->k; c++)
+			y += U->p[(size_t)u * s->k + c] * I->p[(size_t)i * s->k + c];
+	return y;
+}
+
+/* Residuals of a side's ratings from scratch; per-entity squared sums in part. */
+static void
+resid_range(void *arg, size_t lo, size_t hi, int tid)
+{
+	struct job *j = arg;
+	struct fm *s = j->s;
+	struct side *sd = &s->s[j->side];
+
+	(void)tid;
+	for (size_t e = lo; e < hi; e++) {
+		double q = 0;
+		for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++) {
+			uint32_t o = sd->c->idx[t];
+			double y = j->side == SU ? pred(s, (uint32_t)e, o) : pred(s, o, (uint32_t)e);
+			sd->e[t] = sd->c->val[t] - y;
+			q += sd->e[t] * sd->e[t];
+		}
+		s->part[e] = q;
+	}
+}
+
+static double
+residuals(struct fm *s, struct fit *f, int side)
+{
+	struct job j = {s, f, side, 0, 0};
+	double q = 0;
+
+	cf_par_for(f->threads, s->s[side].n, grain_of(f, s->s[side].n), resid_range, &j);
+	for (uint32_t e = 0; e < s->s[side].n; e++)
+		q += s->part[e];
+	return q;
+}
+
+/* Factor fc's relation-block sums of entity e (fc < 0: for the biases). */
+static void
+cache_one(struct fm *s, int side, size_t e, int fc)
+{
+	struct side *sd = &s->s[side];
+	const struct side *o = &s->s[!side];
+	int k = s->k;
+	double q1 = 0, q2 = 0, e1 = 0, e2 = 0;
+
+	for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++) {
+		double r = sd->e[t], q = fc >= 0 ? o->p[(size_t)sd->c->idx[t] * k + fc] : 0;
+		e1 += r;
+		e2 += r * q;
+		q1 += q;
+		q2 += q * q;
+	}
+	struct slot *w = &sd->w[e];
+	w->E1 = e1;
+	w->E2 = e2;
+	w->Q1 = q1;
+	w->Q2 = q2;
+	w->n = (double)(sd->c->ptr[e + 1] - sd->c->ptr[e]);
+	w->p = sd->pold[e] = fc >= 0 ? sd->p[e * k + fc] : sd->b[e];
+	w->d = sd->dold[e] = fc >= 0 ? sd->d[e * k + fc] : 0;
+}
+
+/* Entity e's sums and residuals after factor fc's draws (fc < 0: the biases'). */
+static void
+update_one(struct fm *s, int side, size_t e, int fc)
+{
+	struct side *sd = &s->s[side];
+	const struct side *o = &s->s[!side];
+	int k = s->k;
+	double p = sd->w[e].p, d = sd->w[e].d;
+
+	if (fc < 0) {
+		double db = p - sd->pold[e];
+		sd->b[e] = p;
+		for (uint64_t t = sd->c->ptr[e]; db != 0 && t < sd->c->ptr[e + 1]; t++)
+			sd->e[t] -= db;
+		return;
+	}
+	sd->p[e * k + fc] = p;
+	sd->d[e * k + fc] = d;
+	double dp = p - sd->pold[e];
+	double dq = 0.5 * ((p * p - d) - (sd->pold[e] * sd->pold[e] - sd->dold[e]));
+	if (dp == 0 && dq == 0)
+		return;
+	for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++)
+		sd->e[t] -= dp * o->p[(size_t)sd->c->idx[t] * k + fc] + dq;
+}
+
+static void
+cache_range(void *arg, size_t lo, size_t hi, int tid)
+{
+	struct job *j = arg;
+
+	(void)tid;
+	for (size_t e = lo; e < hi; e++)
+		cache_one(j->s, j->side, e, j->fac);
+}
+
+/* ------------------------------------------------------------ the draws */
+
+/*
+ * One coordinate's draw: feature fj of group g, its bias (fc < 0) or
+ * factor fc, against the side's relation-block sums; then the sums of
+ * the entities it touches are brought up to date.
+ */
+static void
+draw_one(struct fm *s, struct group *g, uint32_t fj, int fc, cf_rng *r)
+{
+	struct side *sd = &s->s[g->side];
+	uint64_t a = g->onehot ? fj : g->fptr[fj], z = g->onehot ? (uint64_t)fj + 1 : g->fptr[fj + 1];
+	double H = 0, R = 0;
+	double *th = fc < 0 ? &g->w[fj] : &g->V[(size_t)fj * s->k + fc];
+	double old = *th, mean = fc < 0 ? g->mw : g->mv[fc], lam = fc < 0 ? g->lw : g->lv[fc];
+
+	for (uint64_t t = a; t < z; t++) {
+		uint32_t e = g->onehot ? fj : g->fidx[t];
+		const struct slot *w = &sd->w[e];
+		double x = xval(g, e);
+		if (fc < 0) {
+			H += x * x * w->n;
+			R += x * w->E1;
+		} else {
+			double c = w->p - x * old;
+			H += x * x * (w->n * c * c + 2 * c * w->Q1 + w->Q2);
+			R += x * (c * w->E1 + w->E2);
+		}
+	}
+	/* y - (the rest) = e + theta h: the residuals hold theta's old value. */
+	double prec = s->alpha * H + lam;
+	double nv = draw(r, prec, s->alpha * (R + H * old) + lam * mean), dl = nv - old;
+	*th = nv;
+	for (uint64_t t = a; t < z; t++) {
+		uint32_t e = g->onehot ? fj : g->fidx[t];
+		struct slot *w = &sd->w[e];
+		double x = xval(g, e);
+		if (fc < 0) {
+			w->E1 -= x * w->n * dl;
+			w->p += x * dl;
+		} else {
+			double c = w->p - x * old;
+			w->E1 -= x * dl * (w->n * c + w->Q1);
+			w->E2 -= x * dl * (c * w->Q1 + w->Q2);
+			w->p += x * dl;
+			w->d += x * x * (nv * nv - old * old);
+		}
+	}
+}
+
+/* The stream of a one-hot draw: (sweep, side, factor, entity). */
+static uint64_t
+stream_of(uint64_t sweep, int side, int fc, uint32_t e)
+{
+	uint64_t x = sweep * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)side << 62) ^
+	             ((uint64_t)(fc + 1) << 40) ^ e;
+
+	return cf_splitmix64(&x);
+}
+
+/* The side's one-hot group: the first of its groups (setup's order), or NULL. */
+static struct group *
+onehot_of(struct fm *s, int side)
+{
+	for (int gi = 0; gi < s->ng; gi++)
+		if (s->g[gi].side == side)
+			return s->g[gi].onehot ? &s->g[gi] : NULL;
+	return NULL;
+}
+
+static void
+draw_onehot(struct fm *s, struct group *g, size_t e, int fc, uint64_t sweep, uint64_t seed)
+{
+	cf_rng r;
+
+	if (!g->act[e])
+		return;
+	cf_rng_seed(&r, seed, stream_of(sweep, g->side, fc, (uint32_t)e));
+	draw_one(s, g, (uint32_t)e, fc, &r);
+}
+
+/*
+ * The side's groups but the one-hot one, for the biases (fc < 0) or
+ * factor fc, in order, each from its own generator.
+ */
+static void
+draw_rest(struct fm *s, struct fit *f, int side, int fc, uint64_t sweep)
+{
+	for (int gi = 0; gi < s->ng; gi++) {
+		struct group *g = &s->g[gi];
+		if (g->side != side || g->onehot)
+			continue;
+		cf_rng r;
+		cf_rng_seed(&r, f->p.seed, stream_of(sweep, side, fc, 0xffffff00u + (uint32_t)gi));
+		for (uint32_t fj = 0; fj < g->nf; fj++)
+			if (g->act[fj])
+				draw_one(s, g, fj, fc, &r);
+	}
+}
+
+#define NONE (-2)
+
+struct step {
+	struct fm *s;
+	struct group *oh;
+	int side, prev, next;
+	uint64_t sweep, seed;
+};
+
+/*
+ * One parallel pass over a side's entities between two coordinates:
+ * each entity's residuals after coordinate prev, its sums for coordinate
+ * next and its one-hot draw of next (an entity's own feature touches
+ * only its ratings, so these run in parallel; one pass, not three, keeps
+ * the threads' meeting points few).
+ */
+static void
+step_range(void *arg, size_t lo, size_t hi, int tid)
+{
+	struct step *j = arg;
+
+	(void)tid;
+	for (size_t e = lo; e < hi; e++) {
+		if (j->prev != NONE)
+			update_one(j->s, j->side, e, j->prev);
+		if (j->next == NONE)
+			continue;
+		cache_one(j->s, j->side, e, j->next);
+		if (j->oh)
+			draw_onehot(j->s, j->oh, e, j->next, j->sweep, j->seed);
+	}
+}
+
+/* A side's half-sweep: its biases, then each factor, the other side fixed. */
+static void
+half(struct fm *s, struct fit *f, int side, uint64_t sweep)
+{
+	struct step j = {s, onehot_of(s, side), side, NONE, -1, sweep, f->p.seed};
+
+	for (int fc = -1; fc <= s->k; fc++) {
+		j.next = fc < s->k ? fc : NONE;
+		cf_par_for(f->threads, s->s[side].n, grain_of(f, s->s[side].n), step_range, &j);
+		if (fc < s->k)
+			draw_rest(s, f, side, fc, sweep);
+		j.prev = fc;
+	}
+}
+
+/* Hyperparameters of a group (lambda given the old mean, then the mean). */
+static void
+draw_hyper(cf_rng *r, const double *x, size_t stride, const unsigned char *act, uint32_t nf,
+           uint32_t m, double *mu, double *lam)
+{
+	double sx = 0, ss = 0;
+
+	for (uint32_t j = 0; j < nf; j++)
+		if (act[j]) {
+			double v = x[(size_t)j * stride];
+			sx += v;
+			ss += (v - *mu) * (v - *mu);
+		}
+	*lam = rng_gamma(r, (A0 + m + 1) / 2, (B0 + ss + G0 * *mu * *mu) / 2);
+	*mu = draw(r, (m + G0) * *lam, sx * *lam);
+}
+
+static void
+draw_hypers(struct fm *s, struct fit *f, uint64_t sweep)
+{
+	cf_rng r;
+
+	cf_rng_seed(&r, f->p.seed, stream_of(sweep, 0, -1, 0xfffffff0u));
+	for (int gi = 0; gi < s->ng; gi++) {
+		struct group *g = &s->g[gi];
+		if (!g->nact)
+			continue;
+		draw_hyper(&r, g->w, 1, g->act, g->nf, g->nact, &g->mw, &g->lw);
+		for (int c = 0; c < s->k; c++)
+			draw_hyper(&r, g->V + c, s->k, g->act, g->nf, g->nact, &g->mv[c], &g->lv[c]);
+	}
+}
+
+/* ------------------------------------------------------------ the sweep */
+
+/* Adds this sample to the stored model and the validation sums. */
+static void
+take_sample(struct fm *s, struct fit *f)
+{
+	int k = s->k, c0 = s->taken * k;
+	float sc = (float)(1 / sqrt((double)s->S));
+
+	for (int side = 0; side < 2; side++) {
+		struct side *sd = &s->s[side];
+		float *M = side == SU ? s->P : s->Q;
+		double *b = side == SU ? s->bu : s->bi;
+		for (uint32_t e = 0; e < sd->n; e++) {
+			b[e] += sd->cst[e];
+			for (int c = 0; c < k; c++)
+				M[(size_t)e * s->kpS + c0 + c] = (float)sd->p[(size_t)e * k + c] * sc;
+		}
+	}
+	s->mu += s->w0;
+	s->taken++;
+	for (size_t v = 0; v < f->vn; v++)
+		s->vsum[v] += pred(s, f->vu[v], f->vi[v]);
+}
+
+static double
+clip(const struct fit *f, double y)
+{
+	return f->has_scale ? (y < f->lo ? f->lo : y > f->hi ? f->hi : y) : y;
+}
+
+static double
+fm_epoch(struct fit *f, int ep)
+{
+	struct fm *s = f->state;
+	uint64_t sweep = (uint64_t)ep;
+	cf_rng r;
+
+	cf_rng_seed(&r, f->p.seed, stream_of(sweep, 1, -1, 0xfffffff1u));
+	/* Later sweeps find both sides' sums as the last one left them. */
+	if (ep == 1) {
+		side_sums(s, f, SU);
+		side_sums(s, f, SI);
+	}
+	double sse = residuals(s, f, SU);
+	s->alpha = rng_gamma(&r, (A0 + (double)f->n) / 2, (B0 + sse) / 2);
+	draw_hypers(s, f, sweep);
+	/* w0: flat prior; the residuals then shift by its change. */
+	double se = 0;
+	for (size_t t = 0; t < f->n; t++)
+		se += s->s[SU].e[t];
+	double nw0 = draw(&r, s->alpha * (double)f->n, s->alpha * (se + (double)f->n * s->w0));
+	for (size_t t = 0; t < f->n; t++)
+		s->s[SU].e[t] -= nw0 - s->w0;
+	s->w0 = nw0;
+	half(s, f, SU, sweep);
+	side_sums(s, f, SU);
+	residuals(s, f, SI);
+	half(s, f, SI, sweep);
+	side_sums(s, f, SI);
+	double tr = residuals(s, f, SI);
+	int after = ep > f->p.burn_in;
+	if (after)
+		take_sample(s, f);
+	if (f->vn) {
+		double q = 0;
+		for (size_t v = 0; v < f->vn; v++) {
+			double y = after ? s->vsum[v] / s->taken : pred(s, f->vu[v], f->vi[v]);
+			double d = f->vr[v] - clip(f, y);
+			q += d * d;
+		}
+		s->vrmse = sqrt(q / f->vn);
+	}
+	return sqrt(tr / f->n);
+}
+
+static double
+fm_valid(const struct fit *f)
+{
+	return ((const struct fm *)f->state)->vrmse;
+}
+
+static int
+fm_finite(const struct fit *f)
+{
+	const struct fm *s = f->state;
+
+	if (!isfinite(s->w0) || !isfinite(s->alpha))
+		return 0;
+	for (int gi = 0; gi < s->ng; gi++) {
+		const struct group *g = &s->g[gi];
+		double q = 0;
+		for (uint32_t j = 0; j < g->nf; j++)
+			q += g->w[j] * 0.0;
+		for (size_t t = 0; t < (size_t)g->nf * s->k; t++)
+			q += g->V[t] * 0.0;
+		if (q != 0 || isnan(q))
+			return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------ setup */
+
+static void
+side_alloc(struct side *sd, uint32_t n, const struct csr *c, size_t nnz, int k)
+{
+	sd->n = n;
+	sd->c = c;
+	sd->e = cf_xmalloc((nnz + 1) * sizeof *sd->e);
+	sd->b = cf_xcalloc((size_t)n + 1, sizeof(double));
+	sd->cst = cf_xcalloc((size_t)n + 1, sizeof(double));
+	sd->p = cf_xcalloc((size_t)n * k + 1, sizeof(double));
+	sd->d = cf_xcalloc((size_t)n * k + 1, sizeof(double));
+	sd->w = cf_xcalloc((size_t)n + 1, sizeof *sd->w);
+	sd->pold = cf_xcalloc((size_t)n + 1, sizeof(double));
+	sd->dold = cf_xcalloc((size_t)n + 1, sizeof(double));
+}
+
+static void
+side_free(struct side *sd)
+{
+	free(sd->e);
+	free(sd->b);
+	free(sd->cst);
+	free(sd->p);
+	free(sd->d);
+	free(sd->w);
+	free(sd->pold);
+	free(sd->dold);
+}
+
+static void
+fm_release(struct fit *f)
+{
+	struct fm *s = f->state;
+
+	if (!s)
+		return;
+	for (int gi = 0; gi < s->ng; gi++)
+		group_free(&s->g[gi]);
+	side_free(&s->s[SU]);
+	side_free(&s->s[SI]);
+	free(s->P);
+	free(s->Q);
+	free(s->bu);
+	free(s->bi);
+	free(s->vsum);
+	free(s->part);
+	free(s);
+	f->state = NULL;
+}
+
+static int
+fm_setup(struct fit *f)
+{
+	unsigned gm = f->p.fm_groups;
+	int k = f->k, S = f->p.epochs;
+	size_t kS = (size_t)k * S, kpS = (kS + 7) / 8 * 8;
+
+	if (kS > MAX_K || ((size_t)f->nu + f->ni) * kpS > MAX_STORED) {
+		cf_fit_fail(f, "fm stores k x samples = %zu factors per user and item (%zu floats "
+		            "in all; at most %d and %zu): too many; lower -k or --samples", kS,
+		            ((size_t)f->nu + f->ni) * kpS, MAX_K, MAX_STORED);
+		return -1;
+	}
+	if ((gm & (CF_FM_GENRES | CF_FM_YEAR)) && !f->p.items_meta &&
+	    (f->p.fm_groups_set & (CF_FM_GENRES | CF_FM_YEAR))) {
+		cf_fit_fail(f, "fm: the genres and year groups need --items");
+		return -1;
+	}
+	struct fm *s = cf_xcalloc(1, sizeof *s);
+	f->state = s;
+	s->k = k;
+	s->S = S;
+	s->kpS = (int)kpS;
+	side_alloc(&s->s[SU], f->nu, &f->byu, f->n, k);
+	side_alloc(&s->s[SI], f->ni, &f->byi, f->n, k);
+	s->part = cf_xcalloc((size_t)(f->nu > f->ni ? f->nu : f->ni) + 1, sizeof *s->part);
+	if (gm & CF_FM_USER) {
+		group_alloc(&s->g[s->ng], "user", SU, f->nu, k);
+		s->g[s->ng++].onehot = 1;
+	}
+	if (gm & CF_FM_IMPLICIT) {
+		struct group *g = &s->g[s->ng++];
+		group_alloc(g, "implicit", SU, f->ni, k);
+		g->fptr = f->byi.ptr;
+		g->fidx = f->byi.idx;
+		g->eptr = f->byu.ptr;
+		g->eidx = f->byu.idx;
+		g->xs = inv_sqrt_counts(&f->byu, f->nu);
+	}
+	if (gm & CF_FM_ITEM) {
+		group_alloc(&s->g[s->ng], "item", SI, f->ni, k);
+		s->g[s->ng++].onehot = 1;
+	}
+	if (gm & CF_FM_RATERS) {
+		struct group *g = &s->g[s->ng++];
+		group_alloc(g, "raters", SI, f->nu, k);
+		g->fptr = f->byu.ptr;
+		g->fidx = f->byu.idx;
+		g->eptr = f->byi.ptr;
+		g->eidx = f->byi.idx;
+		g->xs = inv_sqrt_counts(&f->byi, f->ni);
+	}
+	if (f->p.items_meta && (gm & (CF_FM_GENRES | CF_FM_YEAR)))
+		meta_groups(s, f, f->p.items_meta, !!(gm & CF_FM_GENRES), !!(gm & CF_FM_YEAR));
+	for (int gi = 0; gi < s->ng; gi++) {
+		struct group *g = &s->g[gi];
+		mark_active(g, &s->s[g->side]);
+		/* Factors start as N(0, init_scale^2), libFM's init_stdev. */
+		cf_rng r;
+		cf_rng_seed(&r, f->p.seed, 100 + (uint64_t)gi);
+		for (uint32_t j = 0; j < g->nf; j++)
+			for (int c = 0; c < k; c++) {
+				double v = f->p.init_scale * cf_rng_normal(&r);
+				g->V[(size_t)j * k + c] = g->act[j] ? v : 0;
+			}
+	}
+	s->w0 = f->mu;
+	s->alpha = 1;
+	s->P = cf_fmat(f->nu, (int)kpS);
+	s->Q = cf_fmat(f->ni, (int)kpS);
+	s->bu = cf_xcalloc((size_t)f->nu + 1, sizeof *s->bu);
+	s->bi = cf_xcalloc((size_t)f->ni + 1, sizeof *s->bi);
+	s->vsum = cf_xcalloc(f->vn + 1, sizeof *s->vsum);
+	return 0;
+}
+
+/*
+ * The probe of mf.h: one more pass of draws over the coordinate's side
+ * (so that the sums it leaves are the incrementally updated ones), the
+ * state, then ndraws draws of the one coordinate from it.
+ */
+static void
+probe(struct fm *s, struct fit *f, cf_fm_probe *pr)
+{
+	struct group *g = NULL;
+	int k = s->k;
+
+	for (int gi = 0; gi < s->ng; gi++)
+		if (!strcmp(s->g[gi].name, pr->group))
+			g = &s->g[gi];
+	if (!g || pr->feature >= g->nf || pr->coord < -1 || pr->coord >= k || pr->ndraws < 1)
+		return;
+	struct side *sd = &s->s[g->side];
+	struct job j = {s, f, g->side, pr->coord, 0};
+	residuals(s, f, g->side);
+	cf_par_for(f->threads, sd->n, 256, cache_range, &j);
+	struct group *oh = onehot_of(s, g->side);
+	for (uint32_t e = 0; oh && e < sd->n; e++)
+		draw_onehot(s, oh, e, pr->coord, (uint64_t)1 << 40, f->p.seed);
+	draw_rest(s, f, g->side, pr->coord, (uint64_t)1 << 40);
+	pr->ngroups = s->ng;
+	pr->w0 = s->w0;
+	pr->alpha = s->alpha;
+	for (int gi = 0; gi < s->ng; gi++) {
+		struct group *h = &s->g[gi];
+		pr->names[gi] = h->name;
+		pr->nf[gi] = h->nf;
+		pr->w[gi] = memcpy(cf_xmalloc((h->nf + 1) * sizeof(double)), h->w,
+		                   h->nf * sizeof(double));
+		pr->V[gi] = memcpy(cf_xmalloc(((size_t)h->nf * k + 1) * sizeof(double)), h->V,
+		                   (size_t)h->nf * k * sizeof(double));
+	}
+	struct slot *keep = memcpy(cf_xmalloc(((size_t)sd->n + 1) * sizeof *keep), sd->w,
+	                           sd->n * sizeof *keep);
+	double *th = pr->coord < 0 ? &g->w[pr->feature] : &g->V[(size_t)pr->feature * k + pr->coord];
+	double old = *th;
+	pr->prior_mean = pr->coord < 0 ? g->mw : g->mv[pr->coord];
+	pr->prior_prec = pr->coord < 0 ? g->lw : g->lv[pr->coord];
+	pr->draws = cf_xmalloc((size_t)pr->ndraws * sizeof *pr->draws);
+	cf_rng r;
+	cf_rng_seed(&r, f->p.seed, 0xfeed);
+	for (int d = 0; d < pr->ndraws; d++) {
+		draw_one(s, g, pr->feature, pr->coord, &r);
+		pr->draws[d] = *th;
+		*th = old;
+		memcpy(sd->w, keep, sd->n * sizeof *keep);
+	}
+	free(keep);
+}
+
+void
+cf_fm_probe_free(cf_fm_probe *p)
+{
+	free(p->draws);
+	for (int g = 0; g < p->ngroups; g++) {
+		free(p->w[g]);
+		free(p->V[g]);
+	}
+	p->draws = NULL;
+	p->ngroups = 0;
+}
+
+/*
+ * The model: the mean over the samples, mu + bu + bi + P.Q with the S
+ * samples' vectors end to end (k x S factors, exact).
+ */
+static int
+fm_finish(struct fit *f)
+{
+	struct fm *s = f->state;
+	double S = s->taken;
+
+	if (f->p.fm_probe)
+		probe(s, f, f->p.fm_probe);     /* no such coordinate: draws stay NULL */
+	if (s->taken == 0)
+		return 0;
+	/* Fewer samples than planned (never, without early stopping): rescale. */
+	if (s->taken < s->S) {
+		float sc = (float)sqrt((double)s->S / s->taken);
+		for (size_t t = 0; t < (size_t)f->nu * s->kpS; t++)
+			s->P[t] *= sc;
+		for (size_t t = 0; t < (size_t)f->ni * s->kpS; t++)
+			s->Q[t] *= sc;
+	}
+	free(f->P);
+	free(f->Q);
+	f->P = s->P;
+	f->Q = s->Q;
+	s->P = s->Q = NULL;
+	f->k = s->taken * s->k;
+	f->kp = s->kpS;
+	f->mu = s->mu / S;
+	for (uint32_t u = 0; u < f->nu; u++)
+		f->bu[u] = (float)(s->bu[u] / S);
+	for (uint32_t i = 0; i < f->ni; i++)
+		f->bi[i] = (float)(s->bi[i] / S);
+	return 1;
+}
+
+static void
+fm_attrs(cf_schema *a, const cf_mf_params *p)
+{
+	char b[160];
+
+	snprintf(b, sizeof b, "%d", p->burn_in);
+	cf_schema_set(a, "burn_in", b);
+	snprintf(b, sizeof b, "%d", p->k);
+	cf_schema_set(a, "fm_k", b);
+	cf_fm_groups_format(p->fm_groups, p->items_meta != NULL, b, sizeof b);
+	cf_schema_set(a, "fm_groups", b);
+	cf_fit_attr_num(a, "reg", p->reg);
+	cf_fit_attr_num(a, "reg_bias", p->reg_bias);
+	cf_fit_attr_weights(a, p, 1);
+}
+
+const cf_fit_ops cf_fit_fm = {
+	.algo = CF_FM,
+	.need_byi = 1,
+	.setup = fm_setup,
+	.epoch = fm_epoch,
+	.valid = fm_valid,
+	.finite = fm_finite,
+	.finish = fm_finish,
+	.release = fm_release,
+	.attrs = fm_attrs,
+};
+
+/* ------------------------------------------------------------ groups */
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} group_names[] = {
+	{"user", CF_FM_USER}, {"item", CF_FM_ITEM}, {"implicit", CF_FM_IMPLICIT},
+	{"raters", CF_FM_RATERS}, {"genres", CF_FM_GENRES}, {"year", CF_FM_YEAR},
+};
+
+int
+cf_fm_groups_parse(const char *s, unsigned *mask)
+{
+	unsigned m = 0;
+
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		size_t g;
+		for (g = 0; g < sizeof group_names / sizeof group_names[0]; g++)
+			if (strlen(group_names[g].name) == len && !strncmp(s, group_names[g].name, len))
+				break;
+		if (g == sizeof group_names / sizeof group_names[0])
+			return -1;
+		m |= group_names[g].bit;
+		s += len + (s[len] == ',');
+	}
+	if (!m)
+		return -1;
+	*mask = m;
+	return 0;
+}
+
+void
+cf_fm_groups_format(unsigned mask, int with_meta, char *b, size_t len)
+{
+	size_t w = 0;
+
+	b[0] = 0;
+	for (size_t g = 0; g < sizeof group_names / sizeof group_names[0]; g++) {
+		unsigned bit = group_names[g].bit;
+		if (!(mask & bit) || (!with_meta && (bit & (CF_FM_GENRES | CF_FM_YEAR))))
+			continue;
+		int r = snprintf(b + w, len - w, "%s%s", w ? "," : "", group_names[g].name);
+		if (r < 0 || (size_t)r >= len - w)
+			break;
+		w += (size_t)r;
+	}
+}

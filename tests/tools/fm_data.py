@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""fm_data.py - generated ratings with a known model for the fm tests.
+
+  fm_data.py gen DIR      writes DIR/train.csv, DIR/test.csv, DIR/movies.csv
+                          and DIR/truth.csv (each test pair's noise-free mean)
+  fm_data.py check DIR PAIRS_FM.csv PAIRS_ALS.csv
+                          prints: n floor fm als  and, over the test ratings
+                          of cold items (<= 3 training ratings):
+                          n_cold fm_cold als_cold
+
+The true model: r = 3.5 + bu + bi + pu.qi + N(0, 0.8^2), rank 4, where an
+item's bias and factors are the mean of its genres' (1 to 3 of 10 genres)
+plus a small item-specific part, so that genres tell a cold item's
+ratings.  Item popularity is Zipf-like: many items have few ratings.
+Stdlib only; the same bytes on every run (seeded).
+"""
+import csv
+import math
+import random
+import sys
+
+NU, NI, NG, RANK, PER_USER, NOISE = 400, 2000, 10, 4, 200, 0.8
+
+
+def gen(d):
+    rnd = random.Random(20261201)
+    gv = [[rnd.gauss(0, 0.55) for _ in range(RANK)] for _ in range(NG)]
+    gb = [rnd.gauss(0, 0.45) for _ in range(NG)]
+    genres, q, bi = [], [], []
+    for _ in range(NI):
+        gs = rnd.sample(range(NG), rnd.randint(1, 3))
+        genres.append(gs)
+        q.append([sum(gv[g][f] for g in gs) / len(gs) + rnd.gauss(0, 0.15)
+                  for f in range(RANK)])
+        bi.append(sum(gb[g] for g in gs) / len(gs) + rnd.gauss(0, 0.1))
+    p = [[rnd.gauss(0, 0.7) for _ in range(RANK)] for _ in range(NU)]
+    bu = [rnd.gauss(0, 0.3) for _ in range(NU)]
+    weight = [(r + 3) ** -1.3 for r in range(NI)]
+    order = list(range(NI))
+    rnd.shuffle(order)           # popularity rank -> item
+    rows = []
+    for u in range(NU):
+        seen = set()
+        while len(seen) < PER_USER:
+            seen.update(order[r] for r in rnd.choices(range(NI), weight, k=PER_USER - len(seen)))
+        for i in sorted(seen):
+            mean = 3.5 + bu[u] + bi[i] + sum(a * b for a, b in zip(p[u], q[i]))
+            rows.append((u, i, mean, min(5.0, max(0.5, mean + rnd.gauss(0, NOISE)))))
+    rnd.shuffle(rows)
+    cut = len(rows) // 5
+    with open(d + "/test.csv", "w") as te, open(d + "/train.csv", "w") as tr, \
+            open(d + "/truth.csv", "w") as th:
+        te.write("userId,movieId,rating,timestamp\n")
+        tr.write("userId,movieId,rating,timestamp\n")
+        th.write("user,item,mean\n")
+        for n, (u, i, mean, r) in enumerate(rows):
+            line = "%d,%d,%.4f,%d\n" % (u + 1, i + 1, r, 1000000 + n)
+            (te if n < cut else tr).write(line)
+            if n < cut:
+                th.write("%d,%d,%.6f\n" % (u + 1, i + 1, mean))
+    with open(d + "/movies.csv", "w") as m:
+        m.write("movieId,title,genres\n")
+        for i in range(NI):
+            m.write("%d,Movie %d (%d),%s\n" % (i + 1, i + 1, 1980 + i % 30,
+                                               "|".join("G%d" % g for g in genres[i])))
+
+
+def scores(path):
+    with open(path) as f:
+        return {(r["user"], r["item"]): (float(r["score"]), float(r["rating"]))
+                for r in csv.DictReader(f)}
+
+
+def check(d, fm_path, als_path):
+    count = {}
+    with open(d + "/train.csv") as f:
+        for r in csv.DictReader(f):
+            count[r["movieId"]] = count.get(r["movieId"], 0) + 1
+    with open(d + "/truth.csv") as f:
+        truth = {(r["user"], r["item"]): float(r["mean"]) for r in csv.DictReader(f)}
+    fm, als = scores(fm_path), scores(als_path)
+    assert set(fm) == set(truth) == set(als), "pairs differ from the test set"
+    sq = {"floor": 0.0, "fm": 0.0, "als": 0.0, "fm_cold": 0.0, "als_cold": 0.0}
+    cold = 0
+    for key, mean in truth.items():
+        s, r = fm[key]
+        a = als[key][0]
+        sq["floor"] += (r - mean) ** 2
+        sq["fm"] += (r - s) ** 2
+        sq["als"] += (r - a) ** 2
+        if count.get(key[1], 0) <= 3:
+            cold += 1
+            sq["fm_cold"] += (r - s) ** 2
+            sq["als_cold"] += (r - a) ** 2
+    n = len(truth)
+    print(n, *("%.5f" % math.sqrt(sq[k] / n) for k in ("floor", "fm", "als")),
+          cold, *("%.5f" % math.sqrt(sq[k] / max(cold, 1)) for k in ("fm_cold", "als_cold")))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["gen"] and len(sys.argv) == 3:
+        gen(sys.argv[2])
+    elif sys.argv[1:2] == ["check"] and len(sys.argv) == 5:
+        check(*sys.argv[2:])
+    else:
+        sys.exit(__doc__)

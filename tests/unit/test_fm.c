@@ -1,0 +1,343 @@
+/*
+ * test_fm.c - unit tests of the factorization machine's sampler
+ * (train/fm.c): every conditional draw (each group's bias and factors)
+ * against a dense reference built here, independently of the sampler's
+ * relation blocks: the design matrix of the ratings written out feature
+ * by feature, the FM's prediction by its definition (every pair of
+ * active features), and the coordinate's conditional from the
+ * prediction's linearity in it (h = y(theta = 1) - y(theta = 0)):
+ * precision alpha sum h^2 + lambda, mean (alpha sum (r - y0) h + lambda
+ * mu) / precision.  Many draws from one state must show that mean and
+ * variance.  Also: the stored model predicts the average of the samples
+ * (its valid RMSE against the averaged one), and thread counts do not
+ * change a bit.
+ */
+#include <check.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "meta.h"
+#include "mf.h"
+#include "model.h"
+#include "ratings.h"
+#include "rng.h"
+#include "util.h"
+
+Suite *fm_suite(void);
+
+enum { NU = 7, NI = 6, K = 3, NDRAWS = 20000 };
+
+/* Items' genres and years (the movies.csv written for --items). */
+static const char *const genres[NI] = {"A|B", "B", "A|C", "C", "B|C|A", "A"};
+static const int years[NI] = {1990, 1994, 2001, 1990, 2012, 1996};
+
+static void
+tiny(cf_ratings *rs)
+{
+	cf_rng g;
+	char b[32];
+
+	cf_ratings_init(rs, 0);
+	for (uint32_t u = 0; u < NU; u++) {
+		snprintf(b, sizeof b, "u%u", u);
+		cf_idmap_intern(rs->users, b, strlen(b), NULL);
+	}
+	for (uint32_t i = 0; i < NI; i++) {
+		snprintf(b, sizeof b, "%u", i + 1);
+		cf_idmap_intern(rs->items, b, strlen(b), NULL);
+	}
+	cf_rng_seed(&g, 7, 0);
+	for (uint32_t u = 0; u < NU; u++)
+		for (uint32_t i = 0; i < NI; i++)
+			if (cf_rng_uniform(&g) < 0.55 || i == u % NI)
+				cf_ratings_add(rs, u, i, (float)(1 + floor(cf_rng_uniform(&g) * 5)), 0);
+}
+
+static cf_meta *
+tiny_meta(char *dir, size_t len)
+{
+	char path[512];
+	size_t rows;
+	char err[256];
+
+	cf_test_mkdtemp(dir, len, "fm");
+	snprintf(path, sizeof path, "%s/movies.csv", dir);
+	FILE *fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fprintf(fp, "movieId,title,genres\n");
+	for (int i = 0; i < NI; i++)
+		fprintf(fp, "%d,Movie %d (%d),%s\n", i + 1, i + 1, years[i], genres[i]);
+	fclose(fp);
+	cf_meta *m = cf_meta_new();
+	ck_assert_int_eq(cf_meta_read_movies(m, path, &rows, err, sizeof err), 0);
+	return m;
+}
+
+/* ---- the dense reference ---- */
+
+struct dense {
+	int p;                  /* features */
+	int off[6];             /* each group's first feature */
+	double *X;              /* n x p */
+	double *w, *V;          /* p, p x K (the probe's state) */
+};
+
+static int
+group_index(const cf_fm_probe *pr, const char *name)
+{
+	for (int g = 0; g < pr->ngroups; g++)
+		if (!strcmp(pr->names[g], name))
+			return g;
+	return -1;
+}
+
+/* The design matrix, written from the ratings as the features are defined. */
+static void
+dense_build(struct dense *d, const cf_ratings *rs, const cf_fm_probe *pr)
+{
+	int nu_[NU] = {0}, ni_[NI] = {0}, ng = 0, ylo = 1 << 30;
+	char gname[8];
+
+	for (size_t t = 0; t < rs->n; t++) {
+		nu_[rs->user[t]]++;
+		ni_[rs->item[t]]++;
+	}
+	/* genres numbered in order of first appearance over the items */
+	for (int i = 0; i < NI; i++) {
+		ylo = years[i] / 5 < ylo ? years[i] / 5 : ylo;
+		for (const char *c = genres[i]; *c; c++)
+			if (*c != '|') {
+				int f = 0;
+				for (int j = 0; j < ng; j++)
+					f |= gname[j] == *c;
+				if (!f)
+					gname[ng++] = *c;
+			}
+	}
+	d->p = 0;
+	for (int g = 0; g < pr->ngroups; g++) {
+		d->off[g] = d->p;
+		d->p += (int)pr->nf[g];
+	}
+	d->X = cf_xcalloc(rs->n * d->p, sizeof *d->X);
+	d->w = cf_xcalloc(d->p, sizeof *d->w);
+	d->V = cf_xcalloc((size_t)d->p * K, sizeof *d->V);
+	for (int g = 0; g < pr->ngroups; g++) {
+		memcpy(d->w + d->off[g], pr->w[g], pr->nf[g] * sizeof(double));
+		memcpy(d->V + (size_t)d->off[g] * K, pr->V[g], pr->nf[g] * K * sizeof(double));
+	}
+	int gu = group_index(pr, "user"), gi = group_index(pr, "item");
+	int gm = group_index(pr, "implicit"), gr = group_index(pr, "raters");
+	int gg = group_index(pr, "genres"), gy = group_index(pr, "year");
+	for (size_t t = 0; t < rs->n; t++) {
+		double *x = d->X + t * d->p;
+		uint32_t u = rs->user[t], i = rs->item[t];
+		if (gu >= 0)
+			x[d->off[gu] + u] = 1;
+		if (gi >= 0)
+			x[d->off[gi] + i] = 1;
+		for (size_t s = 0; s < rs->n; s++) {
+			if (gm >= 0 && rs->user[s] == u)
+				x[d->off[gm] + rs->item[s]] = 1 / sqrt(nu_[u]);
+			if (gr >= 0 && rs->item[s] == i)
+				x[d->off[gr] + rs->user[s]] = 1 / sqrt(ni_[i]);
+		}
+		if (gg >= 0) {
+			int m = 0;
+			for (const char *c = genres[i]; *c; c++)
+				m += *c != '|';
+			for (const char *c = genres[i]; *c; c++)
+				for (int j = 0; j < ng && *c != '|'; j++)
+					if (gname[j] == *c)
+						x[d->off[gg] + j] = 1 / sqrt(m);
+		}
+		if (gy >= 0)
+			x[d->off[gy] + years[i] / 5 - ylo] = 1;
+	}
+}
+
+/* The FM's prediction for row t, every pair of features by definition. */
+static double
+dense_pred(const struct dense *d, double w0, size_t t)
+{
+	const double *x = d->X + t * d->p;
+	double y = w0;
+
+	for (int j = 0; j < d->p; j++) {
+		if (x[j] == 0)
+			continue;
+		y += d->w[j] * x[j];
+		for (int l = j + 1; l < d->p; l++) {
+			double s = 0;
+			for (int c = 0; c < K; c++)
+				s += d->V[j * K + c] * d->V[l * K + c];
+			y += s * x[j] * x[l];
+		}
+	}
+	return y;
+}
+
+static void
+dense_free(struct dense *d)
+{
+	free(d->X);
+	free(d->w);
+	free(d->V);
+}
+
+/* The conditional of one coordinate; draws checked against it. */
+static void
+check_coordinate(const char *group, uint32_t feature, int coord)
+{
+	cf_ratings rs;
+	char dir[256], err[256];
+	cf_meta *meta;
+	cf_fm_probe pr;
+	struct dense d;
+
+	tiny(&rs);
+	meta = tiny_meta(dir, sizeof dir);
+	memset(&pr, 0, sizeof pr);
+	pr.group = group;
+	pr.feature = feature;
+	pr.coord = coord;
+	pr.ndraws = NDRAWS;
+	cf_mf_params p = cf_mf_defaults(CF_FM);
+	p.k = K;
+	p.epochs = 2;
+	p.burn_in = 3;
+	p.quiet = 1;
+	p.threads = 2;
+	p.items_meta = meta;
+	p.fm_probe = &pr;
+	cf_model *m = cf_mf_train(&rs, NULL, &p, NULL, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_msg(pr.draws != NULL, "no draws for %s %u %d", group, feature, coord);
+	ck_assert_int_eq(pr.ngroups, 6);
+
+	dense_build(&d, &rs, &pr);
+	int g = group_index(&pr, group);
+	int j = d.off[g] + (int)feature;
+	double *th = coord < 0 ? &d.w[j] : &d.V[j * K + coord];
+	double H = 0, R = 0;
+	for (size_t t = 0; t < rs.n; t++) {
+		*th = 0;
+		double y0 = dense_pred(&d, pr.w0, t);
+		*th = 1;
+		double h = dense_pred(&d, pr.w0, t) - y0;
+		H += h * h;
+		R += (rs.rating[t] - y0) * h;
+	}
+	double prec = pr.alpha * H + pr.prior_prec;
+	double mean = (pr.alpha * R + pr.prior_prec * pr.prior_mean) / prec, var = 1 / prec;
+	double sm = 0, sv = 0;
+	for (int k = 0; k < NDRAWS; k++)
+		sm += pr.draws[k];
+	sm /= NDRAWS;
+	for (int k = 0; k < NDRAWS; k++)
+		sv += (pr.draws[k] - sm) * (pr.draws[k] - sm);
+	sv /= NDRAWS - 1;
+	ck_assert_msg(H > 0, "%s %u %d: the feature is active", group, feature, coord);
+	ck_assert_msg(fabs(sm - mean) < 5 * sqrt(var / NDRAWS),
+	              "%s %u coord %d: mean %g, reference %g (sd %g)", group, feature, coord, sm,
+	              mean, sqrt(var));
+	ck_assert_msg(fabs(sv / var - 1) < 0.05, "%s %u coord %d: variance %g, reference %g",
+	              group, feature, coord, sv, var);
+	dense_free(&d);
+	cf_fm_probe_free(&pr);
+	cf_model_free(m);
+	cf_meta_free(meta);
+	cf_ratings_free(&rs);
+	cf_test_rmdir(dir);
+}
+
+START_TEST(conditional_user) { check_coordinate("user", 2, -1); check_coordinate("user", 4, 1); }
+END_TEST
+START_TEST(conditional_item) { check_coordinate("item", 1, -1); check_coordinate("item", 5, 2); }
+END_TEST
+START_TEST(conditional_implicit)
+{
+	check_coordinate("implicit", 0, -1);
+	check_coordinate("implicit", 3, 0);
+}
+END_TEST
+START_TEST(conditional_raters)
+{
+	check_coordinate("raters", 6, -1);
+	check_coordinate("raters", 1, 2);
+}
+END_TEST
+START_TEST(conditional_genres)
+{
+	check_coordinate("genres", 0, -1);
+	check_coordinate("genres", 2, 1);
+}
+END_TEST
+START_TEST(conditional_year)
+{
+	check_coordinate("year", 0, -1);
+	check_coordinate("year", 4, 0);
+}
+END_TEST
+
+/* The stored model: its predictions are the samples' averaged ones, and
+ * the same bytes come out at 1 and 2 threads. */
+START_TEST(stored_is_average)
+{
+	cf_ratings rs;
+	char err[256];
+	cf_model *m[2];
+
+	tiny(&rs);
+	for (int t = 0; t < 2; t++) {
+		cf_mf_params p = cf_mf_defaults(CF_FM);
+		p.k = K;
+		p.epochs = 7;
+		p.burn_in = 2;
+		p.quiet = 1;
+		p.threads = t + 1;
+		m[t] = cf_mf_train(&rs, &rs, &p, NULL, err, sizeof err);
+		ck_assert_msg(m[t] != NULL, "%s", err);
+	}
+	ck_assert_int_eq(m[0]->k, 7 * K);
+	ck_assert_mem_eq(m[0]->P, m[1]->P, (size_t)NU * m[0]->k * sizeof(float));
+	ck_assert_mem_eq(m[0]->Q, m[1]->Q, (size_t)NI * m[0]->k * sizeof(float));
+	ck_assert_mem_eq(m[0]->bu, m[1]->bu, NU * sizeof(float));
+	ck_assert_mem_eq(m[0]->bi, m[1]->bi, NI * sizeof(float));
+	/* valid_rmse: the averaged sample predictions (in double) on rs. */
+	double avg = atof(cf_schema_get(m[0]->attrs, "valid_rmse")), q = 0;
+	for (size_t t = 0; t < rs.n; t++) {
+		const cf_model *a = m[0];
+		double y = a->mu + a->bu[rs.user[t]] + a->bi[rs.item[t]];
+		for (int c = 0; c < a->k; c++)
+			y += (double)a->P[(size_t)rs.user[t] * a->k + c] * a->Q[(size_t)rs.item[t] * a->k + c];
+		q += (rs.rating[t] - y) * (rs.rating[t] - y);
+	}
+	ck_assert_double_eq_tol(sqrt(q / rs.n), avg, 1e-5);
+	cf_model_free(m[0]);
+	cf_model_free(m[1]);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
+Suite *
+fm_suite(void)
+{
+	Suite *s = suite_create("fm");
+	TCase *tc = tcase_create("sampler");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, conditional_user);
+	tcase_add_test(tc, conditional_item);
+	tcase_add_test(tc, conditional_implicit);
+	tcase_add_test(tc, conditional_raters);
+	tcase_add_test(tc, conditional_genres);
+	tcase_add_test(tc, conditional_year);
+	tcase_add_test(tc, stored_is_average);
+	suite_add_tcase(s, tc);
+	return s;
+}
