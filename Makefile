@@ -99,6 +99,12 @@ $(BUILD)/tests/unit: $(UNIT_SRC) $(SERVE_OBJ) $(LIBA) $(SERVE_HDR) $(LIB_HDR) | 
 unit: $(BUILD)/tests/unit
 	CK_FORK=no $(BUILD)/tests/unit
 
+# Test helpers in C (tests/tools/*.c), for the e2e tests: $(BUILD)/tests/NAME.
+TOOL_BIN = $(BUILD)/tests/cfcopy
+
+$(BUILD)/tests/%: tests/tools/%.c $(LIBA) $(LIB_HDR) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
 # The fuzz targets (tests/fuzz/fuzz_*.c) linked with a replay driver
 # instead of libFuzzer: their corpora run as regression tests.
 FUZZ_SRC    = $(wildcard tests/fuzz/fuzz_*.c)
@@ -110,7 +116,7 @@ $(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.
 
 # `make test` runs the unit tests and every end-to-end test and ends with
 # one summary line: "tests: N passed, M failed".
-test: all $(BUILD)/tests/unit $(FUZZ_REPLAY)
+test: all $(BUILD)/tests/unit $(FUZZ_REPLAY) $(TOOL_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh $(BUILD)/tests/unit $(BIN)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a
