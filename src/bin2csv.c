@@ -291,7 +291,7 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(0);
 		case 'V': cf_version();
-		default: usage(stderr); exit(CF_EXIT_USAGE);
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	if (o->all + o->list + (o->table != NULL) > 1)
@@ -339,7 +339,7 @@ main(int argc, char **argv)
 			break;
 	}
 	if (ntables == 0 && cf_reader_offset(r) == 0)
-		cf_die("%s: empty input: no table to print", cf_reader_name(r));
+		cf_die("%s: %s: no table to print", cf_reader_name(r), cf_reader_empty(r));
 	if (o.table && !found)
 		cf_die("%s: no table named '%s' in the stream", cf_reader_name(r), o.table);
 	/* Read to the end so a corrupt or truncated tail is still reported. */

@@ -48,6 +48,7 @@ struct opts {
 struct conv {
 	const struct opts *o;
 	const char *fname;
+	int fd;                 /* the input, for what an empty one is called */
 	cf_kind kind;
 	size_t ninput;          /* fields per record */
 	cf_role *role;          /* per input column */
@@ -277,7 +278,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'V':
 			cf_version();
 		default:
-			cf_usage_error(usage, "unknown option");
+			cf_usage_hint();        /* getopt said what was wrong */
 		}
 	}
 	o->in = cf_one_operand(argc, argv, usage);
@@ -707,7 +708,7 @@ convert(struct conv *cv, cf_csv *csv)
 	int hold;
 
 	if (!cf_csv_next(csv, &rec))
-		cf_die("%s: empty input", cv->fname);
+		cf_die("%s: %s", cv->fname, cf_empty_input(cv->fd));
 	int header = setup(cv, &rec);
 	if (cv->kind == CF_KIND_RATINGS)
 		cv->dups = cf_dupset_new(o->dups, cv->has_ts, cv->fname);
@@ -757,6 +758,7 @@ main(int argc, char **argv)
 			cf_die("%s:", o.in);
 		cv.fname = o.in;
 	}
+	cv.fd = fd;
 	static cf_csv *csv;     /* static: reachable for LeakSanitizer if we die */
 	csv = cf_csv_new(fd, cv.fname);
 	if (o.encoding && cf_csv_set_encoding(csv, o.encoding) != 0)

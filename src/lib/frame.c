@@ -278,6 +278,7 @@ cf_reader_close(cf_reader *r)
 }
 
 void cf_reader_set_die(cf_reader *r, int die) { r->die = die; }
+const char *cf_reader_empty(const cf_reader *r) { return cf_empty_input(r->fd); }
 const char *cf_reader_error(const cf_reader *r) { return r->err; }
 const char *cf_reader_name(const cf_reader *r) { return r->name; }
 uint64_t cf_reader_offset(const cf_reader *r) { return r->off; }
@@ -604,7 +605,7 @@ cf_expect_table(cf_reader *r, const char *want)
 		cf_die("%s", r->err);
 	if (rc == 0) {
 		if (r->off == 0)
-			cf_die("%s: empty input: expected a '%s' table", r->name, want);
+			cf_die("%s: %s: expected a '%s' table", r->name, cf_empty_input(r->fd), want);
 		cf_die("%s: byte %llu: stream ended: expected a '%s' table", r->name,
 		       (unsigned long long)r->off, want);
 	}
@@ -781,8 +782,11 @@ wfail(cf_writer *w, const char *what)
 cf_writer *
 cf_writer_new(FILE *fp, const char *name)
 {
-	cf_writer *w = cf_xcalloc(1, sizeof *w);
+	cf_writer *w;
 
+	if (fp == stdout)
+		cf_stdout_frames();     /* binary frames on a terminal: refused */
+	w = cf_xcalloc(1, sizeof *w);
 	w->fp = fp;
 	w->name = cf_xstrdup(name);
 	w->die = 1;

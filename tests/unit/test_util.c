@@ -176,13 +176,13 @@ START_TEST(operands)
 	cf_no_operand(3, argv_one, usage_stub, NULL);                   /* none: no error */
 	ck_assert_int_eq(cf_test_in_child(do_two_operands, NULL, msg, sizeof msg), CF_EXIT_USAGE);
 	ck_assert_str_eq(msg, "prog: unexpected argument 'b': one input at most\n"
-	                      "usage: prog [FILE]\n");
+	                      "try 'prog --help'\n");
 	ck_assert_int_eq(cf_test_in_child(do_no_operand, NULL, msg, sizeof msg), CF_EXIT_USAGE);
-	ck_assert_str_eq(msg, "prog: unexpected argument 'a'\nusage: prog [FILE]\n");
+	ck_assert_str_eq(msg, "prog: unexpected argument 'a'\ntry 'prog --help'\n");
 	ck_assert_int_eq(cf_test_in_child(do_no_operand, "it reads stdin", msg, sizeof msg),
 	                 CF_EXIT_USAGE);
 	ck_assert_str_eq(msg, "prog: unexpected argument 'a': it reads stdin\n"
-	                      "usage: prog [FILE]\n");
+	                      "try 'prog --help'\n");
 	optind = saved;
 }
 END_TEST
@@ -198,7 +198,7 @@ START_TEST(messages)
 	ck_assert_int_eq(cf_test_in_child(do_die, "here", msg, sizeof msg), CF_EXIT_FAIL);
 	ck_assert_str_eq(msg, "prog: bad thing here\n");
 	ck_assert_int_eq(cf_test_in_child(do_usage_error2, NULL, msg, sizeof msg), CF_EXIT_USAGE);
-	ck_assert_str_eq(msg, "prog: unknown option -z\nusage: prog [FILE]\n");
+	ck_assert_str_eq(msg, "prog: unknown option -z\ntry 'prog --help'\n");
 }
 END_TEST
 

@@ -137,6 +137,27 @@ check_params(struct fit *f)
 	return 0;
 }
 
+int
+cf_mf_params_check(const cf_mf_params *p, char *err, size_t errlen)
+{
+	struct fit F;
+
+	memset(&F, 0, sizeof F);
+	F.p = *p;
+	F.err = err;
+	F.errlen = errlen;
+	if (err && errlen)
+		err[0] = 0;
+	if ((unsigned)p->algo >= CF_NALGOS) {
+		cf_fit_fail(&F, "unknown algorithm %d", (int)p->algo);
+		return -1;
+	}
+	F.info = cf_algo_get(p->algo);
+	if (F.info->k == 0)
+		F.p.k = 0;
+	return check_params(&F);
+}
+
 /* Checks the parameters and sets up f for n ratings; -1 (f->err set) if refused. */
 static int
 fit_init(struct fit *f, const cf_mf_params *p, size_t n, const cf_model *init, char *err,
