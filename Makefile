@@ -92,9 +92,20 @@ $(BIN) $(BUILD)/lib $(BUILD)/tests:
 include $(addprefix $(TOPDIR)pipelines/,prep.mk train.mk evaluate.mk recommend.mk \
         serve.mk tune.mk)
 
-# README's main command: data-prep -> train -> evaluate -> recommend.
+# README's main command: data-prep -> train -> evaluate -> recommend.  Its
+# first line says what it does and roughly how long it takes from
+# scratch: PIPELINE_S_PER_100K seconds per 100,000 ratings for the five
+# models, as measured on a quiet 2-core box (README, "make"); time grows
+# about linearly with the ratings and the models.
+PIPELINE_S_PER_100K = 3
 .PHONY: pipeline
 pipeline: all
+	@n=$$(($$(wc -l < $(DATA)/ratings.csv) - 1)); \
+	 printf 'pipeline: %s (%s ratings): split %s/%s (seed %s), train %s, evaluate them on the test set, recommend for user %s; from scratch about %s s on 2 cores\n' \
+		'$(DATA)' $$n '$(shell echo '100 - $(RATIO) * 100' | bc | sed 's/\.0*$$//')' \
+		'$(shell echo '$(RATIO) * 100' | bc | sed 's/\.0*$$//')' '$(SEED)' '$(ALGOS)' '$(rec_user)' \
+		$$(awk -v n=$$n -v a='$(words $(ALGOS))' -v c=$(PIPELINE_S_PER_100K) \
+			'BEGIN { s = c * n / 100000 * a / 5; printf "%.0f", s < 1 ? 1 : s }')
 	@$(MAKE) -f $(SELF) -s --no-print-directory prep
 	@$(MAKE) -f $(SELF) -s --no-print-directory evaluate
 	@$(MAKE) -f $(SELF) -s --no-print-directory demo

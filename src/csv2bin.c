@@ -8,6 +8,7 @@
 #include "dups.h"
 #include "frame.h"
 #include "ids.h"
+#include "progress.h"
 #include "typeguess.h"
 #include "utf8.h"
 #include "util.h"
@@ -101,7 +102,8 @@ usage(FILE *fp)
 "                       or keep\n"
 "  -l, --lenient        drop bad rows and print a count per reason (default:\n"
 "                       stop at the first with 'FILE:LINE: reason', exit 1)\n"
-"  -q, --quiet          do not report how many duplicates were resolved\n"
+"  -q, --quiet          do not report how many duplicates were resolved, nor\n"
+"                       progress (on a terminal: rows written so far)\n"
 "  -h, --help           this help;  -V, --version  the version\n"
 "\n"
 "Text: every string written must be valid UTF-8 (a row that is not is a bad\n"
@@ -750,6 +752,8 @@ main(int argc, char **argv)
 
 	cf_setprog(argv[0]);
 	parse_args(&o, argc, argv);
+	if (o.quiet)
+		cf_progress_quiet();
 	memset(&cv, 0, sizeof cv);
 	cv.o = &o;
 	cv.fname = "stdin";

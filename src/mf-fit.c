@@ -11,6 +11,7 @@
 #include "frame.h"
 #include "mf.h"
 #include "model.h"
+#include "progress.h"
 #include "ratings.h"
 #include "util.h"
 
@@ -103,7 +104,9 @@ usage(FILE *fp)
 	    "  -h, --help           this help;  -V, --version  the version\n"
 	    "\n"
 	    "Progress on stderr: one row per epoch (epoch, train RMSE or iALS loss per\n"
-	    "rating, validation figure, seconds), then a summary line.  Exit status 0 on\n"
+	    "rating, validation figure, seconds), then a summary line; on a terminal,\n"
+	    "one line rewritten in place instead (epoch 3/15  4.9 s/epoch  ETA 59 s\n"
+	    "valid rmse 0.8712), and how far reading and writing files are.  Exit status 0 on\n"
 	    "success, 1 on bad input or a failed run (wrong table, no ratings, a diverging\n"
 	    "run, -k or --algo not --init's), 2 on a usage error, found before any input\n"
 	    "is read (an unknown flag; a value that is no number or out of range: k = 0,\n"
@@ -214,6 +217,8 @@ main(int argc, char **argv)
 	cf_setprog(argv[0]);
 	memset(&o, 0, sizeof o);
 	parse(argc, argv, &o);
+	if (o.quiet)
+		cf_progress_quiet();    /* reading and writing say nothing either */
 
 	cf_mf_params p = cf_mf_defaults(o.algo);
 	if (o.init) {

@@ -1,5 +1,6 @@
 /* util.c - diagnostics, allocation, atomic output files, operands, number parsing. */
 #include "util.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -76,6 +77,7 @@ vmsg(const char *fmt, va_list ap)
 	char buf[4096];
 
 	fflush(stdout);
+	cf_progress_clear();    /* a status line on the terminal goes first */
 	/*
 	 * Formatted first, then cleaned: a message quotes names and ids taken
 	 * from the input (a table name, a raw id), and one holding a line
@@ -270,6 +272,7 @@ void
 cf_usage_hint(void)
 {
 	fflush(stdout);
+	cf_progress_clear();
 	fprintf(stderr, "try '%s --help'\n", cf_progname);
 	drop_pending();
 	exit(CF_EXIT_USAGE);

@@ -8,6 +8,7 @@
  */
 #include "fit.h"
 #include "par.h"
+#include "progress.h"
 #include "rng.h"
 #include "util.h"
 
@@ -487,7 +488,7 @@ progress_header(const struct fit *f)
 	const char *metric = f->explicit_ ? "rmse" : "loss";
 	const char *vmetric = f->explicit_ ? "valid_rmse" : "valid_ndcg10";
 
-	if (!f->p.quiet)
+	if (!f->p.quiet && !cf_progress_tty())   /* a terminal: the status line instead */
 		fprintf(stderr, "%6s %12s %12s%s %8s\n", "epoch",
 		        f->explicit_ ? "train_rmse" : "train_loss", f->vn ? vmetric : "",
 		        f->vn && !f->explicit_ ? "  valid_recall10" : "", "seconds");
@@ -496,10 +497,35 @@ progress_header(const struct fit *f)
 		        f->vn ? vmetric : "");
 }
 
+/*
+ * On a terminal, before epoch ep: "epoch 3/15  4.9 s/epoch  ETA 59 s
+ * valid 0.8712", the figures of the epochs done (elapsed seconds in all),
+ * the last one's validation figure (else its training figure).
+ */
+static void
+progress_status(const struct fit *f, int ep, double elapsed, double tr, double v)
+{
+	char fig[64] = "";
+
+	if (f->p.quiet || !cf_progress_tty())
+		return;
+	if (ep == 1) {
+		cf_progress(1, "epoch 1/%d  %s k=%d", f->p.epochs, f->info->name, f->k);
+		return;
+	}
+	double per = elapsed / (ep - 1);
+	if (f->vn)
+		snprintf(fig, sizeof fig, "  valid %s %.4f", f->explicit_ ? "rmse" : "ndcg@10", v);
+	else
+		snprintf(fig, sizeof fig, "  train %s %.4f", f->explicit_ ? "rmse" : "loss", tr);
+	cf_progress(1, "epoch %d/%d  %.3g s/epoch  ETA %.0f s%s", ep, f->p.epochs, per,
+	            per * (f->p.epochs - ep + 1), fig);
+}
+
 static void
 progress_row(const struct fit *f, int ep, double tr, double v, double vrecall, double secs)
 {
-	if (!f->p.quiet) {
+	if (!f->p.quiet && !cf_progress_tty()) {
 		fprintf(stderr, "%6d %12.6f", ep, tr);
 		if (f->vn)
 			fprintf(stderr, " %12.6f", v);
@@ -533,7 +559,9 @@ fit_loop(struct fit *f, struct run *r)
 	r->last_train = r->last_v = r->vrecall = NAN;
 	if (!f->finetune && op->setup && op->setup(f) < 0)
 		return -1;
+	double start = cf_now();
 	for (ep = 1; ep <= f->p.epochs; ep++) {
+		progress_status(f, ep, cf_now() - start, r->last_train, r->last_v);
 		double t0 = cf_now(), tr = step(f, ep);
 		int live = !f->finetune && op->finite;
 		/* A sweep's own figure covers the touched rows: report them all. */
