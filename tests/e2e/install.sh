@@ -34,15 +34,18 @@ t_true "a man page for every program" "for p in csv2bin bin2csv encode-ids cf-sp
 t_true "mf-fit(1): the synopsis and the options from --help" "MANPATH=$P/share/man man -P cat mf-fit 2>/dev/null | grep -A1 '^SYNOPSIS' | grep -q 'mf-fit \\[--algo A\\]' && MANPATH=$P/share/man man -P cat mf-fit | grep -q -- '--patience N'"
 t_true "no split(1) page to hide coreutils'" "test ! -e $P/share/man/man1/split.1"
 
-# The make workflows outside the checkout, on one's own data directory.
+# The make workflows outside the checkout, on one's own data directory
+# (as a user runs them: not with the variables of the make running the
+# tests, such as make test-asan's BIN, in MAKEFLAGS).
+UMAKE="env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make"
 mkdir -p mydata work
 head -n 20001 "$DATA/ratings.csv" > mydata/ratings.csv
 cp "$DATA/movies.csv" mydata/
 t_run "make -f PREFIX/share/cinefilter/Makefile pipeline DATA=mydata" 0 \
-	"cd work && make -s -f $P/share/cinefilter/Makefile pipeline DATA=../mydata ALGOS='als popular' USER=1"
+	"cd work && $UMAKE -s -f $P/share/cinefilter/Makefile pipeline DATA=../mydata ALGOS='als popular' USER=1"
 t_true "installed pipeline: prep, evaluation, the demo" "grep -q '^prep: ../mydata -> build/pipeline/mydata' out && grep -q '^als ' out && grep -q 'popular' out && grep -qi 'recommend' out"
 t_true "installed pipeline: files under the working directory" "test -s work/build/pipeline/mydata/model-als.bin && test ! -e $TOP/build/pipeline/mydata"
-t_true "installed pipeline: runs the installed programs" "grep -qx 'BIN = $P/libexec/cinefilter' $P/share/cinefilter/installed.mk && cd work && PATH=$SYS_PATH make -n -f $P/share/cinefilter/Makefile train DATA=../mydata ALGO=sgd | grep -q '^$P/libexec/cinefilter/mf-fit '"
+t_true "installed pipeline: runs the installed programs" "grep -qx 'BIN = $P/libexec/cinefilter' $P/share/cinefilter/installed.mk && cd work && PATH=$SYS_PATH $UMAKE -n -f $P/share/cinefilter/Makefile train DATA=../mydata ALGO=sgd | grep -q '^$P/libexec/cinefilter/mf-fit '"
 
 # The Python reader, where the installed tree's python3 looks.
 PY=
