@@ -3,6 +3,14 @@
 # `make`, `make test`, `make bench`,
 # `make pipeline`, `make install PREFIX=... DESTDIR=...`.
 
+# This file's directory ("" in the checkout): an installed copy
+# (PREFIX/share/cinefilter/Makefile, `make -f` from anywhere) finds its
+# pipelines there, and its installed.mk, which points BIN at the
+# installed programs.
+SELF   := $(lastword $(MAKEFILE_LIST))
+TOPDIR := $(filter-out ./,$(dir $(SELF)))
+-include $(TOPDIR)installed.mk
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
@@ -31,7 +39,8 @@ LIBA     = $(BUILD)/libcinefilter.a
 # intermediates to delete: keep them all.
 .SECONDARY:
 
-all: $(PROGS:%=$(BIN)/%)
+# (An installed copy of this file has its programs and man pages made.)
+all: $(PROGS:%=$(BIN)/%) $(if $(INSTALLED),,man)
 
 $(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
@@ -67,8 +76,11 @@ $(BUILD)/serve/page.c: src/serve/page.html | $(BUILD)/serve
 $(BUILD)/serve/page.o: $(BUILD)/serve/page.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# (Not in an installed copy, which has serve built and no sources.)
+ifndef INSTALLED
 $(BIN)/serve: src/serve.c $(SERVE_OBJ) $(BUILD)/serve/page.o $(LIBA) $(SERVE_HDR) $(LIB_HDR) | $(BIN)
 	$(CC) $(SERVE_CFLAGS) -o $@ src/serve.c $(SERVE_OBJ) $(BUILD)/serve/page.o $(LIBA) $(LDLIBS)
+endif
 
 $(BUILD)/serve:
 	mkdir -p $@
@@ -77,15 +89,26 @@ $(BIN) $(BUILD)/lib $(BUILD)/tests:
 	mkdir -p $@
 
 # ---- workflows (pipelines/*.mk) ----------------------------------------
-include pipelines/prep.mk pipelines/train.mk pipelines/evaluate.mk pipelines/recommend.mk \
-        pipelines/serve.mk pipelines/tune.mk
+include $(addprefix $(TOPDIR)pipelines/,prep.mk train.mk evaluate.mk recommend.mk \
+        serve.mk tune.mk)
 
-# README's main command: data-prep -> train -> evaluate -> recommend.
+# README's main command: data-prep -> train -> evaluate -> recommend.  Its
+# first line says what it does and roughly how long it takes from
+# scratch: PIPELINE_S_PER_100K seconds per 100,000 ratings for the five
+# models, as measured on a quiet 2-core box (README, "make"); time grows
+# about linearly with the ratings and the models.
+PIPELINE_S_PER_100K = 3
 .PHONY: pipeline
 pipeline: all
-	@$(MAKE) -s --no-print-directory prep
-	@$(MAKE) -s --no-print-directory evaluate
-	@$(MAKE) -s --no-print-directory demo
+	@n=$$(($$(wc -l < $(DATA)/ratings.csv) - 1)); \
+	 printf 'pipeline: %s (%s ratings): split %s/%s (seed %s), train %s, evaluate them on the test set, recommend for user %s; from scratch about %s s on 2 cores\n' \
+		'$(DATA)' $$n '$(shell echo '100 - $(RATIO) * 100' | bc | sed 's/\.0*$$//')' \
+		'$(shell echo '$(RATIO) * 100' | bc | sed 's/\.0*$$//')' '$(SEED)' '$(ALGOS)' '$(rec_user)' \
+		$$(awk -v n=$$n -v a='$(words $(ALGOS))' -v c=$(PIPELINE_S_PER_100K) \
+			'BEGIN { s = c * n / 100000 * a / 5; printf "%.0f", s < 1 ? 1 : s }')
+	@$(MAKE) -f $(SELF) -s --no-print-directory prep
+	@$(MAKE) -f $(SELF) -s --no-print-directory evaluate
+	@$(MAKE) -f $(SELF) -s --no-print-directory demo
 
 # ---- tests ------------------------------------------------------------
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -99,6 +122,12 @@ $(BUILD)/tests/unit: $(UNIT_SRC) $(SERVE_OBJ) $(LIBA) $(SERVE_HDR) $(LIB_HDR) | 
 unit: $(BUILD)/tests/unit
 	CK_FORK=no $(BUILD)/tests/unit
 
+# Test helpers in C (tests/tools/*.c), for the e2e tests: $(BUILD)/tests/NAME.
+TOOL_BIN = $(BUILD)/tests/cfcopy
+
+$(BUILD)/tests/%: tests/tools/%.c $(LIBA) $(LIB_HDR) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
 # The fuzz targets (tests/fuzz/fuzz_*.c) linked with a replay driver
 # instead of libFuzzer: their corpora run as regression tests.
 FUZZ_SRC    = $(wildcard tests/fuzz/fuzz_*.c)
@@ -110,7 +139,7 @@ $(BUILD)/fuzz/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.
 
 # `make test` runs the unit tests and every end-to-end test and ends with
 # one summary line: "tests: N passed, M failed".
-test: all $(BUILD)/tests/unit $(FUZZ_REPLAY)
+test: all $(BUILD)/tests/unit $(FUZZ_REPLAY) $(TOOL_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh $(BUILD)/tests/unit $(BIN)
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a
@@ -123,15 +152,82 @@ test-asan asan:
 bench: all
 	@sh bench/run.sh $(BIN)
 
+# ---- man pages --------------------------------------------------------
+# One per program, made from its --help and --version by help2man; the
+# NAME line from MAN_NAME_prog.  split's is cf-split's (see install).
+CF_VERSION := $(shell sed -n 's/^\#define CF_VERSION "\(.*\)"/\1/p' src/lib/util.h 2>/dev/null)
+MAN_NAME_csv2bin     = delimited text (MovieLens CSV and others) to a frame stream
+MAN_NAME_bin2csv     = a frame stream to CSV
+MAN_NAME_encode-ids  = raw user and item ids to dense indices
+MAN_NAME_split       = train/test splits of a ratings stream
+MAN_NAME_gen-ratings = synthetic MovieLens-shaped ratings from a known model
+MAN_NAME_mf-fit      = train a recommender model on ratings
+MAN_NAME_mf-score    = score users and items with a trained model
+MAN_NAME_topk        = keep the N best-scored items of each user
+MAN_NAME_tune        = hyper-parameter search for mf-fit
+MAN_NAME_metrics     = evaluate predictions and top-N lists
+MAN_NAME_join-meta   = join item ids with movie titles, genres and links
+MAN_NAME_serve       = the recommendation API over HTTP, and a web page
+# Programs named as a command a system already has (coreutils' split):
+# installed as cf-NAME (see install).
+CLASH    ?= split
+cmd_name = $(if $(filter $(1),$(CLASH)),cf-$(1),$(1))
+MANS = $(foreach p,$(PROGS),$(BUILD)/man/$(call cmd_name,$(p)).1)
+
+.PHONY: man
+man: $(MANS)
+
+# help2man runs a wrapper named as the installed command, which gives it
+# the usage line the way it reads a synopsis (tools/help2man-wrap.sh).
+define man_rule
+$(BUILD)/man/$(call cmd_name,$(1)).1: $(BIN)/$(1) tools/help2man-wrap.sh Makefile
+	@sh tools/help2man-wrap.sh $(abspath $(BIN)/$(1)) $(call cmd_name,$(1)) $(BUILD)/man/wrap
+	help2man -N -s 1 -m cinefilter -S 'cinefilter $(CF_VERSION)' -n '$(MAN_NAME_$(1))' \
+		--version-string='$(CF_VERSION)' -o $$@.tmp $(BUILD)/man/wrap/$(call cmd_name,$(1)) && \
+	mv $$@.tmp $$@
+endef
+$(foreach p,$(PROGS),$(eval $(call man_rule,$(p))))
+
 # ---- install ----------------------------------------------------------
+# The programs go to LIBEXECDIR under their own names (what the make
+# workflows and tune run); PREFIX/bin gets a link to each, but for the
+# names in CLASH, commands a system has already (coreutils' split), which
+# are linked as cf-NAME: installing never changes what a command already
+# on PATH means.  `cat r.bin | mf-fit | mf-score --user 18 | topk 20`
+# works after install; `PATH=LIBEXECDIR:$PATH` gives split its own name.
+# The workflows: PREFIX/share/cinefilter/Makefile (make -f it, DATA=dir).
+LIBEXECDIR ?= $(PREFIX)/libexec/cinefilter
+SHAREDIR   ?= $(PREFIX)/share/cinefilter
+MANDIR     ?= $(PREFIX)/share/man/man1
+# Where Debian's python3 looks under PREFIX (/usr/local: sys.path has it).
+PYVER      := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHONDIR  ?= $(PREFIX)/lib/python$(PYVER)/dist-packages
 install: all
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/cinefilter
-	for p in $(PROGS); do install -m 755 $(BIN)/$$p $(DESTDIR)$(PREFIX)/bin/$$p; done
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR) \
+		$(DESTDIR)$(SHAREDIR)/pipelines $(DESTDIR)$(SHAREDIR)/data/ml-latest-small \
+		$(DESTDIR)$(PREFIX)/share/doc/cinefilter $(DESTDIR)$(PYTHONDIR)
+	for p in $(PROGS); do \
+		install -m 755 $(BIN)/$$p $(DESTDIR)$(LIBEXECDIR)/$$p; \
+		c=$$p; case " $(CLASH) " in *" $$p "*) c=cf-$$p ;; esac; \
+		ln -sf $(LIBEXECDIR)/$$p $(DESTDIR)$(PREFIX)/bin/$$c; \
+		install -m 644 $(BUILD)/man/$$c.1 $(DESTDIR)$(MANDIR)/$$c.1; \
+	done
+	install -m 644 Makefile $(DESTDIR)$(SHAREDIR)/Makefile
+	install -m 644 pipelines/*.mk $(DESTDIR)$(SHAREDIR)/pipelines/
+	install -m 644 data/ml-latest-small/* $(DESTDIR)$(SHAREDIR)/data/ml-latest-small/
+	printf '%s\n' '# Written by make install: the installed programs, the shipped data.' \
+		'INSTALLED = 1' 'BIN = $(LIBEXECDIR)' 'DATA ?= $(SHAREDIR)/data/ml-latest-small' \
+		> $(DESTDIR)$(SHAREDIR)/installed.mk
+	install -m 644 python/cinefilter.py $(DESTDIR)$(PYTHONDIR)/cinefilter.py
 	install -m 644 README.md docs/frame-format.md $(DESTDIR)$(PREFIX)/share/doc/cinefilter/
 
 uninstall:
-	for p in $(PROGS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$p; done
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/cinefilter
+	for p in $(PROGS); do \
+		c=$$p; case " $(CLASH) " in *" $$p "*) c=cf-$$p ;; esac; \
+		rm -f $(DESTDIR)$(PREFIX)/bin/$$c $(DESTDIR)$(MANDIR)/$$c.1; \
+	done
+	rm -rf $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(PREFIX)/share/doc/cinefilter
+	rm -f $(DESTDIR)$(PYTHONDIR)/cinefilter.py
 
 # Installs the Debian packages the build, tests and pipelines need.
 deps:

@@ -72,12 +72,22 @@ $(CV).txt: $(PREP_ENCODED) $(BIN)/split $(BIN)/mf-fit $(BIN)/mf-score $(BIN)/met
            $(OUT)/fit-$(ALGO).flags pipelines/recommend.mk
 	@mkdir -p $(CV)
 	@echo "cv: $(FOLDS) folds of $(ALGO), $(JOBS) at a time"
-	@seq 0 $$(($(FOLDS) - 1)) | parallel --will-cite --halt now,fail=1 -j $(JOBS) \
+	@rm -f $(CV)/fold-*.txt
+	@# On a terminal, a line rewritten in place as folds finish (each job
+	@# writes it to the terminal: parallel holds the jobs' own stderr).
+	@t0=$$(date +%s); CF_TTY=$$([ -t 2 ] && echo 1) T0=$$t0; export CF_TTY T0; \
+	[ -z "$$CF_TTY" ] || printf 'cv: 0/%d folds done' $(FOLDS) > /dev/tty; \
+	seq 0 $$(($(FOLDS) - 1)) | parallel --will-cite \
+		--halt now,fail=1 -j $(JOBS) \
 		'$(BIN)/split --folds $(FOLDS) --fold {} --seed $(SEED) --test $(cv_fold) \
 			< $(PREP_ENCODED) > $(CV)/train-{}.bin && \
 		 $(BIN)/mf-fit --algo $(ALGO) $(call algo_flags,$(ALGO)) $(fit_flags) --threads 1 --quiet \
 			< $(CV)/train-{}.bin > $(CV)/model-{}.bin && \
-		 $(cv_score) && echo "$$a $$b" > $(CV)/fold-{}.txt'
+		 $(cv_score) && echo "$$a $$b" > $(CV)/fold-{}.txt && \
+		 { [ -z "$$CF_TTY" ] || { d=$$(ls $(CV)/fold-*.txt | wc -l); e=$$(($$(date +%s) - T0)); \
+		   printf "\rcv: %d/%d folds done, %d s, ETA %d s\033[K" $$d $(FOLDS) $$e \
+			$$((e * ($(FOLDS) - d) / d)) > /dev/tty; }; }'; \
+	st=$$?; [ -z "$$CF_TTY" ] || printf '\r\033[K' > /dev/tty; exit $$st
 	@for i in $$(seq 0 $$(($(FOLDS) - 1))); do cat $(CV)/fold-$$i.txt; done > $@.tmp
 	@mv $@.tmp $@
 

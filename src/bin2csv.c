@@ -7,7 +7,9 @@
  * to the same value, so csv2bin | bin2csv reproduces a file's values.
  * With --decode, encoded user/item indices print as the raw ids of the
  * stream's dictionaries (the table is then held in memory, since the
- * dictionaries follow it).
+ * dictionaries follow it).  With --ids, a factor table (a model's
+ * user_factors or item_factors) prints each row's raw id first, from the
+ * users/items dictionary that follows it in the model stream.
  */
 #include "frame.h"
 #include "out.h"
@@ -27,6 +29,7 @@ struct opts {
 	int list;               /* print a summary line per table instead */
 	int header;
 	int decode;
+	int ids;                /* --ids: the row's raw id first */
 	char delim;
 };
 
@@ -34,7 +37,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: bin2csv [-t NAME | -a | -l] [-d CHAR] [--no-header] [--decode] [FILE]\n"
+	    "usage: bin2csv [-t NAME | -a | -l] [-d CHAR] [--no-header] [--decode] [--ids] [FILE]\n"
 	    "Writes a cinefilter frame stream (stdin, or FILE) as CSV on stdout.\n"
 	    "\n"
 	    "  -t, --table NAME   print the table named NAME (default: the first table)\n"
@@ -46,6 +49,9 @@ usage(FILE *fp)
 	    "      --no-header    omit the header row\n"
 	    "      --decode       print encoded user/item indices as the raw ids of the\n"
 	    "                     stream's users/items dictionaries\n"
+	    "      --ids          with a model's factor table (-t user_factors or\n"
+	    "                     -t item_factors): a first column 'id', the raw id of\n"
+	    "                     each row from the model's users/items dictionary\n"
 	    "  -h, --help         this help;  -V, --version  the version\n"
 	    "\n"
 	    "Fields holding the delimiter, a quote or a line break are quoted (RFC 4180).\n"
@@ -156,9 +162,16 @@ list_table(cf_reader *r, const cf_schema *s)
 	cf_outc('\n');
 }
 
+/* The dictionary (0 users, 1 items) whose ids name the rows of a factor table, or -1. */
+static int
+row_dict(const char *table)
+{
+	return strcmp(table, "user_factors") == 0 ? 0 : strcmp(table, "item_factors") == 0 ? 1 : -1;
+}
+
 /*
- * --decode: the table is held (cf_read_all), the rest of the stream is read
- * for the users/items dictionaries, then rows print with raw ids.
+ * --decode, --ids: the table is held (cf_read_all), the rest of the stream
+ * is read for the users/items dictionaries, then rows print with raw ids.
  */
 static void
 print_decoded(cf_reader *r, const struct opts *o)
@@ -169,8 +182,12 @@ print_decoded(cf_reader *r, const struct opts *o)
 	const cf_schema *s;
 
 	cf_read_all(r, &t);
+	int rd = o->ids ? row_dict(t.schema->name) : -1;
+	if (o->ids && rd < 0)
+		cf_die("%s: --ids: table '%s' is not a model's factor table "
+		       "(user_factors or item_factors)", cf_reader_name(r), t.schema->name);
 	for (int d = 0; d < 2; d++) {
-		dcol[d] = cf_schema_col(t.schema, cname[d]);
+		dcol[d] = o->decode ? cf_schema_col(t.schema, cname[d]) : -1;
 		if (dcol[d] >= 0 && t.schema->cols[dcol[d]].type != CF_U32)
 			dcol[d] = -1;   /* raw ids already */
 	}
@@ -185,16 +202,30 @@ print_decoded(cf_reader *r, const struct opts *o)
 		}
 	}
 	for (int d = 0; d < 2; d++)
-		if (dcol[d] >= 0 && !dict[d].schema)
-			cf_die("%s: --decode: the stream has no '%s' dictionary",
-			       cf_reader_name(r), dname[d]);
-	if (o->header)
+		if ((dcol[d] >= 0 || rd == d) && !dict[d].schema)
+			cf_die("%s: %s: the stream has no '%s' dictionary",
+			       cf_reader_name(r), rd == d ? "--ids" : "--decode", dname[d]);
+	if (rd >= 0 && dict[rd].nrows != t.nrows)
+		cf_die("%s: --ids: table '%s' has %" PRIu64 " rows, its '%s' dictionary %" PRIu64,
+		       cf_reader_name(r), t.schema->name, t.nrows, dname[rd], dict[rd].nrows);
+	if (o->header) {
+		if (rd >= 0) {
+			cf_out("id", 2);
+			if (t.schema->ncols)
+				cf_outc(o->delim);
+		}
 		header_row(t.schema, o);
+	}
 	for (uint64_t row = 0; row < t.nrows; row++) {
+		if (rd >= 0) {
+			size_t n;
+			const char *p = cf_table_str(&dict[rd], 0, row, &n);
+			cf_out_field(p, n, o->delim);
+		}
 		for (uint32_t i = 0; i < t.schema->ncols; i++) {
 			const cf_col *c = &t.schema->cols[i];
 			size_t n;
-			if (i)
+			if (i || rd >= 0)
 				cf_outc(o->delim);
 			int d = (int)i == dcol[0] ? 0 : (int)i == dcol[1] ? 1 : -1;
 			if (d >= 0) {
@@ -229,7 +260,7 @@ parse(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {
 		{"table", 1, 0, 't'}, {"all", 0, 0, 'a'}, {"list", 0, 0, 'l'},
 		{"delimiter", 1, 0, 'd'}, {"no-header", 0, 0, 'H'},
-		{"decode", 0, 0, 'D'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
+		{"decode", 0, 0, 'D'}, {"ids", 0, 0, 'I'}, CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	int c;
 
@@ -242,6 +273,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 'l': o->list = 1; break;
 		case 'H': o->header = 0; break;
 		case 'D': o->decode = 1; break;
+		case 'I': o->ids = 1; break;
 		case 'd':
 			if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
 				o->delim = '\t';
@@ -259,13 +291,13 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(0);
 		case 'V': cf_version();
-		default: usage(stderr); exit(CF_EXIT_USAGE);
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	if (o->all + o->list + (o->table != NULL) > 1)
 		cf_usage_error(usage, "--table, --all and --list exclude each other");
-	if (o->decode && (o->all || o->list))
-		cf_usage_error(usage, "--decode prints one table: not with --all or --list");
+	if ((o->decode || o->ids) && (o->all || o->list))
+		cf_usage_error(usage, "--decode and --ids print one table: not with --all or --list");
 	o->input = cf_one_operand(argc, argv, usage);
 }
 
@@ -289,7 +321,7 @@ main(int argc, char **argv)
 		}
 		if (o.table && strcmp(s->name, o.table) != 0)
 			continue;
-		if (o.decode) {
+		if (o.decode || o.ids) {
 			print_decoded(r, &o);
 			found = 1;
 			break;
@@ -307,7 +339,7 @@ main(int argc, char **argv)
 			break;
 	}
 	if (ntables == 0 && cf_reader_offset(r) == 0)
-		cf_die("%s: empty input: no table to print", cf_reader_name(r));
+		cf_die("%s: %s: no table to print", cf_reader_name(r), cf_reader_empty(r));
 	if (o.table && !found)
 		cf_die("%s: no table named '%s' in the stream", cf_reader_name(r), o.table);
 	/* Read to the end so a corrupt or truncated tail is still reported. */

@@ -8,6 +8,7 @@
 #include "dups.h"
 #include "frame.h"
 #include "ids.h"
+#include "progress.h"
 #include "typeguess.h"
 #include "utf8.h"
 #include "util.h"
@@ -48,6 +49,7 @@ struct opts {
 struct conv {
 	const struct opts *o;
 	const char *fname;
+	int fd;                 /* the input, for what an empty one is called */
 	cf_kind kind;
 	size_t ninput;          /* fields per record */
 	cf_role *role;          /* per input column */
@@ -100,7 +102,8 @@ usage(FILE *fp)
 "                       or keep\n"
 "  -l, --lenient        drop bad rows and print a count per reason (default:\n"
 "                       stop at the first with 'FILE:LINE: reason', exit 1)\n"
-"  -q, --quiet          do not report how many duplicates were resolved\n"
+"  -q, --quiet          do not report how many duplicates were resolved, nor\n"
+"                       progress (on a terminal: rows written so far)\n"
 "  -h, --help           this help;  -V, --version  the version\n"
 "\n"
 "Text: every string written must be valid UTF-8 (a row that is not is a bad\n"
@@ -277,7 +280,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'V':
 			cf_version();
 		default:
-			cf_usage_error(usage, "unknown option");
+			cf_usage_hint();        /* getopt said what was wrong */
 		}
 	}
 	o->in = cf_one_operand(argc, argv, usage);
@@ -707,7 +710,7 @@ convert(struct conv *cv, cf_csv *csv)
 	int hold;
 
 	if (!cf_csv_next(csv, &rec))
-		cf_die("%s: empty input", cv->fname);
+		cf_die("%s: %s", cv->fname, cf_empty_input(cv->fd));
 	int header = setup(cv, &rec);
 	if (cv->kind == CF_KIND_RATINGS)
 		cv->dups = cf_dupset_new(o->dups, cv->has_ts, cv->fname);
@@ -749,6 +752,8 @@ main(int argc, char **argv)
 
 	cf_setprog(argv[0]);
 	parse_args(&o, argc, argv);
+	if (o.quiet)
+		cf_progress_quiet();
 	memset(&cv, 0, sizeof cv);
 	cv.o = &o;
 	cv.fname = "stdin";
@@ -757,6 +762,7 @@ main(int argc, char **argv)
 			cf_die("%s:", o.in);
 		cv.fname = o.in;
 	}
+	cv.fd = fd;
 	static cf_csv *csv;     /* static: reachable for LeakSanitizer if we die */
 	csv = cf_csv_new(fd, cv.fname);
 	if (o.encoding && cf_csv_set_encoding(csv, o.encoding) != 0)

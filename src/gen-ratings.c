@@ -13,6 +13,7 @@
  * never O(ratings), so 25 million rows stream out in constant memory.
  */
 #include "frame.h"
+#include "progress.h"
 #include "rng.h"
 #include "util.h"
 
@@ -115,7 +116,7 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(0);
 		case 'V': cf_version();
-		default: usage(stderr); exit(CF_EXIT_USAGE);
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	cf_no_operand(argc, argv, usage, NULL);
@@ -306,8 +307,11 @@ main(int argc, char **argv)
 
 	double sse = 0;
 	int64_t t0 = 946684800;                     /* 2000-01-01 */
+	uint64_t made = 0;
 	for (uint64_t u = 0; u < U; u++) {
 		uint32_t n = cnt[u];
+		cf_progress_count("generating ratings", made, o.ratings);     /* on a terminal */
+		made += n;
 		for (uint32_t j = 0; j < n; j++) {  /* n distinct items by popularity */
 			uint32_t it;
 			do

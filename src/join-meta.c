@@ -128,7 +128,7 @@ parse(int argc, char **argv, struct opts *o)
 		case O_EXTRA: o->extra = 1; break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(0);
 		case 'V': cf_version();
-		default: usage(stderr); exit(CF_EXIT_USAGE);
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	if (o->json && o->csv)
@@ -207,8 +207,8 @@ read_input(cf_reader *r, struct input *in)
 	cf_block b;
 
 	if (cf_read_table(r, &s) == 0)
-		cf_die("%s: empty input: expected a table with an 'item' column "
-		       "(topk, scores, ratings)", cf_reader_name(r));
+		cf_die("%s: %s: expected a table with an 'item' column "
+		       "(topk, scores, ratings)", cf_reader_name(r), cf_reader_empty(r));
 	ci = optcol(r, s, "item", CF_STR, CF_U32);
 	if (ci < 0)
 		cf_die("%s: byte %llu: the '%s' table has no 'item' column: expected topk, "

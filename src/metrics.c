@@ -169,7 +169,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 'm': o->metric = optarg; break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(0);
 		case 'V': cf_version();
-		default: usage(stderr); exit(CF_EXIT_USAGE);
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	o->input = cf_one_operand(argc, argv, usage);
@@ -382,7 +382,8 @@ read_input(cf_reader *r, const struct opts *o, cf_recs *rc, cf_errm *e)
 	int ntables = 0;
 
 	if (cf_read_table(r, &s) == 0)
-		cf_die("%s: empty input: expected a 'scores' or 'topk' table", cf_reader_name(r));
+		cf_die("%s: %s: expected a 'scores' or 'topk' table", cf_reader_name(r),
+		       cf_reader_empty(r));
 	if (strcmp(s->name, "scores") != 0 && strcmp(s->name, "topk") != 0)
 		cf_die("%s: byte %llu: expected a 'scores' or 'topk' table, found '%s'",
 		       cf_reader_name(r), (unsigned long long)cf_reader_offset(r), s->name);

@@ -215,7 +215,7 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
 		case 'V': cf_version();
-		default: usage(stderr); exit(CF_EXIT_USAGE);
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	cf_no_operand(argc, argv, usage, "the model comes on stdin");

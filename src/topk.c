@@ -161,7 +161,7 @@ read_scores(cf_reader *r, state *st)
 	if (rc < 0)
 		cf_die("%s", cf_reader_error(r));
 	if (ntables == 0)
-		cf_die("%s: empty input: expected a 'scores' table", cf_reader_name(r));
+		cf_die("%s: %s: expected a 'scores' table", cf_reader_name(r), cf_reader_empty(r));
 }
 
 static void
@@ -216,7 +216,7 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
 		case 'V': cf_version();
-		default: usage(stderr); exit(CF_EXIT_USAGE);
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	if (optind >= argc)

@@ -14,6 +14,7 @@
  * progress.png (gnuplot, if installed).
  */
 #include "algo.h"
+#include "progress.h"
 #include "rng.h"
 #include "search.h"
 #include "util.h"
@@ -172,7 +173,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
 		case 'V': cf_version();
-		default: cf_usage_error(usage, "unknown option");
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	o->input = cf_one_operand(argc, argv, usage);
@@ -428,8 +429,10 @@ jobs_done(int rung)
 static void
 progress(struct search *S, int rung, const uint32_t *ids, int n, int final)
 {
-	int done = jobs_done(rung), best = -1, tty = isatty(2);
+	int done = jobs_done(rung), best = -1;
 	double bv = NAN;
+	char line[256];
+	size_t len;
 
 	if (S->o->quiet)
 		return;
@@ -440,15 +443,22 @@ progress(struct search *S, int rung, const uint32_t *ids, int n, int final)
 	}
 	done = done > n ? n : done;
 	double el = now_s() - S->t0, rel = now_s() - S->rung_t0;
-	fprintf(stderr, "%stune: rung %d/%d (%d epochs): %d/%d trials done", tty ? "\r" : "",
-	        rung + 1, S->plan.rungs, S->plan.epochs[rung], done, n);
-	if (best >= 0)
-		fprintf(stderr, ", best %s %.4f (trial %d)", S->o->metric, bv, best);
-	fprintf(stderr, ", %.0f s elapsed", el);
-	if (done > 0 && done < n)
-		fprintf(stderr, ", ETA %.0f s   ", rel / done * (n - done));
-	if (!tty || final)
-		fputc('\n', stderr);
+	len = (size_t)snprintf(line, sizeof line, "tune: rung %d/%d (%d epochs): %d/%d trials done",
+	                       rung + 1, S->plan.rungs, S->plan.epochs[rung], done, n);
+	if (best >= 0 && len < sizeof line)
+		len += (size_t)snprintf(line + len, sizeof line - len, ", best %s %.4f (trial %d)",
+		                        S->o->metric, bv, best);
+	if (len < sizeof line)
+		len += (size_t)snprintf(line + len, sizeof line - len, ", %.0f s elapsed", el);
+	if (done > 0 && done < n && len < sizeof line)
+		snprintf(line + len, sizeof line - len, ", ETA %.0f s", rel / done * (n - done));
+	/* On a terminal the line is rewritten in place, and stays when the rung ends. */
+	if (cf_progress_tty() && !final) {
+		cf_progress(1, "%s", line);
+		return;
+	}
+	cf_progress_clear();
+	fprintf(stderr, "%s\n", line);
 }
 
 static volatile sig_atomic_t stop_signal;
@@ -705,6 +715,8 @@ main(int argc, char **argv)
 	cf_setprog(argv[0]);
 	memset(&o, 0, sizeof o);
 	parse(argc, argv, &o);
+	if (o.quiet)
+		cf_progress_quiet();
 	find_bindir();
 	if (o.input && o.input[0] != '/') {
 		static char abs[8192];

@@ -8,6 +8,7 @@
  */
 #include "frame.h"
 #include "idmap.h"
+#include "progress.h"
 #include "util.h"
 
 #include <errno.h>
@@ -278,6 +279,25 @@ cf_reader_close(cf_reader *r)
 }
 
 void cf_reader_set_die(cf_reader *r, int die) { r->die = die; }
+const char *cf_reader_empty(const cf_reader *r) { return cf_empty_input(r->fd); }
+
+/*
+ * "reading TABLE 12.5M/25M" on a terminal, for a mapped (regular) file:
+ * the table's row count estimated from the bytes its rows took so far
+ * and the bytes left in the file (a ratings stream's dictionaries after
+ * it are small).
+ */
+static void
+read_progress(const cf_reader *r)
+{
+	char what[96];
+	uint64_t used = r->off - r->table_at, left = r->maplen - r->table_at;
+
+	if (!cf_progress_tty() || used == 0)
+		return;
+	snprintf(what, sizeof what, "reading %s", r->schema->name);
+	cf_progress_count(what, r->rows, (uint64_t)((double)r->rows * (double)left / (double)used));
+}
 const char *cf_reader_error(const cf_reader *r) { return r->err; }
 const char *cf_reader_name(const cf_reader *r) { return r->name; }
 uint64_t cf_reader_offset(const cf_reader *r) { return r->off; }
@@ -591,6 +611,8 @@ cf_read_block(cf_reader *r, cf_block *b)
 	b->nrows = nrows;
 	b->ncols = r->schema->ncols;
 	b->col = r->colptr;
+	if (r->map)
+		read_progress(r);
 	return 1;
 }
 
@@ -604,7 +626,7 @@ cf_expect_table(cf_reader *r, const char *want)
 		cf_die("%s", r->err);
 	if (rc == 0) {
 		if (r->off == 0)
-			cf_die("%s: empty input: expected a '%s' table", r->name, want);
+			cf_die("%s: %s: expected a '%s' table", r->name, cf_empty_input(r->fd), want);
 		cf_die("%s: byte %llu: stream ended: expected a '%s' table", r->name,
 		       (unsigned long long)r->off, want);
 	}
@@ -762,6 +784,8 @@ struct cf_writer {
 	char err[512];
 	cf_schema *schema;
 	uint64_t rows, blocks;
+	int progress;           /* to a regular file: "writing TABLE N" on a terminal */
+	char what[80];
 };
 
 static int
@@ -781,9 +805,15 @@ wfail(cf_writer *w, const char *what)
 cf_writer *
 cf_writer_new(FILE *fp, const char *name)
 {
-	cf_writer *w = cf_xcalloc(1, sizeof *w);
+	cf_writer *w;
 
+	if (fp == stdout)
+		cf_stdout_frames();     /* binary frames on a terminal: refused */
+	w = cf_xcalloc(1, sizeof *w);
 	w->fp = fp;
+	struct stat st;
+	int fd = fileno(fp);
+	w->progress = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && cf_progress_tty();
 	w->name = cf_xstrdup(name);
 	w->die = 1;
 	return w;
@@ -811,6 +841,7 @@ cf_write_table(cf_writer *w, const cf_schema *s)
 
 	if (w->schema && cf_write_end(w) < 0)
 		return -1;
+	snprintf(w->what, sizeof w->what, "writing %s", s->name);
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		len += 8 + pad8(strlen(s->cols[i].name));
 		if (strlen(s->cols[i].name) > longest)
@@ -959,6 +990,8 @@ cf_write_block(cf_writer *w, uint32_t nrows, const void *const *cols)
 	}
 	w->rows += nrows;
 	w->blocks++;
+	if (w->progress)
+		cf_progress_count_bg(w->what, w->rows, 0);
 	return 0;
 }
 

@@ -110,6 +110,8 @@ void cf_reader_close(cf_reader *r);
 void cf_reader_set_die(cf_reader *r, int die);
 const char *cf_reader_error(const cf_reader *r);
 const char *cf_reader_name(const cf_reader *r);
+/* "empty input", or its longer form for a pipe (util.h's cf_empty_input). */
+const char *cf_reader_empty(const cf_reader *r);
 /* Byte offset of the next unread byte, for messages. */
 uint64_t cf_reader_offset(const cf_reader *r);
 /* Byte offset where the current (last read) table's header starts. */

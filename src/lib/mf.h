@@ -92,6 +92,14 @@ cf_mf_params cf_mf_defaults(cf_algo algo);
 int cf_mf_params_of(const cf_model *m, cf_mf_params *p);
 
 /*
+ * The checks training makes of p (ranges, finite values, what the
+ * algorithm needs), made alone: 0, or -1 with a one-line reason in err
+ * ("--reg must be a finite number >= 0, not -1").  For mf-fit, to refuse
+ * a bad flag value as a usage error before any input is read.
+ */
+int cf_mf_params_check(const cf_mf_params *p, char *err, size_t errlen);
+
+/*
  * Trains on `train` (encoded, deduplicated) and returns the model (owned
  * by the caller).  `valid` (may be NULL; indexed by the same dictionaries)
  * is scored after every epoch for progress and early stopping.

@@ -472,7 +472,7 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	m->src = r;
 	if (cf_read_table(r, &s) != 1) {
 		if (cf_reader_offset(r) == 0)
-			return bad(m, r, err, errlen, "empty input: expected a model stream");
+			return bad(m, r, err, errlen, "%s: expected a model stream", cf_reader_empty(r));
 		return bad(m, r, err, errlen, "%s", cf_reader_error(r));
 	}
 	if (strcmp(s->name, "model") != 0)

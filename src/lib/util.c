@@ -1,5 +1,6 @@
 /* util.c - diagnostics, allocation, atomic output files, operands, number parsing. */
 #include "util.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,11 +34,30 @@ static rlim_t fsize_limit = RLIM_INFINITY;      /* RLIMIT_FSIZE, read before cat
 
 static void catch_signals(int all);
 
+#ifdef __GLIBC__
+extern char *program_invocation_name;
+#endif
+
+static int frames_to_tty;       /* -o - was given: frames may go to a terminal */
+
 void
 cf_setprog(const char *argv0)
 {
 	const char *s = strrchr(argv0, '/');
 	cf_progname = s ? s + 1 : argv0;
+#ifdef __GLIBC__
+	/*
+	 * getopt prefixes its messages with argv[0]: the program's own argv[0]
+	 * (glibc's program_invocation_name is that string, writable) is cut to
+	 * the name, so "bin/mf-fit: unrecognized option" and "mf-fit: ..." are
+	 * not two prefixes.  A caller's other string (a unit test's literal)
+	 * is left alone.
+	 */
+	if (s && argv0 == program_invocation_name) {
+		memmove(program_invocation_name, s + 1, strlen(s + 1) + 1);
+		cf_progname = program_invocation_name;
+	}
+#endif
 	catch_signals(0);       /* SIGXFSZ says why, even without temp files */
 }
 
@@ -57,6 +77,7 @@ vmsg(const char *fmt, va_list ap)
 	char buf[4096];
 
 	fflush(stdout);
+	cf_progress_clear();    /* a status line on the terminal goes first */
 	/*
 	 * Formatted first, then cleaned: a message quotes names and ids taken
 	 * from the input (a table name, a raw id), and one holding a line
@@ -248,15 +269,44 @@ cf_warn(const char *fmt, ...)
 }
 
 void
+cf_usage_hint(void)
+{
+	fflush(stdout);
+	cf_progress_clear();
+	fprintf(stderr, "try '%s --help'\n", cf_progname);
+	drop_pending();
+	exit(CF_EXIT_USAGE);
+}
+
+void
 cf_usage_error(void (*usage)(FILE *), const char *fmt, ...)
 {
 	va_list ap;
 
+	(void)usage;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
-	usage(stderr);
-	exit(CF_EXIT_USAGE);
+	cf_usage_hint();
+}
+
+void
+cf_stdout_frames(void)
+{
+	if (!frames_to_tty && isatty(1))
+		cf_usage_error(NULL, "stdout is a terminal: frames are binary; redirect them "
+		               "(> FILE, | bin2csv), or -o - where there is -o to write them anyway");
+}
+
+const char *
+cf_empty_input(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return "empty input from a pipe: the stage before wrote nothing "
+		       "(if it failed, its own message says why)";
+	return "empty input";
 }
 
 void
@@ -347,6 +397,13 @@ cf_outfile_open(const char *path)
 	int fd, slot = -1;
 	sigset_t block, was;
 
+	if (strcmp(path, "-") == 0) {
+		/* Standard output, written as it is; frames may go to a terminal. */
+		frames_to_tty = 1;
+		o->fp = stdout;
+		o->path = cf_xstrdup("stdout");
+		return o;
+	}
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (!pending[i].tmp) {
 			slot = i;
@@ -401,6 +458,13 @@ cf_outfile_commit(cf_outfile *o)
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (o->tmp && pending[i].tmp == o->tmp)
 			slot = i;
+	if (o->fp == stdout) {          /* -o -: closed with stdout, at exit */
+		if (fflush(stdout) != 0 || ferror(stdout))
+			cf_write_failed("stdout");
+		free(o->path);
+		free(o);
+		return;
+	}
 	if (fflush(o->fp) != 0 || ferror(o->fp))
 		cf_die("%s: write error:", o->path);
 	if (slot >= 0)

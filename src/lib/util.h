@@ -12,11 +12,20 @@
 
 #define CF_VERSION "0.1.0"
 
-/* Exit codes shared by every program. */
+/*
+ * Exit codes shared by every program, one rule: 2 when the command line is
+ * wrong (an unknown flag, a missing or malformed value, a value out of its
+ * range, flags that exclude each other, frames asked to go to a terminal),
+ * found before any input is read; 1 when the input is bad or the work
+ * fails (including a flag that does not fit the input: -k 4 for a k = 8
+ * model).
+ */
 enum { CF_EXIT_OK = 0, CF_EXIT_FAIL = 1, CF_EXIT_USAGE = 2 };
 
 /*
- * Name used as the prefix of every message; set once from argv[0].
+ * Name used as the prefix of every message; set once from argv[0] (its
+ * last component; argv[0] itself is cut to it, so that getopt's own
+ * messages, "mf-fit: unrecognized option '--x'", carry the same prefix).
  * cf_setprog also catches SIGXFSZ (unless ignored): reaching the file size
  * limit (ulimit -f) prints "prog: FILE: file size limit exceeded", FILE the
  * output that reached it (an atomic output's name, or stdout), and exits 1.
@@ -61,7 +70,7 @@ typedef struct cf_outfile {
 	char *path;
 	char *tmp;
 } cf_outfile;
-cf_outfile *cf_outfile_open(const char *path);
+cf_outfile *cf_outfile_open(const char *path);     /* "-": stdout, as it is */
 void cf_outfile_commit(cf_outfile *o);     /* flush, fsync-free close, rename */
 
 /*
@@ -80,9 +89,32 @@ void cf_write_failed(const char *what) __attribute__((noreturn));
  */
 #define CF_STD_LONGOPTS {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}
 void cf_version(void) __attribute__((noreturn));
-/* Prints "prog: message" and the usage on stderr, exits 2. */
+/*
+ * A usage error: "prog: message" and one hint line, "try 'prog --help'",
+ * on stderr (not the whole help), exit 2.  usage is not printed (kept
+ * for the callers' sake: every program passes its own).
+ */
 void cf_usage_error(void (*usage)(FILE *), const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
+/* The hint line alone and exit 2: for getopt's '?', whose message getopt printed. */
+void cf_usage_hint(void) __attribute__((noreturn));
+
+/*
+ * Frames are binary: a program does not write them to a terminal (as
+ * gzip does not), but with -o - (cf_outfile_open("-")), which says so.
+ * cf_stdout_frames() is the check, a usage error when stdout is a
+ * terminal; the frame writer makes it for stdout, and a program that
+ * works long before it writes makes it first.
+ */
+void cf_stdout_frames(void);
+
+/*
+ * What to call an input that ended before its first byte: "empty input",
+ * or for a pipe "empty input from a pipe: the stage before wrote nothing
+ * (if it failed, its own message says why)", so that the
+ * message of a stage after a failed one points at the real error.
+ */
+const char *cf_empty_input(int fd);
 
 /*
  * The operands left after getopt_long, one rule for every program: at most

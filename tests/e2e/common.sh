@@ -13,7 +13,10 @@ for p in $PROGS; do
 	t_run "$p --version" 0 "$p --version"
 	t_true "$p --version names the program" "grep -q '^$p (cinefilter) [0-9]' out"
 	t_run "$p unknown flag" 2 "$p --no-such-flag < /dev/null"
-	t_true "$p unknown flag: usage on stderr" "grep -q '^usage: $p' err"
+	t_true "$p unknown flag: the error and one hint line, not the help" \
+		"test \$(wc -l < err) -eq 2 && grep -qx \"$p: unrecognized option '--no-such-flag'\" err && tail -n 1 err | grep -qx \"try '$p --help'\""
+	t_run "$p flag without its value, called by a path" 2 "'$BIN/$p' --help=x < /dev/null"
+	t_true "$p flag misuse: one prefix, the program's name" "test \$(wc -l < err) -eq 2 && head -n 1 err | grep -q '^$p: ' && ! grep -q '/' err"
 	t_true "$p unknown flag: nothing on stdout" "test ! -s out"
 done
 

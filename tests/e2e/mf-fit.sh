@@ -85,13 +85,17 @@ t_run "wrong table kind" 1 "mf-fit < movies.bin > o.bin"
 t_err_line "wrong table kind" mf-fit "expected a 'ratings' table, found 'movies'"
 t_run "empty input" 1 "mf-fit < empty.bin > o.bin"
 t_err_line "empty input" mf-fit "empty"
-for bad in "-k 0" "--reg -1" "--lr nan --algo sgd" "--epochs 0" "--alpha -2 --algo ials" "--reg-bias inf"; do
-	t_run "bad value: $bad" 1 "mf-fit $bad < train.bin > o.bin"
-	t_err_line "bad value: $bad" mf-fit "must"
+# A bad value is a usage error (exit 2, as split --ratio 1.5), found
+# before any input is read: stdin here is empty, which would be exit 1.
+for bad in "-k 0" "--reg -1" "--lr nan --algo sgd" "--epochs 0" "--alpha -2 --algo ials" "--reg-bias inf" "--seed -1" "--patience 2"; do
+	t_run "bad value: $bad" 2 "mf-fit $bad < /dev/null > o.bin"
+	t_true "bad value: $bad: the error and a hint" "test \$(wc -l < err) -eq 2 && head -n 1 err | grep -Eq '^mf-fit: .*(must|needs)' && grep -qx \"try 'mf-fit --help'\" err"
 done
+t_run "split and mf-fit agree on a bad value's status" 2 "split --ratio 1.5 --test t.bin < train.bin > o.bin"
+
 t_run "diverging sgd" 1 "mf-fit -q --algo sgd -k 8 --lr 1e4 --init-scale 1 --epochs 5 < train.bin > o.bin"
 t_err_line "diverging sgd" mf-fit "diverged"
-t_run "-o leaves no file on error" 1 "mf-fit -k 0 -o never.bin < train.bin"
+t_run "-o leaves no file on error" 1 "mf-fit -q -k 8 --algo sgd --lr 1e4 --init-scale 1 --epochs 5 -o never.bin < train.bin"
 t_true "no output file" "test ! -e never.bin"
 t_run "unknown algorithm" 2 "mf-fit --algo svd < train.bin"
 t_run "not a number" 2 "mf-fit --reg abc < train.bin"

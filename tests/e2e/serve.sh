@@ -22,7 +22,7 @@ t_true "--help: usage and every endpoint" \
 t_run "serve --version" 0 "serve --version"
 t_true "--version names the program" "grep -q '^serve (cinefilter) [0-9]' out"
 t_run "serve unknown flag" 2 "serve --no-such-flag"
-t_true "unknown flag: usage on stderr" "grep -q '^usage: serve' err"
+t_true "unknown flag: the error and a hint on stderr" "test \$(wc -l < err) -eq 2 && grep -qx \"try 'serve --help'\" err"
 t_run "serve without --models" 2 "serve"
 t_run "serve --port 70000" 2 "serve --models models --port 70000"
 t_run "serve: missing models dir" 1 "serve --models no-such-dir --port 0"

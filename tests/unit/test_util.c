@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check_util.h"
+#include "progress.h"
 #include "util.h"
 
 Suite *util_suite(void);
@@ -176,13 +177,13 @@ START_TEST(operands)
 	cf_no_operand(3, argv_one, usage_stub, NULL);                   /* none: no error */
 	ck_assert_int_eq(cf_test_in_child(do_two_operands, NULL, msg, sizeof msg), CF_EXIT_USAGE);
 	ck_assert_str_eq(msg, "prog: unexpected argument 'b': one input at most\n"
-	                      "usage: prog [FILE]\n");
+	                      "try 'prog --help'\n");
 	ck_assert_int_eq(cf_test_in_child(do_no_operand, NULL, msg, sizeof msg), CF_EXIT_USAGE);
-	ck_assert_str_eq(msg, "prog: unexpected argument 'a'\nusage: prog [FILE]\n");
+	ck_assert_str_eq(msg, "prog: unexpected argument 'a'\ntry 'prog --help'\n");
 	ck_assert_int_eq(cf_test_in_child(do_no_operand, "it reads stdin", msg, sizeof msg),
 	                 CF_EXIT_USAGE);
 	ck_assert_str_eq(msg, "prog: unexpected argument 'a': it reads stdin\n"
-	                      "usage: prog [FILE]\n");
+	                      "try 'prog --help'\n");
 	optind = saved;
 }
 END_TEST
@@ -198,7 +199,7 @@ START_TEST(messages)
 	ck_assert_int_eq(cf_test_in_child(do_die, "here", msg, sizeof msg), CF_EXIT_FAIL);
 	ck_assert_str_eq(msg, "prog: bad thing here\n");
 	ck_assert_int_eq(cf_test_in_child(do_usage_error2, NULL, msg, sizeof msg), CF_EXIT_USAGE);
-	ck_assert_str_eq(msg, "prog: unknown option -z\nusage: prog [FILE]\n");
+	ck_assert_str_eq(msg, "prog: unknown option -z\ntry 'prog --help'\n");
 }
 END_TEST
 
@@ -459,6 +460,72 @@ START_TEST(reader_gone_says_what_is_lost)
 }
 END_TEST
 
+/* Status-line counts: three significant figures, SI suffixes. */
+START_TEST(progress_human)
+{
+	static const struct {
+		double n;
+		const char *want;
+	} c[] = {{0, "0"}, {999, "999"}, {1000, "1.00k"}, {12500, "12.5k"}, {65536, "65.5k"},
+	         {999499, "999k"}, {12.5e6, "12.5M"}, {25e6, "25.0M"}, {1.234e9, "1.23G"},
+	         {5e12, "5.00T"}};
+	char b[32];
+
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		cf_progress_human(b, sizeof b, c[i].n);
+		ck_assert_str_eq(b, c[i].want);
+	}
+}
+END_TEST
+
+static void
+do_empty_pipe(void *arg)
+{
+	int fd[2];
+
+	(void)arg;
+	if (pipe(fd) != 0)
+		exit(3);
+	fputs(cf_empty_input(fd[0]), stderr);
+	fputc('|', stderr);
+	fputs(cf_empty_input(-1), stderr);
+	exit(0);
+}
+
+/* An empty pipe points back at the stage before; anything else is "empty input". */
+START_TEST(empty_input_names_the_pipe)
+{
+	char msg[512];
+
+	ck_assert_int_eq(cf_test_in_child(do_empty_pipe, NULL, msg, sizeof msg), 0);
+	ck_assert_str_eq(msg, "empty input from a pipe: the stage before wrote nothing "
+	                      "(if it failed, its own message says why)|empty input");
+}
+END_TEST
+
+static void
+do_dash_o(void *arg)
+{
+	(void)arg;
+	if (!freopen("/dev/null", "w", stdout))
+		exit(5);
+	cf_outfile *o = cf_outfile_open("-");
+	if (o->fp != stdout || strcmp(o->path, "stdout") != 0)
+		exit(3);
+	fputs("to stdout", o->fp);
+	cf_outfile_commit(o);
+	exit(access("-", F_OK) == 0 ? 4 : 0);   /* no file named "-" */
+}
+
+/* -o -: standard output as it is, no temp file, no file called "-". */
+START_TEST(outfile_dash_is_stdout)
+{
+	char msg[256];
+
+	ck_assert_int_eq(cf_test_in_child(do_dash_o, NULL, msg, sizeof msg), 0);
+}
+END_TEST
+
 Suite *
 util_suite(void)
 {
@@ -477,6 +544,9 @@ util_suite(void)
 	tcase_add_test(tc, ignored_signal_stays_ignored);
 	tcase_add_test(tc, file_size_limit_says_which_file);
 	tcase_add_test(tc, reader_gone_says_what_is_lost);
+	tcase_add_test(tc, progress_human);
+	tcase_add_test(tc, empty_input_names_the_pipe);
+	tcase_add_test(tc, outfile_dash_is_stdout);
 	suite_add_tcase(s, tc);
 	return s;
 }

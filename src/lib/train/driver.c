@@ -8,6 +8,7 @@
  */
 #include "fit.h"
 #include "par.h"
+#include "progress.h"
 #include "rng.h"
 #include "util.h"
 
@@ -153,6 +154,27 @@ check_params(struct fit *f)
 		return cf_fit_fail(f, "--patience does not apply to fm (it averages its samples)"),
 		       -1;
 	return 0;
+}
+
+int
+cf_mf_params_check(const cf_mf_params *p, char *err, size_t errlen)
+{
+	struct fit F;
+
+	memset(&F, 0, sizeof F);
+	F.p = *p;
+	F.err = err;
+	F.errlen = errlen;
+	if (err && errlen)
+		err[0] = 0;
+	if ((unsigned)p->algo >= CF_NALGOS) {
+		cf_fit_fail(&F, "unknown algorithm %d", (int)p->algo);
+		return -1;
+	}
+	F.info = cf_algo_get(p->algo);
+	if (F.info->k == 0)
+		F.p.k = 0;
+	return check_params(&F);
 }
 
 /* Checks the parameters and sets up f for n ratings; -1 (f->err set) if refused. */
@@ -492,7 +514,7 @@ progress_header(const struct fit *f)
 	const char *metric = f->explicit_ ? "rmse" : "loss";
 	const char *vmetric = f->explicit_ ? "valid_rmse" : "valid_ndcg10";
 
-	if (!f->p.quiet)
+	if (!f->p.quiet && !cf_progress_tty())   /* a terminal: the status line instead */
 		fprintf(stderr, "%6s %12s %12s%s %8s\n", "epoch",
 		        f->explicit_ ? "train_rmse" : "train_loss", f->vn ? vmetric : "",
 		        f->vn && !f->explicit_ ? "  valid_recall10" : "", "seconds");
@@ -501,10 +523,43 @@ progress_header(const struct fit *f)
 		        f->vn ? vmetric : "");
 }
 
+/* The sweeps a run makes: fm's burn-in ones, then one per kept sample. */
+static int
+sweeps_total(const struct fit *f)
+{
+	return f->p.epochs + (f->p.algo == CF_FM ? f->p.burn_in : 0);
+}
+
+/*
+ * On a terminal, before epoch ep: "epoch 3/15  4.9 s/epoch  ETA 59 s
+ * valid 0.8712", the figures of the epochs done (elapsed seconds in all),
+ * the last one's validation figure (else its training figure).
+ */
+static void
+progress_status(const struct fit *f, int ep, double elapsed, double tr, double v)
+{
+	char fig[64] = "";
+	int total = sweeps_total(f);
+
+	if (f->p.quiet || !cf_progress_tty())
+		return;
+	if (ep == 1) {
+		cf_progress(1, "epoch 1/%d  %s k=%d", total, f->info->name, f->k);
+		return;
+	}
+	double per = elapsed / (ep - 1);
+	if (f->vn)
+		snprintf(fig, sizeof fig, "  valid %s %.4f", f->explicit_ ? "rmse" : "ndcg@10", v);
+	else
+		snprintf(fig, sizeof fig, "  train %s %.4f", f->explicit_ ? "rmse" : "loss", tr);
+	cf_progress(1, "epoch %d/%d  %.3g s/epoch  ETA %.0f s%s", ep, total, per,
+	            per * (total - ep + 1), fig);
+}
+
 static void
 progress_row(const struct fit *f, int ep, double tr, double v, double vrecall, double secs)
 {
-	if (!f->p.quiet) {
+	if (!f->p.quiet && !cf_progress_tty()) {
 		fprintf(stderr, "%6d %12.6f", ep, tr);
 		if (f->vn)
 			fprintf(stderr, " %12.6f", v);
@@ -539,9 +594,10 @@ fit_loop(struct fit *f, struct run *r)
 	if (!f->finetune && op->setup && op->setup(f) < 0)
 		return -1;
 	progress_header(f);     /* after setup: what it refuses comes alone */
-	/* fm: burn-in sweeps, then one per kept sample (0 for the others) */
-	int total = f->p.epochs + (f->p.algo == CF_FM ? f->p.burn_in : 0);
+	int total = sweeps_total(f);
+	double start = cf_now();
 	for (ep = 1; ep <= total; ep++) {
+		progress_status(f, ep, cf_now() - start, r->last_train, r->last_v);
 		double t0 = cf_now(), tr = step(f, ep);
 		int live = !f->finetune && op->finite;
 		/* A sweep's own figure covers the touched rows: report them all. */
