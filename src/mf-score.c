@@ -552,8 +552,9 @@ do_similar(const struct opts *o, cf_scorer *sc, out *w)
 	uint32_t *is = cf_xmalloc(o->nids * sizeof *is);
 	cf_hit *hits = cf_xmalloc(o->top * sizeof *hits);
 
-	if (m->k == 0)
-		cf_die("--similar needs a model with factors; this '%s' model has none", m->algo);
+	if (m->k == 0 && sc->kind != CF_SCORE_ITEMNN)
+		cf_die("--similar needs a model with factors or item neighbours; this '%s' model "
+		       "has neither", m->algo);
 	for (size_t x = 0; x < o->nids; x++) {
 		is[x] = find_id(m->items, o->ids[x], strlen(o->ids[x]));
 		if (is[x] == CF_NOID)
@@ -614,12 +615,9 @@ do_foldin(const struct opts *o, cf_scorer *sc, out *w)
 	for (uint32_t u = 0; u < nusers; u++) {
 		size_t a = ptr[u], n = ptr[u + 1] - a;
 		const char *uid = cf_idmap_id(rs.users, u, &len);
-		memset(p, 0, (k ? (size_t)k : 1) * sizeof *p);
-		b = 0;
-		if (n > 0 && cf_score_foldin(sc, items + a, rat + a, n, p, &b) < 0)
+		if (cf_score_given(sc, items + a, rat + a, n, p, &b, row) < 0)
 			cf_die("fold-in of user '%.*s' failed: singular system (try a larger --reg)",
 			       (int)len, uid);
-		cf_score_vec(sc, p, b, row);
 		cf_score_exclude(row, items + a, n);
 		cf_score_exclude(row, ex, nex);
 		size_t nh = cf_score_topn(sc, row, o->top, hits);
@@ -667,8 +665,9 @@ main(int argc, char **argv)
 		sc->reg = o.reg;
 	if (o.has_reg_bias)
 		sc->reg_bias = o.reg_bias;
-	if (o.explain && (m->k == 0 || sc->kind == CF_SCORE_POP))
-		cf_die("--explain needs a model with factors; this '%s' model has none", m->algo);
+	if (o.explain && sc->kind != CF_SCORE_ITEMNN && (m->k == 0 || sc->kind == CF_SCORE_POP))
+		cf_die("--explain needs a model with factors or item neighbours; this '%s' model "
+		       "has neither", m->algo);
 	w.w = cf_writer_new(stdout, "stdout");
 	w.m = m;
 	switch (o.mode) {

@@ -26,6 +26,11 @@ static const cf_algo_info algos[CF_NALGOS] = {
 	                 0, 10, 0, 0, 0, 3, 0},
 	[CF_POPULAR] = {"popular", CF_FORM_POP, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
 	                0, 1, 0, 0, 0, 0, 0},
+	/* ease: reg is EASE's lambda; rp3b: alpha the walk's exponent. */
+	[CF_EASE] = {"ease", CF_FORM_ITEMNN, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
+	             0, 1, 0, 0, 250, 0, 0, 0, 200},
+	[CF_RP3B] = {"rp3b", CF_FORM_ITEMNN, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
+	             0, 1, 0, 0, 0, 0, 0.8, 0.3, 100},
 };
 
 const cf_algo_info *

@@ -22,6 +22,8 @@ typedef enum cf_algo {
 	CF_IALS,
 	CF_BASELINE,
 	CF_POPULAR,
+	CF_EASE,                /* item-neighbour models (CF_FORM_ITEMNN): */
+	CF_RP3B,
 	CF_NALGOS,
 } cf_algo;
 
@@ -30,6 +32,12 @@ typedef enum cf_form {
 	CF_FORM_BIASED,         /* mu + bu + bi + p.q: a predicted rating */
 	CF_FORM_DOT,            /* p.q: a ranking score (ials) */
 	CF_FORM_POP,            /* bi: the item's popularity */
+	/*
+	 * bi + sum over the user's history items j of w(j, i): item-neighbour
+	 * weights (ease, rp3b), a sparse item x item table in the model; the
+	 * history is the model's seen table, or a new person's given items.
+	 */
+	CF_FORM_ITEMNN,
 } cf_form;
 
 /*
@@ -58,6 +66,9 @@ typedef struct cf_algo_info {
 	/* defaults (README's table) */
 	int k, epochs;
 	double lr, lr_decay, reg, reg_bias, alpha;
+	/* item-neighbour models: popularity penalty (rp3b), weights kept per item */
+	double beta;
+	int keep;
 } cf_algo_info;
 
 /* The row of a (valid) algorithm. */
@@ -83,6 +94,8 @@ typedef struct cf_hparams {
 	uint64_t seed;
 	cf_regw reg_weight, reg_bias_weight;
 	int warm_start;
+	double beta;            /* rp3b */
+	int keep, max_items;    /* item-neighbour models */
 } cf_hparams;
 
 #endif

@@ -51,9 +51,12 @@ cf_model_free(cf_model *m)
 		free(m->seen_item);
 		free(m->seen_rating);
 		free(m->seen_ts);
+		free(m->nn_item);
+		free(m->nn_w);
 	}
 	free(m->seen_ptr);
-	for (int t = 0; t < 3; t++)
+	free(m->nn_ptr);
+	for (int t = 0; t < 4; t++)
 		cf_table_free(&m->tabs[t]);
 	cf_reader_close(m->src);
 	cf_idmap_free(m->users);
@@ -138,6 +141,42 @@ cf_model_seen(const cf_model *m, uint32_t u, uint32_t i)
 	return lo < m->seen_ptr[u + 1] && m->seen_item[lo] == i;
 }
 
+void
+cf_nn_add(const uint64_t *ptr, const uint32_t *idx, const float *w, const uint32_t *hist,
+          size_t n, uint32_t j0, uint32_t nj, float *c)
+{
+	uint64_t e1 = (uint64_t)j0 + nj;
+
+	for (size_t h = 0; h < n; h++) {
+		uint64_t lo = ptr[hist[h]], hi = ptr[hist[h] + 1], e = hi;
+		if (j0 > 0)
+			while (lo < hi) {       /* first neighbour >= j0 */
+				uint64_t mid = lo + (hi - lo) / 2;
+				if (idx[mid] < j0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		for (; lo < e && idx[lo] < e1; lo++)
+			c[idx[lo] - j0] += w[lo];
+	}
+}
+
+float
+cf_nn_weight(const cf_model *m, uint32_t j, uint32_t i)
+{
+	uint64_t lo = m->nn_ptr[j], hi = m->nn_ptr[j + 1];
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (m->nn_item[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nn_ptr[j + 1] && m->nn_item[lo] == i ? m->nn_w[lo] : 0.0f;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 static void
@@ -174,6 +213,34 @@ static int
 write_dict(cf_writer *w, const char *name, const cf_idmap *d)
 {
 	return cf_ratings_write_dict(w, name, d);
+}
+
+/* The item-neighbour weights (model.h): rows (item, neighbor, weight). */
+static int
+write_neighbors(cf_writer *w, const cf_model *m, uint32_t *icol)
+{
+	cf_schema *s = cf_schema_new("neighbors");
+	uint32_t j = 0;
+	int rc;
+
+	cf_schema_add(s, "item", CF_U32, 1);
+	cf_schema_add(s, "neighbor", CF_U32, 1);
+	cf_schema_add(s, "weight", CF_F32, 1);
+	rc = cf_write_table(w, s);
+	cf_schema_free(s);
+	for (uint64_t a = 0; rc == 0 && a < m->nnn; a += CF_BLOCK_ROWS) {
+		uint32_t n = (uint32_t)(m->nnn - a < CF_BLOCK_ROWS ? m->nnn - a : CF_BLOCK_ROWS);
+		for (uint32_t t = 0; t < n; t++) {
+			while (m->nn_ptr[j + 1] <= a + t)
+				j++;
+			icol[t] = j;
+		}
+		const void *cols[3] = {icol, m->nn_item + a, m->nn_w + a};
+		rc = cf_write_block(w, n, cols);
+	}
+	if (rc == 0)
+		rc = cf_write_end(w);
+	return rc;
 }
 
 int
@@ -231,9 +298,11 @@ cf_model_write(cf_writer *w, const cf_model *m)
 		                       m->seen_ts ? (const void *)(m->seen_ts + a) : NULL};
 		rc = cf_write_block(w, n, cols);
 	}
-	free(ucol);
 	if (rc == 0)
 		rc = cf_write_end(w);
+	if (rc == 0 && m->nn_ptr)
+		rc = write_neighbors(w, m, ucol);
+	free(ucol);
 	return rc;
 }
 
@@ -402,6 +471,11 @@ cf_model_parse_hparams(cf_model *m)
 		h->seed = seed;
 	hp_regw(s, "reg_weight", &h->reg_weight);
 	hp_regw(s, "reg_bias_weight", &h->reg_bias_weight);
+	h->beta = d->beta;
+	h->keep = d->keep;
+	hp_num(s, "beta", &h->beta);
+	hp_int(s, "keep", &h->keep);
+	hp_int(s, "max_items", &h->max_items);
 }
 
 /*
@@ -454,6 +528,56 @@ read_factors(cf_model *m, cf_reader *r, char *msg, size_t len)
 		else
 			m->bi = bias, m->Q = fac;
 	}
+	return 0;
+}
+
+/*
+ * An item-neighbour model's 'neighbors' table (after 'seen'): its columns,
+ * every index in range, sorted by (item, neighbor), weights finite.
+ */
+static int
+read_neighbors(cf_model *m, cf_reader *r, char *msg, size_t len)
+{
+	const cf_schema *s;
+
+	if (next_table(r, "neighbors", &s, msg, len) < 0)
+		return -1;
+	int ci = cf_schema_col(s, "item"), cn = cf_schema_col(s, "neighbor");
+	int cw = cf_schema_col(s, "weight");
+	if (ci < 0 || cn < 0 || cw < 0 || s->cols[ci].type != CF_U32 || s->cols[ci].width != 1 ||
+	    s->cols[cn].type != CF_U32 || s->cols[cn].width != 1 || s->cols[cw].type != CF_F32 ||
+	    s->cols[cw].width != 1) {
+		snprintf(msg, len, "'neighbors' must have item u32, neighbor u32, weight f32");
+		return -1;
+	}
+	if (cf_read_all(r, &m->tabs[3]) < 0) {
+		snprintf(msg, len, "%s", cf_reader_error(r));
+		return -1;
+	}
+	const uint32_t *it = m->tabs[3].col[ci];
+	m->nnn = m->tabs[3].nrows;
+	m->nn_item = m->tabs[3].col[cn];
+	m->nn_w = m->tabs[3].col[cw];
+	m->nn_ptr = cf_xcalloc((size_t)m->nitems + 1, sizeof *m->nn_ptr);
+	for (uint64_t j = 0; j < m->nnn; j++) {
+		if (it[j] >= m->nitems || m->nn_item[j] >= m->nitems) {
+			snprintf(msg, len, "'neighbors' row %" PRIu64 " is out of range", j);
+			return -1;
+		}
+		if (!isfinite(m->nn_w[j])) {
+			snprintf(msg, len, "'neighbors' row %" PRIu64 ": weight is %g: a model's "
+			         "numbers must be finite", j, (double)m->nn_w[j]);
+			return -1;
+		}
+		if (j && (it[j] < it[j - 1] || (it[j] == it[j - 1] && m->nn_item[j] <= m->nn_item[j - 1]))) {
+			snprintf(msg, len, "'neighbors' is not sorted by (item, neighbor) at row %"
+			         PRIu64, j);
+			return -1;
+		}
+		m->nn_ptr[it[j] + 1]++;
+	}
+	for (uint32_t i = 0; i < m->nitems; i++)
+		m->nn_ptr[i + 1] += m->nn_ptr[i];
 	return 0;
 }
 
@@ -572,8 +696,11 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	}
 	for (uint32_t u = 0; u < m->nusers; u++)
 		m->seen_ptr[u + 1] += m->seen_ptr[u];
+	if (m->hp.form == CF_FORM_ITEMNN && read_neighbors(m, r, msg, sizeof msg) < 0)
+		return bad(m, r, err, errlen, "%s", msg);
 	/* Nothing may follow: data after a model is no part of it, and is not dropped. */
-	if (cf_read_end(r, "the model's 'seen' table, where a model stream ends") != 0) {
+	if (cf_read_end(r, m->nn_ptr ? "the model's 'neighbors' table, where an item-neighbour "
+	                "model stream ends" : "the model's 'seen' table, where a model stream ends") != 0) {
 		/* The reader's message names the offset: passed on as it is. */
 		m->src = NULL;
 		cf_model_free(m);

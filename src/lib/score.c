@@ -70,7 +70,8 @@ cf_scorer_new(const cf_model *m)
 
 	s->m = m;
 	s->kind = m->hp.form == CF_FORM_DOT ? CF_SCORE_DOT :
-	          m->hp.form == CF_FORM_POP ? CF_SCORE_POP : CF_SCORE_BIASED;
+	          m->hp.form == CF_FORM_POP ? CF_SCORE_POP :
+	          m->hp.form == CF_FORM_ITEMNN && m->nn_ptr ? CF_SCORE_ITEMNN : CF_SCORE_BIASED;
 	s->ratings = s->kind == CF_SCORE_BIASED;
 	s->reg = m->hp.reg;
 	s->reg_bias = m->hp.reg_bias;
@@ -130,6 +131,14 @@ cf_score_pair(const cf_scorer *s, uint32_t u, uint32_t i)
 	switch (s->kind) {
 	case CF_SCORE_POP:
 		return i == CF_NOID ? 0 : m->bi[i];
+	case CF_SCORE_ITEMNN:
+		if (i == CF_NOID)
+			return 0;
+		x = m->bi[i];
+		if (u != CF_NOID)
+			cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, m->seen_item + m->seen_ptr[u],
+			          m->seen_ptr[u + 1] - m->seen_ptr[u], i, 1, &x);
+		return x;
 	case CF_SCORE_DOT:
 		if (u == CF_NOID || i == CF_NOID || m->k == 0)
 			return 0;
@@ -154,17 +163,39 @@ cf_score_pair(const cf_scorer *s, uint32_t u, uint32_t i)
 /* ------------------------------------------------------------ score tiles */
 
 /*
- * Scores nu users (factor rows P, nu x k; their biases bu, NULL for none)
- * against items [j0, j0 + nj): C[r * ldc + j].  The one place a ranking
- * score is computed.
+ * An item-neighbour model's tile: row r is bi plus user u0 + r's seen
+ * items times the weights (cf_nn_add, the rule score_given shares).
  */
 static void
-tile(const cf_scorer *s, const float *P, const float *bu, uint32_t nu, uint32_t j0,
-     uint32_t nj, float *C, size_t ldc)
+nn_tile(const cf_scorer *s, uint32_t u0, uint32_t nu, uint32_t j0, uint32_t nj, float *C,
+        size_t ldc)
+{
+	const cf_model *m = s->m;
+
+	for (uint32_t r = 0; r < nu; r++) {
+		uint64_t a = m->seen_ptr[u0 + r], b = m->seen_ptr[u0 + r + 1];
+		float *c = C + r * ldc;
+		memcpy(c, m->bi + j0, (size_t)nj * sizeof *c);
+		cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, m->seen_item + a, b - a, j0, nj, c);
+	}
+}
+
+/*
+ * Scores nu users (factor rows P, nu x k; their biases bu, NULL for none;
+ * item-neighbour models: the model's users u0 ..) against items
+ * [j0, j0 + nj): C[r * ldc + j].  The one place a ranking score is computed.
+ */
+static void
+tile(const cf_scorer *s, uint32_t u0, const float *P, const float *bu, uint32_t nu,
+     uint32_t j0, uint32_t nj, float *C, size_t ldc)
 {
 	const cf_model *m = s->m;
 	int k = m->k, dot = k > 0 && s->kind != CF_SCORE_POP;
 
+	if (s->kind == CF_SCORE_ITEMNN) {
+		nn_tile(s, u0, nu, j0, nj, C, ldc);
+		return;
+	}
 	/*
 	 * The biases go in first and the product is added to them (beta = 1):
 	 * one pass over the tile instead of OpenBLAS clearing it for beta = 0
@@ -219,7 +250,27 @@ mask_seen(const cf_model *m, uint32_t u, uint32_t j0, uint32_t nj, float *c)
 void
 cf_score_vec(const cf_scorer *s, const float *p, float b, float *out)
 {
-	tile(s, p, &b, 1, 0, s->m->nitems, out, s->m->nitems);
+	tile(s, CF_NOID, p, &b, 1, 0, s->m->nitems, out, s->m->nitems);
+}
+
+int
+cf_score_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t n,
+               float *p, float *b, float *out)
+{
+	const cf_model *m = s->m;
+
+	*b = 0;
+	if (s->kind == CF_SCORE_ITEMNN) {
+		/* Exact: the weights do not depend on who the user is. */
+		memcpy(out, m->bi, (size_t)m->nitems * sizeof *out);
+		cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, items, n, 0, m->nitems, out);
+		return 0;
+	}
+	memset(p, 0, (m->k ? (size_t)m->k : 1) * sizeof *p);
+	if (n > 0 && cf_score_foldin(s, items, r, n, p, b) < 0)
+		return -1;
+	cf_score_vec(s, p, *b, out);
+	return 0;
 }
 
 void
@@ -227,7 +278,7 @@ cf_score_user(const cf_scorer *s, uint32_t u, float *out)
 {
 	const cf_model *m = s->m;
 
-	tile(s, m->k > 0 ? m->P + (size_t)u * m->k : NULL, m->bu + u, 1, 0, m->nitems, out,
+	tile(s, u, m->k > 0 ? m->P + (size_t)u * m->k : NULL, m->bu + u, 1, 0, m->nitems, out,
 	     m->nitems);
 }
 
@@ -391,7 +442,7 @@ topn_work(void *ctx, size_t b, int slot, int tid)
 		J->cnt[slot][r] = 0;
 	for (uint32_t j0 = 0; j0 < m->nitems; j0 += J->T) {
 		uint32_t nj = m->nitems - j0 < J->T ? m->nitems - j0 : J->T;
-		tile(s, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, j0, nj,
+		tile(s, u0, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, j0, nj,
 		     C, nj);
 		for (uint32_t r = 0; r < nu; r++) {
 			float *c = C + (size_t)r * nj;
@@ -498,7 +549,7 @@ rows_work(void *ctx, size_t b, int slot, int tid)
 	(void)tid;
 	if (m->nitems == 0)
 		return;
-	tile(J->s, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, 0, m->nitems,
+	tile(J->s, u0, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, 0, m->nitems,
 	     C, m->nitems);
 	if (!J->include_seen)
 		for (uint32_t r = 0; r < nu; r++)
@@ -540,12 +591,28 @@ cf_score_all_rows(const cf_scorer *s, uint32_t block, int include_seen, int thre
 
 /* ---------------------------------------------------------------- similar */
 
+/* An item-neighbour model's nearest items: the item's largest weights. */
+static size_t
+nn_similar(const cf_scorer *s, uint32_t item, size_t n, cf_hit *out)
+{
+	const cf_model *m = s->m;
+	uint64_t a = m->nn_ptr[item], b = m->nn_ptr[item + 1];
+	heap hp = {out, 0, (uint32_t)(n < b - a ? n : b - a)};
+
+	for (uint64_t t = a; t < b; t++)
+		offer(s, &hp, m->nn_w[t], m->nn_item[t]);
+	heap_sort(s, &hp);
+	return hp.cnt;
+}
+
 size_t
 cf_score_similar(const cf_scorer *s, uint32_t item, size_t n, cf_hit *out)
 {
 	const cf_model *m = s->m;
 	uint32_t ni = m->nitems;
 
+	if (s->kind == CF_SCORE_ITEMNN)
+		return nn_similar(s, item, n, out);
 	if (m->k == 0 || ni < 2)
 		return 0;
 	float *c = cf_xmalloc((size_t)ni * sizeof *c);
@@ -628,12 +695,28 @@ chol_solve(const double *L, int k, double *x)
 	}
 }
 
+/* Item-neighbour models: a history item's contribution is its weight. */
+static cf_explainer *
+nn_explain_new(const cf_scorer *s, const uint32_t *items, size_t n)
+{
+	cf_explainer *e = cf_xcalloc(1, sizeof *e);
+
+	e->s = s;
+	e->n = n;
+	e->items = cf_xmalloc((n ? n : 1) * sizeof *e->items);
+	memcpy(e->items, items, n * sizeof *items);
+	e->all = cf_xmalloc((n ? n : 1) * sizeof *e->all);
+	return e;
+}
+
 cf_explainer *
 cf_explain_new(cf_scorer *s, const uint32_t *items, const float *r, size_t n, float bu)
 {
 	const cf_model *m = s->m;
 	int k = m->k;
 
+	if (s->kind == CF_SCORE_ITEMNN)
+		return nn_explain_new(s, items, n);
 	if (k == 0 || s->kind == CF_SCORE_POP)
 		return NULL;
 	cf_explainer *e = cf_xcalloc(1, sizeof *e);
@@ -689,6 +772,12 @@ cf_explain_all(cf_explainer *e, uint32_t item, double *out)
 {
 	const cf_model *m = e->s->m;
 	int k = e->k;
+
+	if (e->s->kind == CF_SCORE_ITEMNN) {
+		for (size_t j = 0; j < e->n; j++)
+			out[j] = cf_nn_weight(m, e->items[j], item);
+		return;
+	}
 	const float *qi = m->Q + (size_t)item * k;
 
 	for (int f = 0; f < k; f++)

@@ -21,6 +21,8 @@ static const cf_fit_ops *const ops[CF_NALGOS] = {
 	[CF_IALS] = &cf_fit_ials,
 	[CF_BASELINE] = &cf_fit_baseline,
 	[CF_POPULAR] = &cf_fit_popular,
+	[CF_EASE] = &cf_fit_ease,
+	[CF_RP3B] = &cf_fit_rp3b,
 };
 
 /* ------------------------------------------------------------ parameters */
@@ -42,6 +44,8 @@ cf_mf_defaults(cf_algo algo)
 	p.reg = d->reg;
 	p.reg_bias = d->reg_bias;
 	p.alpha = d->alpha;
+	p.beta = d->beta;
+	p.keep = d->keep;
 	return p;
 }
 
@@ -64,6 +68,9 @@ cf_mf_params_of(const cf_model *m, cf_mf_params *p)
 	p->alpha = h->alpha;
 	p->init_scale = h->init_scale;
 	p->seed = h->seed;
+	p->beta = h->beta;
+	p->keep = h->keep;
+	p->max_items = h->max_items;
 	return 0;
 }
 
@@ -114,7 +121,8 @@ check_params(struct fit *f)
 		const char *name;
 		double v;
 	} h[] = {{"lr", p->lr}, {"lr-decay", p->lr_decay}, {"reg", p->reg},
-	         {"reg-bias", p->reg_bias}, {"alpha", p->alpha}, {"init-scale", p->init_scale}};
+	         {"reg-bias", p->reg_bias}, {"alpha", p->alpha}, {"init-scale", p->init_scale},
+	         {"beta", p->beta}};
 
 	if ((unsigned)p->algo >= CF_NALGOS)
 		return cf_fit_fail(f, "unknown algorithm %d", (int)p->algo), -1;
@@ -134,6 +142,9 @@ check_params(struct fit *f)
 		return cf_fit_fail(f, "--patience must be >= 0, not %d", p->patience), -1;
 	if (p->threads < 0)
 		return cf_fit_fail(f, "--threads must be >= 0, not %d", p->threads), -1;
+	if (f->info->form == CF_FORM_ITEMNN && (p->keep < 1 || p->max_items < 0))
+		return cf_fit_fail(f, "--keep must be >= 1 and --max-items >= 0, not %d and %d",
+		                   p->keep, p->max_items), -1;
 	return 0;
 }
 
@@ -171,6 +182,14 @@ fit_init(struct fit *f, const cf_mf_params *p, size_t n, const cf_model *init, c
 		if (init->hp.algo != (int)p->algo) {
 			cf_fit_fail(f, "the --init model is a '%s' model: fine-tuning keeps its "
 			            "algorithm, not %s", init->algo, f->info->name);
+			return -1;
+		}
+		if (f->info->form == CF_FORM_ITEMNN) {
+			/* Closed-form weights have no per-user parameters to refit: a new
+			 * person is scored from their history as it is (--fold-in). */
+			cf_fit_fail(f, "a '%s' model is not fine-tuned: fit it anew on all the "
+			            "ratings (new users need no refit: mf-score --fold-in)",
+			            init->algo);
 			return -1;
 		}
 		if (init->k != f->k) {
@@ -394,6 +413,7 @@ fit_free(struct fit *f)
 	cf_csr_free(&f->byu);
 	cf_csr_free(&f->byi);
 	cf_csr_free(&f->vbyu);
+	cf_csr_free(&f->nn);
 	free(f->ts.a);
 	free(f->bu);
 	free(f->bi);
@@ -636,6 +656,13 @@ fit_model(struct fit *f, struct run *r, const cf_ratings *train, cf_idmap *users
 	f->P = f->Q = NULL;
 	m->users = users;
 	m->items = items;
+	if (f->nn.ptr) {        /* item-neighbour weights: the model takes them */
+		m->nn_ptr = f->nn.ptr;
+		m->nn_item = f->nn.idx;
+		m->nn_w = f->nn.val;
+		m->nnn = f->nn.ptr[f->ni];
+		memset(&f->nn, 0, sizeof f->nn);
+	}
 	cf_fit_build_seen(m, f);
 	model_attrs(m, f, r, final_rmse, final_recall);
 	cf_model_parse_hparams(m);
