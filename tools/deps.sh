@@ -8,7 +8,7 @@ set -eu
 # openssh-server, openssh-client, rsync: tune's trials on a second host (an
 # sshd on 127.0.0.1 that the tests start).
 PKGS="make gcc clang pkg-config zlib1g-dev check libopenblas-dev libjansson-dev
-      parallel python3 time bc gnuplot-nox libmicrohttpd-dev curl procps chromium wrk
+      parallel python3 python3-numpy time bc gnuplot-nox libmicrohttpd-dev curl procps chromium wrk
       openssh-server openssh-client rsync"
 missing=
 for p in $PKGS; do

@@ -44,6 +44,14 @@ typedef int32_t vi4 __attribute__((vector_size(16)));
 
 /* ------------------------------------------------------------- the scorer */
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 struct idkey {
 	const char *p;
 	size_t len;
@@ -261,9 +269,22 @@ cf_score_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t
 
 	*b = 0;
 	if (s->kind == CF_SCORE_ITEMNN) {
-		/* Exact: the weights do not depend on who the user is. */
+		/*
+		 * Exact: the weights do not depend on who the user is.  The
+		 * history in item order, each item once (X is binary), as the
+		 * model's own users' seen items are: a training user given as a
+		 * new person gets the same bits.
+		 */
+		uint32_t *h = cf_xmalloc((n ? n : 1) * sizeof *h);
+		size_t nh = 0;
+		memcpy(h, items, n * sizeof *h);
+		qsort(h, n, sizeof *h, cmp_u32);
+		for (size_t j = 0; j < n; j++)
+			if (nh == 0 || h[nh - 1] != h[j])
+				h[nh++] = h[j];
 		memcpy(out, m->bi, (size_t)m->nitems * sizeof *out);
-		cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, items, n, 0, m->nitems, out);
+		cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, h, nh, 0, m->nitems, out);
+		free(h);
 		return 0;
 	}
 	memset(p, 0, (m->k ? (size_t)m->k : 1) * sizeof *p);
