@@ -38,6 +38,10 @@ typedef enum cf_form {
 	 * history is the model's seen table, or a new person's given items.
 	 */
 	CF_FORM_ITEMNN,
+	/* sum over parts p of w_p z_p(u, i), each part's scores z-scored per
+	 * user (blend.h): a model of algo "blend", made by the blend program,
+	 * not by training (so no row of the algorithms' table) */
+	CF_FORM_BLEND,
 } cf_form;
 
 /*

@@ -21,6 +21,10 @@
  *                neighbor u32, weight f32, sorted by (item, neighbor):
  *                w(item -> neighbor), what having item in a history adds
  *                to neighbor's score
+ * A blend (algo "blend", blend.h) is the model table (n_parts, weights)
+ * followed by each part's whole stream; the parts share one set of users
+ * and items (the same ids in the same order), and the blend's users,
+ * items and seen table are its first part's.
  * A model read from an mmapped file points into the map: loading copies
  * nothing but the dictionaries' hash tables.
  */
@@ -67,6 +71,11 @@ typedef struct cf_model {
 	float *nn_w;
 	uint64_t nnn;
 
+	/* A blend: its parts (whole models) and weights; NULL otherwise. */
+	struct cf_model **parts;
+	double *blend_w;
+	int nparts;
+
 	cf_table tabs[4];       /* user_factors, item_factors, seen, neighbors */
 	cf_reader *src;         /* kept open while tabs point into its map */
 } cf_model;
@@ -86,6 +95,13 @@ void cf_model_set_dicts(cf_model *m, const cf_idmap *users, const cf_idmap *item
  * cf_model_read calls it; training calls it on the model it makes.
  */
 void cf_model_parse_hparams(cf_model *m);
+
+/*
+ * A blend of np parts (taken over: freed with the blend, or by this call
+ * on failure) with weights w: NULL with a message if they do not share
+ * their users and items, or a part is itself a blend.
+ */
+cf_model *cf_model_blend(cf_model **parts, const double *w, int np, char *err, size_t errlen);
 
 /* Writes the model stream. Returns 0, or -1 if w does not die on errors. */
 int cf_model_write(cf_writer *w, const cf_model *m);

@@ -14,6 +14,7 @@
  * streams and never depends on scheduling.
  */
 #include "score.h"
+#include "blend.h"
 #include "par.h"
 #include "solve.h"
 #include "util.h"
@@ -86,6 +87,17 @@ cf_scorer_new(const cf_model *m)
 	s->alpha = m->hp.alpha;
 	s->block_users = BLOCK_USERS;
 	s->tile_items = TILE_ITEMS;
+	if (m->parts) {
+		/* A blend standardizes each user's whole row: one tile spans every
+		 * item, and blocks are small to bound it (64 x items floats). */
+		s->kind = CF_SCORE_BLEND;
+		s->ratings = 0;
+		s->block_users = 64;
+		s->tile_items = ni ? ni : 1;
+		s->parts = cf_xmalloc((size_t)m->nparts * sizeof *s->parts);
+		for (int p = 0; p < m->nparts; p++)
+			s->parts[p] = cf_scorer_new(m->parts[p]);
+	}
 
 	/* Ties go by raw id: rank the items' ids once. */
 	s->idrank = cf_xmalloc((size_t)ni * sizeof *s->idrank);
@@ -122,6 +134,9 @@ cf_scorer_free(cf_scorer *s)
 {
 	if (!s)
 		return;
+	for (int p = 0; s->parts && p < s->m->nparts; p++)
+		cf_scorer_free(s->parts[p]);
+	free(s->parts);
 	free(s->idrank);
 	free(s->qnorm);
 	free(s->gram);
@@ -139,6 +154,15 @@ cf_score_pair(const cf_scorer *s, uint32_t u, uint32_t i)
 	switch (s->kind) {
 	case CF_SCORE_POP:
 		return i == CF_NOID ? 0 : m->bi[i];
+	case CF_SCORE_BLEND: {
+		if (u == CF_NOID || i == CF_NOID)
+			return 0;
+		float *row = cf_xmalloc(((size_t)m->nitems + 1) * sizeof *row);
+		cf_score_user(s, u, row);
+		x = row[i];
+		free(row);
+		return x;
+	}
 	case CF_SCORE_ITEMNN:
 		if (i == CF_NOID)
 			return 0;
@@ -189,6 +213,42 @@ nn_tile(const cf_scorer *s, uint32_t u0, uint32_t nu, uint32_t j0, uint32_t nj, 
 }
 
 /*
+ * A blend's rows for users u0 .. u0 + nu (tiles span every item): each
+ * part's row of the user, z-scored over the items the user has not seen,
+ * mixed by the weights (blend.h: the one rule, shared with score_given).
+ */
+static void
+blend_tile(const cf_scorer *s, uint32_t u0, uint32_t nu, float *C, size_t ldc)
+{
+	const cf_model *m = s->m;
+	int np = m->nparts;
+	size_t ni = m->nitems;
+	float *buf = cf_xmalloc(((size_t)2 * np * ni + 1) * sizeof *buf);
+	unsigned char *skip = cf_xcalloc(ni + 1, 1);
+	float *rows[CF_BLEND_MAX_PARTS], *z[CF_BLEND_MAX_PARTS];
+
+	for (int p = 0; p < np; p++) {
+		rows[p] = buf + (size_t)2 * p * ni;
+		z[p] = rows[p] + ni;
+	}
+	for (uint32_t r = 0; r < nu; r++) {
+		uint32_t u = u0 + r;
+		for (uint64_t t = m->seen_ptr[u]; t < m->seen_ptr[u + 1]; t++)
+			skip[m->seen_item[t]] = 1;
+		for (int p = 0; p < np; p++) {
+			cf_score_user(s->parts[p], u, rows[p]);
+			cf_blend_z(rows[p], (uint32_t)ni, skip, z[p]);
+		}
+		cf_blend_mix((const float *const *)z, (const float *const *)rows, m->blend_w, np,
+		             (uint32_t)ni, C + r * ldc);
+		for (uint64_t t = m->seen_ptr[u]; t < m->seen_ptr[u + 1]; t++)
+			skip[m->seen_item[t]] = 0;
+	}
+	free(skip);
+	free(buf);
+}
+
+/*
  * Scores nu users (factor rows P, nu x k; their biases bu, NULL for none;
  * item-neighbour models: the model's users u0 ..) against items
  * [j0, j0 + nj): C[r * ldc + j].  The one place a ranking score is computed.
@@ -202,6 +262,10 @@ tile(const cf_scorer *s, uint32_t u0, const float *P, const float *bu, uint32_t 
 
 	if (s->kind == CF_SCORE_ITEMNN) {
 		nn_tile(s, u0, nu, j0, nj, C, ldc);
+		return;
+	}
+	if (s->kind == CF_SCORE_BLEND) {        /* j0 = 0, nj = nitems (cf_scorer_new) */
+		blend_tile(s, u0, nu, C, ldc);
 		return;
 	}
 	/*
@@ -261,6 +325,36 @@ cf_score_vec(const cf_scorer *s, const float *p, float b, float *out)
 	tile(s, CF_NOID, p, &b, 1, 0, s->m->nitems, out, s->m->nitems);
 }
 
+/* A blend's new person: each part's fold-in, z-scored over the items not given. */
+static int
+blend_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t n, float *out)
+{
+	const cf_model *m = s->m;
+	int np = m->nparts, rc = 0;
+	size_t ni = m->nitems, kmax = 1;
+	float *rows[CF_BLEND_MAX_PARTS], *z[CF_BLEND_MAX_PARTS], b;
+
+	for (int p = 0; p < np; p++)
+		kmax = (size_t)m->parts[p]->k > kmax ? (size_t)m->parts[p]->k : kmax;
+	float *buf = cf_xmalloc(((size_t)2 * np * ni + kmax + 1) * sizeof *buf);
+	float *pv = buf + (size_t)2 * np * ni;
+	unsigned char *skip = cf_xcalloc(ni + 1, 1);
+	for (size_t j = 0; j < n; j++)
+		skip[items[j]] = 1;
+	for (int p = 0; p < np && rc == 0; p++) {
+		rows[p] = buf + (size_t)2 * p * ni;
+		z[p] = rows[p] + ni;
+		rc = cf_score_given(s->parts[p], items, r, n, pv, &b, rows[p]);
+		cf_blend_z(rows[p], (uint32_t)ni, skip, z[p]);
+	}
+	if (rc == 0)
+		cf_blend_mix((const float *const *)z, (const float *const *)rows, m->blend_w, np,
+		             (uint32_t)ni, out);
+	free(skip);
+	free(buf);
+	return rc;
+}
+
 int
 cf_score_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t n,
                float *p, float *b, float *out)
@@ -287,6 +381,8 @@ cf_score_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t
 		free(h);
 		return 0;
 	}
+	if (s->kind == CF_SCORE_BLEND)
+		return blend_given(s, items, r, n, out);
 	memset(p, 0, (m->k ? (size_t)m->k : 1) * sizeof *p);
 	if (n > 0 && cf_score_foldin(s, items, r, n, p, b) < 0)
 		return -1;

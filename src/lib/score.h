@@ -8,6 +8,10 @@
  * The score depends on the model's algo attribute:
  *   ials                       p.q            (no biases, mu = 0)
  *   popular                    bi             (the item's popularity)
+ *   blend                      sum over its parts p of w_p z_p, z_p part
+ *                              p's scores of the user standardized over
+ *                              the user's unseen items (blend.h); a pair
+ *                              costs a whole row of every part
  *   ease, rp3b                 bi + sum over the user's seen items j of
  *                              w(j, i)  (item-neighbour weights; bi is 0,
  *                              or -FLT_MAX outside ease's --max-items)
@@ -42,6 +46,7 @@ typedef enum cf_score_kind {
 	CF_SCORE_DOT,           /* p.q (ials) */
 	CF_SCORE_POP,           /* bi (popular) */
 	CF_SCORE_ITEMNN,        /* bi + sum over the history j of w(j, i) (ease, rp3b) */
+	CF_SCORE_BLEND,         /* sum of w_p x part p's scores z-scored per user (blend.h) */
 } cf_score_kind;
 
 typedef struct cf_hit {
@@ -65,6 +70,7 @@ typedef struct cf_scorer {
 	double *gram;           /* Q^T Q (k x k), built on first need (ials) */
 	uint32_t block_users;   /* users per block of the all-users paths */
 	uint32_t tile_items;    /* items per sgemm tile within a block */
+	struct cf_scorer **parts;       /* a blend's parts' scorers, else NULL */
 } cf_scorer;
 
 /* Also sets OpenBLAS to one thread: scoring parallelizes over users itself. */
