@@ -21,6 +21,7 @@ Suite *typeguess_suite(void);
 Suite *metajson_suite(void);
 Suite *search_suite(void);
 Suite *utf8_suite(void);
+Suite *blend_suite(void);
 
 int
 main(void)
@@ -43,6 +44,7 @@ main(void)
 	srunner_add_suite(sr, metajson_suite());
 	srunner_add_suite(sr, search_suite());
 	srunner_add_suite(sr, utf8_suite());
+	srunner_add_suite(sr, blend_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
