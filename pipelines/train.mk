@@ -9,7 +9,7 @@
 # recommendations (see recommend.mk).
 
 ALGO     ?= als
-ALGOS    ?= als sgd ials baseline popular
+ALGOS    ?= als sgd ials baseline popular ease rp3b blend
 RANK     ?=
 EPOCHS   ?=
 REG      ?=
