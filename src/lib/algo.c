@@ -17,15 +17,15 @@
  */
 static const cf_algo_info algos[CF_NALGOS] = {
 	[CF_SGD] = {"sgd", CF_FORM_BIASED, 0, 1, CF_REGW_COUNT, CF_REGW_NONE,
-	            64, 60, 0.02, 0.02, 0.1, 3, 0},
+	            64, 60, 0.02, 0.02, 0.1, 3, 0, 0, 0},
 	[CF_ALS] = {"als", CF_FORM_BIASED, 0, 1, CF_REGW_SQRT, CF_REGW_NONE,
-	            64, 15, 0, 0, 1.2, 2, 0},
+	            64, 15, 0, 0, 1.2, 2, 0, 0, 0},
 	[CF_IALS] = {"ials", CF_FORM_DOT, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
-	             128, 10, 0, 0, 20, 0, 0.4},
+	             128, 10, 0, 0, 20, 0, 0.4, 0, 0},
 	[CF_BASELINE] = {"baseline", CF_FORM_BIASED, 0, 1, CF_REGW_NONE, CF_REGW_NONE,
-	                 0, 10, 0, 0, 0, 3, 0},
+	                 0, 10, 0, 0, 0, 3, 0, 0, 0},
 	[CF_POPULAR] = {"popular", CF_FORM_POP, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
-	                0, 1, 0, 0, 0, 0, 0},
+	                0, 1, 0, 0, 0, 0, 0, 0, 0},
 	/*
 	 * ease: reg is EASE's lambda; rp3b: alpha the walk's exponent.  Chosen
 	 * on the validation split cut from the seed-42 train set (README):

@@ -15,10 +15,12 @@
 int
 cf_nn_rows_init(struct fit *f, struct nn_rows *R)
 {
-	size_t cells = (size_t)f->ni * (size_t)f->p.keep;
+	/* An item has at most ni - 1 neighbours: a larger --keep costs nothing. */
+	int keep = (uint32_t)f->p.keep < f->ni ? f->p.keep : (int)(f->ni ? f->ni : 1);
+	size_t cells = (size_t)f->ni * (size_t)keep;
 
 	R->ni = f->ni;
-	R->keep = f->p.keep;
+	R->keep = keep;
 	R->idx = malloc((cells ? cells : 1) * sizeof *R->idx);
 	R->w = malloc((cells ? cells : 1) * sizeof *R->w);
 	R->cnt = calloc((size_t)f->ni + 1, sizeof *R->cnt);

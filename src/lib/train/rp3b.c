@@ -85,9 +85,9 @@ rp3b_epoch(struct fit *f, int ep)
 	J.key = cf_xcalloc((size_t)f->threads, sizeof *J.key);
 	for (int t = 0; t < f->threads; t++) {
 		J.row[t] = cf_xmalloc(((size_t)f->ni + 1) * sizeof **J.row);
-		J.hw[t] = cf_xmalloc((size_t)f->p.keep * sizeof **J.hw);
-		J.hi[t] = cf_xmalloc((size_t)f->p.keep * sizeof **J.hi);
-		J.key[t] = cf_xmalloc((size_t)f->p.keep * sizeof **J.key);
+		J.hw[t] = cf_xmalloc((size_t)R.keep * sizeof **J.hw);
+		J.hi[t] = cf_xmalloc((size_t)R.keep * sizeof **J.hi);
+		J.key[t] = cf_xmalloc((size_t)R.keep * sizeof **J.key);
 	}
 	cf_par_for(f->threads, f->ni, 16, rp3b_rows, &J);
 	for (int t = 0; t < f->threads; t++) {
