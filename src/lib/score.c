@@ -717,7 +717,8 @@ nn_similar(const cf_scorer *s, uint32_t item, size_t n, cf_hit *out)
 	heap hp = {out, 0, (uint32_t)(n < b - a ? n : b - a)};
 
 	for (uint64_t t = a; t < b; t++)
-		offer(s, &hp, m->nn_w[t], m->nn_item[t]);
+		if (m->nn_item[t] != item)      /* a crafted model may list it */
+			offer(s, &hp, m->nn_w[t], m->nn_item[t]);
 	heap_sort(s, &hp);
 	return hp.cnt;
 }
