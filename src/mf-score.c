@@ -104,7 +104,9 @@ usage(FILE *fp)
 	    "item's largest weights; --explain gives each history item's weight, which\n"
 	    "sum to the score); a blend (the blend program) sum_p w_p z_p over its parts\n"
 	    "p, z_p the part's scores standardized over the user's unseen items (no\n"
-	    "--explain or --similar; a --pairs row costs a whole row of each part).\n"
+	    "--similar; a --pairs row costs a whole row of each part; --explain for\n"
+	    "blends of ials, ease and rp3b: sum_p w_p / sd_p times part p's, which sum\n"
+	    "to the score plus a constant of the user, sum_p w_p mean_p / sd_p).\n"
 	    "Only --pairs clips (and only rating predictions); a ranking is by score,\n"
 	    "ties by raw item id in byte order.\n"
 	    "\n"
@@ -673,9 +675,9 @@ main(int argc, char **argv)
 		sc->reg = o.reg;
 	if (o.has_reg_bias)
 		sc->reg_bias = o.reg_bias;
-	if (o.explain && sc->kind != CF_SCORE_ITEMNN && (m->k == 0 || sc->kind == CF_SCORE_POP))
-		cf_die("--explain needs a model with factors or item neighbours; this '%s' model "
-		       "has neither", m->algo);
+	if (o.explain && !cf_score_explains(sc))
+		cf_die("--explain needs a model with factors or item neighbours (a blend: of ials, "
+		       "ease and rp3b models only); this '%s' model is not one", m->algo);
 	w.w = cf_writer_new(stdout, "stdout");
 	w.m = m;
 	switch (o.mode) {

@@ -19,7 +19,8 @@ ranked(float x)
 }
 
 void
-cf_blend_z(const float *row, uint32_t n, const unsigned char *skip, float *z)
+cf_blend_stats(const float *row, uint32_t n, const unsigned char *skip, double *mean,
+               double *sd)
 {
 	double s = 0, ss = 0;
 	size_t c = 0;
@@ -29,11 +30,19 @@ cf_blend_z(const float *row, uint32_t n, const unsigned char *skip, float *z)
 			s += row[i];
 			c++;
 		}
-	double mean = c ? s / c : 0;
+	*mean = c ? s / c : 0;
 	for (uint32_t i = 0; i < n; i++)
 		if (!(skip && skip[i]) && ranked(row[i]))
-			ss += (row[i] - mean) * (row[i] - mean);
-	double sd = c > 1 ? sqrt(ss / c) : 0;
+			ss += (row[i] - *mean) * (row[i] - *mean);
+	*sd = c > 1 ? sqrt(ss / c) : 0;
+}
+
+void
+cf_blend_z(const float *row, uint32_t n, const unsigned char *skip, float *z)
+{
+	double mean, sd;
+
+	cf_blend_stats(row, n, skip, &mean, &sd);
 	for (uint32_t i = 0; i < n; i++)
 		z[i] = sd > 0 && !(skip && skip[i]) && ranked(row[i]) ? (float)((row[i] - mean) / sd)
 		                                                      : 0.0f;

@@ -25,6 +25,9 @@
  * index order.
  */
 void cf_blend_z(const float *row, uint32_t n, const unsigned char *skip, float *z);
+/* The mean and (population) standard deviation cf_blend_z uses. */
+void cf_blend_stats(const float *row, uint32_t n, const unsigned char *skip, double *mean,
+                    double *sd);
 
 /*
  * out[i] = sum over parts p of w[p] z[p][i], in part order; an item that

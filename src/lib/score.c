@@ -771,6 +771,10 @@ struct cf_explainer {
 	double *e;              /* e_j, n */
 	double *v;              /* scratch: k */
 	double *all;            /* scratch: n */
+	/* a blend: its parts' explainers, w_p / sd_p, a scratch row of n */
+	struct cf_explainer *parts[CF_BLEND_MAX_PARTS];
+	double scale[CF_BLEND_MAX_PARTS];
+	double *tmp;
 };
 
 /* In-place Cholesky of the k x k matrix A (lower); -1 if not positive definite. */
@@ -827,6 +831,61 @@ nn_explain_new(const cf_scorer *s, const uint32_t *items, size_t n)
 	return e;
 }
 
+int
+cf_score_explains(const cf_scorer *s)
+{
+	if (s->kind == CF_SCORE_BLEND) {
+		for (int p = 0; p < s->m->nparts; p++)
+			if (s->parts[p]->kind != CF_SCORE_DOT && s->parts[p]->kind != CF_SCORE_ITEMNN)
+				return 0;
+		return 1;
+	}
+	return s->kind == CF_SCORE_ITEMNN || (s->m->k > 0 && s->kind != CF_SCORE_POP);
+}
+
+/*
+ * A blend's history: each part's explainer, and the user's w_p / sd_p from
+ * the part's scores of the history as a new person's (exact for ease and
+ * rp3b; for ials the user step training ended with).
+ */
+static cf_explainer *
+blend_explain_new(cf_scorer *s, const uint32_t *items, const float *r, size_t n)
+{
+	const cf_model *m = s->m;
+	size_t ni = m->nitems, kmax = 1;
+	float b;
+
+	if (!cf_score_explains(s))
+		return NULL;
+	cf_explainer *e = cf_xcalloc(1, sizeof *e);
+	e->s = s;
+	e->n = n;
+	e->items = cf_xmalloc((n ? n : 1) * sizeof *e->items);
+	memcpy(e->items, items, n * sizeof *items);
+	e->all = cf_xmalloc((n ? n : 1) * sizeof *e->all);
+	e->tmp = cf_xmalloc((n ? n : 1) * sizeof *e->tmp);
+	for (int p = 0; p < m->nparts; p++)
+		kmax = (size_t)m->parts[p]->k > kmax ? (size_t)m->parts[p]->k : kmax;
+	float *row = cf_xmalloc((ni + kmax + 1) * sizeof *row), *pv = row + ni;
+	unsigned char *skip = cf_xcalloc(ni + 1, 1);
+	for (size_t j = 0; j < n; j++)
+		skip[items[j]] = 1;
+	for (int p = 0; p < m->nparts && e; p++) {
+		double mean, sd;
+		e->parts[p] = cf_explain_new(s->parts[p], items, r, n, 0);
+		if (!e->parts[p] || cf_score_given(s->parts[p], items, r, n, pv, &b, row) < 0) {
+			cf_explain_free(e);
+			e = NULL;
+			break;
+		}
+		cf_blend_stats(row, (uint32_t)ni, skip, &mean, &sd);
+		e->scale[p] = sd > 0 ? m->blend_w[p] / sd : 0;
+	}
+	free(skip);
+	free(row);
+	return e;
+}
+
 cf_explainer *
 cf_explain_new(cf_scorer *s, const uint32_t *items, const float *r, size_t n, float bu)
 {
@@ -835,6 +894,8 @@ cf_explain_new(cf_scorer *s, const uint32_t *items, const float *r, size_t n, fl
 
 	if (s->kind == CF_SCORE_ITEMNN)
 		return nn_explain_new(s, items, n);
+	if (s->kind == CF_SCORE_BLEND)
+		return blend_explain_new(s, items, r, n);
 	if (k == 0 || s->kind == CF_SCORE_POP)
 		return NULL;
 	cf_explainer *e = cf_xcalloc(1, sizeof *e);
@@ -896,6 +957,16 @@ cf_explain_all(cf_explainer *e, uint32_t item, double *out)
 			out[j] = cf_nn_weight(m, e->items[j], item);
 		return;
 	}
+	if (e->s->kind == CF_SCORE_BLEND) {     /* sum_p w_p / sd_p x part p's */
+		for (size_t j = 0; j < e->n; j++)
+			out[j] = 0;
+		for (int p = 0; p < m->nparts; p++) {
+			cf_explain_all(e->parts[p], item, e->tmp);
+			for (size_t j = 0; j < e->n; j++)
+				out[j] += e->scale[p] * e->tmp[j];
+		}
+		return;
+	}
 	const float *qi = m->Q + (size_t)item * k;
 
 	for (int f = 0; f < k; f++)
@@ -943,6 +1014,9 @@ cf_explain_free(cf_explainer *e)
 {
 	if (!e)
 		return;
+	for (int p = 0; p < CF_BLEND_MAX_PARTS; p++)
+		cf_explain_free(e->parts[p]);
+	free(e->tmp);
 	free(e->items);
 	free(e->L);
 	free(e->e);

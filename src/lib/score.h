@@ -170,6 +170,10 @@ int cf_score_given(const cf_scorer *s, const uint32_t *items, const float *r, si
  * items as they were, so theirs are close, not exact.
  * Item-neighbour models (ease, rp3b): contribution(j -> i) = w(j, i),
  * exact: they sum to the score minus bi[i].
+ * A blend of ials and item-neighbour parts: sum_p (w_p / sd_p) times part
+ * p's contribution, sd_p the user's standard deviation of part p's
+ * scores (blend.h): they sum to the score plus sum_p w_p mean_p / sd_p, a
+ * constant of the user (what standardizing subtracted).
  */
 typedef struct cf_explainer cf_explainer;
 typedef struct cf_because {
@@ -181,6 +185,8 @@ typedef struct cf_because {
  * for ials).  NULL if the model has no factors or the system is singular.
  * Not thread-safe on first use with an ials model (builds s->gram).
  */
+/* 1 if the scorer's model has explanations (cf_explain_new not NULL). */
+int cf_score_explains(const cf_scorer *s);
 cf_explainer *cf_explain_new(cf_scorer *s, const uint32_t *items, const float *r,
                              size_t n, float bu);
 /* Every contribution to item's score, in history order: out[0 .. n). */

@@ -15,6 +15,7 @@ for a in ease rp3b; do
 	mf-fit -q --algo $a --keep 1000 < fit.bin > fit-$a.bin
 done
 mf-fit -q --algo ials -k 8 --epochs 3 < train.bin > ials.bin
+mf-fit -q --algo als -k 8 --epochs 3 < train.bin > als.bin
 
 # ---- flags ---------------------------------------------------------------
 t_run "blend --help" 0 "blend --help"
@@ -61,7 +62,30 @@ b = {r[\"item\"]: r[\"score\"] for r in csv.DictReader(open(\"b-3.csv\"))}
 for u, i, s, _ in csv.reader(open(\"out\")):
     if u == \"3\": assert b[i] == s, (i, b[i], s)
 '"
-t_run "a blend refuses --explain" 1 "mf-score --user 3 --top 3 --explain < b64.bin"
+for u in 3 77; do
+	t_run "user $u: a blend's explanations" 0 "mf-score --user $u --top 15 --explain --because 0 < b64.bin > bx.bin && python3 $TOP/tests/tools/cfdump.py --json bx.bin > bx.json"
+	t_true "user $u: contributions sum to the score + sum_p w_p mean_p / sd_p (1e-4)" "python3 -c '
+import csv, json, math
+def st(p):
+    v = [float(r[\"score\"]) for r in csv.DictReader(open(p))]
+    m = math.fsum(v) / len(v)
+    return m, math.sqrt(math.fsum((x - m) ** 2 for x in v) / len(v))
+(me, se), (mi, si) = st(\"e-$u.csv\"), st(\"i-$u.csv\")
+const = 0.6 * me / se + 0.4 * mi / si
+t = {x[\"name\"]: x for x in json.load(open(\"bx.json\"))}
+c = {}
+for u, i, b, w, r in t[\"explanations\"][\"rows\"]:
+    c[i] = c.get(i, 0) + w
+n = 0
+for u, i, s, r in t[\"topk\"][\"rows\"]:
+    assert abs(c[i] - s - const) <= 1e-4 * (1 + abs(const)), (i, c[i] - s, const)
+    n += 1
+assert n == 15
+'"
+done
+blend -q --weights 0.5,0.5 -o bals.bin ease.bin als.bin
+t_run "a blend with a rating model refuses --explain" 1 "mf-score --user 3 --top 3 --explain < bals.bin"
+t_err_line "a blend with a rating model refuses --explain" mf-score "blend"
 
 # ---- fold-in, fitted weights ----------------------------------------------
 blend -q --weights 0.5,0.5 -o bnn.bin ease.bin rp3b.bin
