@@ -27,7 +27,7 @@ ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Isrc/lib $(PKG_CFLAGS) -pthread
 LDLIBS   = $(PKG_LIBS) -lm -pthread
 
 PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-score topk tune \
-           metrics join-meta serve
+           metrics join-meta serve blend
 LIB_SRC  = $(wildcard src/lib/*.c src/lib/train/*.c)
 LIB_HDR  = $(wildcard src/lib/*.h src/lib/train/*.h)
 LIB_OBJ  = $(LIB_SRC:src/lib/%.c=$(BUILD)/lib/%.o)

@@ -1,14 +1,36 @@
 # pipelines/evaluate.mk - every model in ALGOS scored on the held-out test
 # set, one table: RMSE/MAE (rating models) and the ranking metrics at TOPK.
 #
-#   make evaluate [ALGOS='als sgd ials baseline popular fm'] [TOPK=10]
+#   make evaluate [ALGOS='als sgd ials baseline popular fm ease rp3b blend'] [TOPK=10]
+#                 [BLEND_PARTS='ease rp3b ials']
 #
 # Ranking: every held-out rating is relevant, candidates are all items the
 # user has not rated in train (mf-score --all excludes them).
 
 TOPK ?= 10
-# Models whose scores are ratings; the others (ials, popular) only rank.
+# Models whose scores are ratings; the others (ials, popular, ease, rp3b,
+# blend) only rank.
 RATING_ALGOS = als sgd baseline fm
+
+# The blend (bin/blend): the models of BLEND_PARTS, its weights fitted on
+# the validation split cut from train (valid.bin) by the same algorithms
+# trained on train less that split (fitmodel-A.bin), so the test set is
+# still read once, by the evaluation, and no weight was chosen on it.
+# ease + rp3b + ials: the best of the blends tried on that validation split
+# (README), and the best top-N model of the table.
+BLEND_PARTS ?= ease rp3b ials
+comma := ,
+empty :=
+space := $(empty) $(empty)
+$(OUT)/fitmodel-%.bin: $(PREP_FIT) $(BIN)/mf-fit $(OUT)/fit-%.flags
+	$(BIN)/mf-fit -q --algo $* $(train_flags) -o $@ < $(PREP_FIT)
+
+$(OUT)/model-blend.bin: $(BLEND_PARTS:%=$(OUT)/model-%.bin) $(BLEND_PARTS:%=$(OUT)/fitmodel-%.bin) \
+                        $(PREP_VALID) $(BIN)/blend
+	@echo "train: blend of $(BLEND_PARTS), weights fitted on $(PREP_VALID)"
+	$(BIN)/blend --valid $(PREP_VALID) \
+		--fit $(subst $(space),$(comma),$(BLEND_PARTS:%=$(OUT)/fitmodel-%.bin)) \
+		-o $@ $(BLEND_PARTS:%=$(OUT)/model-%.bin)
 
 $(OUT)/pairs-%.bin: $(OUT)/model-%.bin $(PREP_TEST) $(BIN)/mf-score
 	$(BIN)/mf-score --pairs $(PREP_TEST) < $< > $@

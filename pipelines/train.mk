@@ -9,7 +9,7 @@
 # recommendations (see recommend.mk).
 
 ALGO     ?= als
-ALGOS    ?= als sgd ials baseline popular fm
+ALGOS    ?= als sgd ials baseline popular fm ease rp3b blend
 RANK     ?=
 EPOCHS   ?=
 REG      ?=

@@ -45,7 +45,8 @@ usage(FILE *fp)
 	    "usage: mf-score MODE [-n N] [options] < MODEL > SCORES\n"
 	    "Scores with a trained model (mf-fit's output) read on stdin.  Ids on the\n"
 	    "command line and in output frames are raw ids (as in the CSV files).\n"
-	    "The model stream ends after its 'seen' table: anything after it (another\n"
+	    "The model stream ends after its 'seen' table ('neighbors' for ease and\n"
+	    "rp3b, its last part's for a blend): anything after it (another\n"
 	    "table, other bytes) is an error naming its byte offset, as is a model\n"
 	    "whose mu, biases, factors or seen ratings are NaN or infinite.  A FRAME\n"
 	    "of --pairs or --fold-in is one ratings stream (a ratings table, with its\n"
@@ -103,8 +104,17 @@ usage(FILE *fp)
 	    "\n"
 	    "Scores: table 'scores' (user str, item str, score f32), streamed in blocks.\n"
 	    "The score follows the model's algo: ials p.q; popular the popularity;\n"
-	    "baseline, sgd, als mu + bu + bi + p.q.  Only --pairs clips (and only rating\n"
-	    "predictions); a ranking is by score, ties by raw item id in byte order.\n"
+	    "baseline, sgd, als mu + bu + bi + p.q; ease, rp3b (item-neighbour models)\n"
+	    "the sum of the weights w(j -> i) over the user's items j (a --fold-in\n"
+	    "user's: over the items given; exact, nothing solved; --similar lists an\n"
+	    "item's largest weights; --explain gives each history item's weight, which\n"
+	    "sum to the score); a blend (the blend program) sum_p w_p z_p over its parts\n"
+	    "p, z_p the part's scores standardized over the user's unseen items (no\n"
+	    "--similar; a --pairs row costs a whole row of each part; --explain for\n"
+	    "blends of ials, ease and rp3b: sum_p w_p / sd_p times part p's, which sum\n"
+	    "to the score plus a constant of the user, sum_p w_p mean_p / sd_p).\n"
+	    "Only --pairs clips (and only rating predictions); a ranking is by score,\n"
+	    "ties by raw item id in byte order.\n"
 	    "\n"
 	    "Explanations use the ALS kernel view (Hu, Koren, Volinsky 2008, sec. 5):\n"
 	    "the ALS user step gives p_u = W_u sum_j e_j q_j over the user's history j,\n"
@@ -586,8 +596,9 @@ do_similar(const struct opts *o, cf_scorer *sc, out *w)
 	uint32_t *is = cf_xmalloc(o->nids * sizeof *is);
 	cf_hit *hits = cf_xmalloc(o->top * sizeof *hits);
 
-	if (m->k == 0)
-		cf_die("--similar needs a model with factors; this '%s' model has none", m->algo);
+	if (m->k == 0 && sc->kind != CF_SCORE_ITEMNN)
+		cf_die("--similar needs a model with factors or item neighbours; this '%s' model "
+		       "has neither", m->algo);
 	for (size_t x = 0; x < o->nids; x++) {
 		is[x] = find_id(m->items, o->ids[x], strlen(o->ids[x]));
 		if (is[x] == CF_NOID)
@@ -648,12 +659,9 @@ do_foldin(const struct opts *o, cf_scorer *sc, out *w)
 	for (uint32_t u = 0; u < nusers; u++) {
 		size_t a = ptr[u], n = ptr[u + 1] - a;
 		const char *uid = cf_idmap_id(rs.users, u, &len);
-		memset(p, 0, (k ? (size_t)k : 1) * sizeof *p);
-		b = 0;
-		if (n > 0 && cf_score_foldin(sc, items + a, rat + a, n, p, &b) < 0)
+		if (cf_score_given(sc, items + a, rat + a, n, p, &b, row) < 0)
 			cf_die("fold-in of user '%.*s' failed: singular system (try a larger --reg)",
 			       (int)len, uid);
-		cf_score_vec(sc, p, b, row);
 		cf_score_exclude(row, items + a, n);
 		cf_score_exclude(row, ex, nex);
 		size_t nh = cf_score_topn(sc, row, o->top, hits);
@@ -701,8 +709,9 @@ main(int argc, char **argv)
 		sc->reg = o.reg;
 	if (o.has_reg_bias)
 		sc->reg_bias = o.reg_bias;
-	if (o.explain && (m->k == 0 || sc->kind == CF_SCORE_POP))
-		cf_die("--explain needs a model with factors; this '%s' model has none", m->algo);
+	if (o.explain && !cf_score_explains(sc))
+		cf_die("--explain needs a model with factors or item neighbours (a blend: of ials, "
+		       "ease and rp3b models only); this '%s' model is not one", m->algo);
 	/* fm: a user's vector is the samples' average, not the ALS user step the
 	 * split needs; a folded-in user's is that step, so its split is exact. */
 	if (o.explain && o.mode == M_USER && m->hp.algo == CF_FM)

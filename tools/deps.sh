@@ -7,7 +7,8 @@ set -eu
 # web page in headless Chromium); wrk: its load benchmark (make bench-serve);
 # openssh-server, openssh-client, rsync: tune's trials on a second host (an
 # sshd on 127.0.0.1 that the tests start); python3-numpy: the Python
-# reader (python/cinefilter.py); help2man: the man pages, made from --help.
+# reader (python/cinefilter.py) and the independent references of ease
+# and rp3b (tests/tools/itemnn_check.py); help2man: the man pages, made from --help.
 PKGS="make gcc clang pkg-config zlib1g-dev check libopenblas-dev libjansson-dev
       parallel python3 python3-numpy help2man time bc gnuplot-nox libmicrohttpd-dev curl procps chromium wrk
       openssh-server openssh-client rsync"

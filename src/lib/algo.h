@@ -23,6 +23,8 @@ typedef enum cf_algo {
 	CF_BASELINE,
 	CF_POPULAR,
 	CF_FM,                  /* Bayesian factorization machine (train/fm.c) */
+	CF_EASE,                /* item-neighbour models (CF_FORM_ITEMNN): */
+	CF_RP3B,
 	CF_NALGOS,
 } cf_algo;
 
@@ -31,6 +33,16 @@ typedef enum cf_form {
 	CF_FORM_BIASED,         /* mu + bu + bi + p.q: a predicted rating */
 	CF_FORM_DOT,            /* p.q: a ranking score (ials) */
 	CF_FORM_POP,            /* bi: the item's popularity */
+	/*
+	 * bi + sum over the user's history items j of w(j, i): item-neighbour
+	 * weights (ease, rp3b), a sparse item x item table in the model; the
+	 * history is the model's seen table, or a new person's given items.
+	 */
+	CF_FORM_ITEMNN,
+	/* sum over parts p of w_p z_p(u, i), each part's scores z-scored per
+	 * user (blend.h): a model of algo "blend", made by the blend program,
+	 * not by training (so no row of the algorithms' table) */
+	CF_FORM_BLEND,
 } cf_form;
 
 /*
@@ -60,6 +72,9 @@ typedef struct cf_algo_info {
 	int k, epochs;
 	double lr, lr_decay, reg, reg_bias, alpha;
 	int burn_in;            /* fm: sweeps before the first kept sample */
+	/* item-neighbour models: popularity penalty (rp3b), weights kept per item */
+	double beta;
+	int keep;
 } cf_algo_info;
 
 /* The row of a (valid) algorithm. */
@@ -86,6 +101,8 @@ typedef struct cf_hparams {
 	cf_regw reg_weight, reg_bias_weight;
 	int warm_start;
 	int burn_in, fm_k;      /* fm: burn-in sweeps, k of one sample (k = fm_k x samples) */
+	double beta;            /* rp3b */
+	int keep, max_items;    /* item-neighbour models */
 } cf_hparams;
 
 #endif

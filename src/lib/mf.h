@@ -13,6 +13,10 @@
  *             1 + alpha * r, with the shared Gram matrix trick
  *   baseline  mu + regularized user and item biases (k = 0)
  *   popular   item popularity (k = 0; the score is in bi)
+ *   ease      EASE (Steck 2019): item-item weights in closed form by a
+ *             Cholesky inverse of X'X + reg I (LAPACK), top `keep` per item
+ *   rp3b      RP3beta: the 3-step walk user -> item -> user -> item, its
+ *             probabilities raised to alpha, over pop(i)^beta, top `keep`
  *
  * Threads: one setting for the whole program (params.threads); OpenBLAS
  * is kept single-threaded inside our own parallel loops.
@@ -37,6 +41,10 @@ typedef struct cf_mf_params {
 	double reg_bias;        /* L2 weight on biases */
 	double alpha;           /* iALS confidence slope */
 	double init_scale;      /* factors start as N(0, init_scale^2 / k)... */
+	/* item-neighbour models (ease, rp3b) */
+	double beta;            /* rp3b: popularity penalty pop(i)^-beta */
+	int keep;               /* weights kept per item (the largest) */
+	int max_items;          /* ease: the catalogue (most popular); 0: all, up to a limit */
 	uint64_t seed;
 	int threads;            /* 0: all cores */
 	int patience;           /* early stopping: epochs without improvement */
@@ -81,6 +89,8 @@ enum {
 int cf_fm_groups_parse(const char *s, unsigned *mask);
 /* The mask as that list (genres and year only with_meta). */
 void cf_fm_groups_format(unsigned mask, int with_meta, char *b, size_t len);
+/* ease: the largest catalogue fitted without --max-items (X'X: 1.6 GB). */
+#define CF_EASE_MAX_ITEMS 20000
 
 /* Defaults for an algorithm (the values README documents: algo.c). */
 cf_mf_params cf_mf_defaults(cf_algo algo);

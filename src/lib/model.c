@@ -2,6 +2,7 @@
  * model.c - the model's memory and its frame stream (see model.h).
  */
 #include "model.h"
+#include "blend.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -38,11 +39,17 @@ cf_model_new(uint32_t nusers, uint32_t nitems, int k, const char *algo)
 	return m;
 }
 
+static void blend_free(cf_model *m);
+
 void
 cf_model_free(cf_model *m)
 {
 	if (!m)
 		return;
+	if (m->parts) {         /* a blend: its view of part 0 is borrowed */
+		blend_free(m);
+		return;
+	}
 	if (m->owned) {
 		free(m->bu);
 		free(m->bi);
@@ -51,9 +58,12 @@ cf_model_free(cf_model *m)
 		free(m->seen_item);
 		free(m->seen_rating);
 		free(m->seen_ts);
+		free(m->nn_item);
+		free(m->nn_w);
 	}
 	free(m->seen_ptr);
-	for (int t = 0; t < 3; t++)
+	free(m->nn_ptr);
+	for (int t = 0; t < 4; t++)
 		cf_table_free(&m->tabs[t]);
 	cf_reader_close(m->src);
 	cf_idmap_free(m->users);
@@ -138,6 +148,42 @@ cf_model_seen(const cf_model *m, uint32_t u, uint32_t i)
 	return lo < m->seen_ptr[u + 1] && m->seen_item[lo] == i;
 }
 
+void
+cf_nn_add(const uint64_t *ptr, const uint32_t *idx, const float *w, const uint32_t *hist,
+          size_t n, uint32_t j0, uint32_t nj, float *c)
+{
+	uint64_t e1 = (uint64_t)j0 + nj;
+
+	for (size_t h = 0; h < n; h++) {
+		uint64_t lo = ptr[hist[h]], hi = ptr[hist[h] + 1], e = hi;
+		if (j0 > 0)
+			while (lo < hi) {       /* first neighbour >= j0 */
+				uint64_t mid = lo + (hi - lo) / 2;
+				if (idx[mid] < j0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		for (; lo < e && idx[lo] < e1; lo++)
+			c[idx[lo] - j0] += w[lo];
+	}
+}
+
+float
+cf_nn_weight(const cf_model *m, uint32_t j, uint32_t i)
+{
+	uint64_t lo = m->nn_ptr[j], hi = m->nn_ptr[j + 1];
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (m->nn_item[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nn_ptr[j + 1] && m->nn_item[lo] == i ? m->nn_w[lo] : 0.0f;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 static void
@@ -176,9 +222,41 @@ write_dict(cf_writer *w, const char *name, const cf_idmap *d)
 	return cf_ratings_write_dict(w, name, d);
 }
 
+/* The item-neighbour weights (model.h): rows (item, neighbor, weight). */
+static int
+write_neighbors(cf_writer *w, const cf_model *m, uint32_t *icol)
+{
+	cf_schema *s = cf_schema_new("neighbors");
+	uint32_t j = 0;
+	int rc;
+
+	cf_schema_add(s, "item", CF_U32, 1);
+	cf_schema_add(s, "neighbor", CF_U32, 1);
+	cf_schema_add(s, "weight", CF_F32, 1);
+	rc = cf_write_table(w, s);
+	cf_schema_free(s);
+	for (uint64_t a = 0; rc == 0 && a < m->nnn; a += CF_BLOCK_ROWS) {
+		uint32_t n = (uint32_t)(m->nnn - a < CF_BLOCK_ROWS ? m->nnn - a : CF_BLOCK_ROWS);
+		for (uint32_t t = 0; t < n; t++) {
+			while (m->nn_ptr[j + 1] <= a + t)
+				j++;
+			icol[t] = j;
+		}
+		const void *cols[3] = {icol, m->nn_item + a, m->nn_w + a};
+		rc = cf_write_block(w, n, cols);
+	}
+	if (rc == 0)
+		rc = cf_write_end(w);
+	return rc;
+}
+
+static int write_blend(cf_writer *w, const cf_model *m);
+
 int
 cf_model_write(cf_writer *w, const cf_model *m)
 {
+	if (m->parts)
+		return write_blend(w, m);
 	cf_schema *s = cf_schema_copy(m->attrs);
 	char b[32];
 	int rc;
@@ -231,9 +309,11 @@ cf_model_write(cf_writer *w, const cf_model *m)
 		                       m->seen_ts ? (const void *)(m->seen_ts + a) : NULL};
 		rc = cf_write_block(w, n, cols);
 	}
-	free(ucol);
 	if (rc == 0)
 		rc = cf_write_end(w);
+	if (rc == 0 && m->nn_ptr)
+		rc = write_neighbors(w, m, ucol);
+	free(ucol);
 	return rc;
 }
 
@@ -374,6 +454,8 @@ cf_model_parse_hparams(cf_model *m)
 	memset(h, 0, sizeof *h);
 	h->algo = a;
 	h->form = a < 0 ? CF_FORM_BIASED : d->form;
+	if (strcmp(m->algo, "blend") == 0)
+		h->form = CF_FORM_BLEND;        /* not an algorithm: no row of the table */
 	h->k = m->k;
 	h->epochs = d->epochs;
 	h->lr = d->lr;
@@ -406,6 +488,11 @@ cf_model_parse_hparams(cf_model *m)
 		h->seed = seed;
 	hp_regw(s, "reg_weight", &h->reg_weight);
 	hp_regw(s, "reg_bias_weight", &h->reg_bias_weight);
+	h->beta = d->beta;
+	h->keep = d->keep;
+	hp_num(s, "beta", &h->beta);
+	hp_int(s, "keep", &h->keep);
+	hp_int(s, "max_items", &h->max_items);
 }
 
 /*
@@ -461,8 +548,64 @@ read_factors(cf_model *m, cf_reader *r, char *msg, size_t len)
 	return 0;
 }
 
-cf_model *
-cf_model_read(cf_reader *r, char *err, size_t errlen)
+/*
+ * An item-neighbour model's 'neighbors' table (after 'seen'): its columns,
+ * every index in range, sorted by (item, neighbor), weights finite.
+ */
+static int
+read_neighbors(cf_model *m, cf_reader *r, char *msg, size_t len)
+{
+	const cf_schema *s;
+
+	if (next_table(r, "neighbors", &s, msg, len) < 0)
+		return -1;
+	int ci = cf_schema_col(s, "item"), cn = cf_schema_col(s, "neighbor");
+	int cw = cf_schema_col(s, "weight");
+	if (ci < 0 || cn < 0 || cw < 0 || s->cols[ci].type != CF_U32 || s->cols[ci].width != 1 ||
+	    s->cols[cn].type != CF_U32 || s->cols[cn].width != 1 || s->cols[cw].type != CF_F32 ||
+	    s->cols[cw].width != 1) {
+		snprintf(msg, len, "'neighbors' must have item u32, neighbor u32, weight f32");
+		return -1;
+	}
+	if (cf_read_all(r, &m->tabs[3]) < 0) {
+		snprintf(msg, len, "%s", cf_reader_error(r));
+		return -1;
+	}
+	const uint32_t *it = m->tabs[3].col[ci];
+	m->nnn = m->tabs[3].nrows;
+	m->nn_item = m->tabs[3].col[cn];
+	m->nn_w = m->tabs[3].col[cw];
+	m->nn_ptr = cf_xcalloc((size_t)m->nitems + 1, sizeof *m->nn_ptr);
+	for (uint64_t j = 0; j < m->nnn; j++) {
+		if (it[j] >= m->nitems || m->nn_item[j] >= m->nitems) {
+			snprintf(msg, len, "'neighbors' row %" PRIu64 " is out of range", j);
+			return -1;
+		}
+		if (!isfinite(m->nn_w[j])) {
+			snprintf(msg, len, "'neighbors' row %" PRIu64 ": weight is %g: a model's "
+			         "numbers must be finite", j, (double)m->nn_w[j]);
+			return -1;
+		}
+		if (j && (it[j] < it[j - 1] || (it[j] == it[j - 1] && m->nn_item[j] <= m->nn_item[j - 1]))) {
+			snprintf(msg, len, "'neighbors' is not sorted by (item, neighbor) at row %"
+			         PRIu64, j);
+			return -1;
+		}
+		m->nn_ptr[it[j] + 1]++;
+	}
+	for (uint32_t i = 0; i < m->nitems; i++)
+		m->nn_ptr[i + 1] += m->nn_ptr[i];
+	return 0;
+}
+
+static cf_model *read_blend(cf_model *m, cf_reader *r, char *err, size_t errlen, int part);
+
+/*
+ * One model stream from r; a part of a blend (part 1) leaves the reader
+ * to the blend (m->src NULL) and what follows to its caller.
+ */
+static cf_model *
+model_read(cf_reader *r, char *err, size_t errlen, int part)
 {
 	cf_model *m = cf_xcalloc(1, sizeof *m);
 	const cf_schema *s;
@@ -501,6 +644,8 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	m->has_scale = attr_num(s, "rating_min", &m->rating_min) == 0 &&
 	               attr_num(s, "rating_max", &m->rating_max) == 0;
 	cf_model_parse_hparams(m);
+	if (m->hp.form == CF_FORM_BLEND)
+		return read_blend(m, r, err, errlen, part);
 
 	if (read_factors(m, r, msg, sizeof msg) < 0)
 		return bad(m, r, err, errlen, "%s", msg);
@@ -576,11 +721,219 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	}
 	for (uint32_t u = 0; u < m->nusers; u++)
 		m->seen_ptr[u + 1] += m->seen_ptr[u];
+	if (m->hp.form == CF_FORM_ITEMNN && read_neighbors(m, r, msg, sizeof msg) < 0)
+		return bad(m, r, err, errlen, "%s", msg);
+	if (part) {
+		m->src = NULL;
+		return m;
+	}
 	/* Nothing may follow: data after a model is no part of it, and is not dropped. */
-	if (cf_read_end(r, "the model's 'seen' table, where a model stream ends") != 0) {
+	if (cf_read_end(r, m->nn_ptr ? "the model's 'neighbors' table, where an item-neighbour "
+	                "model stream ends" : "the model's 'seen' table, where a model stream ends") != 0) {
 		/* The reader's message names the offset: passed on as it is. */
 		m->src = NULL;
 		cf_model_free(m);
+		if (!err)
+			cf_die("%s", cf_reader_error(r));
+		snprintf(err, errlen, "%s", cf_reader_error(r));
+		return NULL;
+	}
+	return m;
+}
+
+cf_model *
+cf_model_read(cf_reader *r, char *err, size_t errlen)
+{
+	return model_read(r, err, errlen, 0);
+}
+
+/* ------------------------------------------------------------------ blends */
+
+/* 1 if a and b hold the same ids in the same order. */
+static int
+same_ids(const cf_idmap *a, const cf_idmap *b)
+{
+	uint32_t n = cf_idmap_count(a);
+
+	if (n != cf_idmap_count(b))
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t la, lb;
+		const char *x = cf_idmap_id(a, i, &la), *y = cf_idmap_id(b, i, &lb);
+		if (la != lb || memcmp(x, y, la) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* The blend's view of its first part: users, items and seen are borrowed. */
+static void
+blend_view(cf_model *m)
+{
+	const cf_model *p = m->parts[0];
+
+	m->nusers = p->nusers;
+	m->nitems = p->nitems;
+	m->users = p->users;
+	m->items = p->items;
+	m->seen_ptr = p->seen_ptr;
+	m->seen_item = p->seen_item;
+	m->seen_rating = p->seen_rating;
+	m->seen_ts = p->seen_ts;
+	m->nseen = p->nseen;
+	m->bu = cf_xcalloc((size_t)m->nusers + 1, sizeof *m->bu);
+	m->bi = cf_xcalloc((size_t)m->nitems + 1, sizeof *m->bi);
+	m->k = 0;
+	m->mu = 0;
+	m->has_scale = 0;
+}
+
+/* "" if the parts can be blended, else why not (into msg). */
+static int
+blend_check(cf_model *const *parts, int np, char *msg, size_t len)
+{
+	for (int p = 0; p < np; p++) {
+		if (parts[p]->parts) {
+			snprintf(msg, len, "part %d is itself a blend", p);
+			return -1;
+		}
+		if (p > 0 && (!same_ids(parts[0]->users, parts[p]->users) ||
+		              !same_ids(parts[0]->items, parts[p]->items))) {
+			snprintf(msg, len, "part %d (%s) has other users or items than part 0 (%s): "
+			         "blend models trained on the same ratings", p, parts[p]->algo,
+			         parts[0]->algo);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+blend_free(cf_model *m)
+{
+	for (int p = 0; p < m->nparts; p++)
+		cf_model_free(m->parts[p]);
+	free(m->parts);
+	free(m->blend_w);
+	free(m->bu);
+	free(m->bi);
+	cf_reader_close(m->src);
+	cf_schema_free(m->attrs);
+	free(m);
+}
+
+cf_model *
+cf_model_blend(cf_model **parts, const double *w, int np, char *err, size_t errlen)
+{
+	char msg[300];
+
+	if (np < 2 || np > CF_BLEND_MAX_PARTS) {
+		snprintf(err, errlen, "a blend has 2 to %d parts, not %d", CF_BLEND_MAX_PARTS, np);
+		msg[0] = 0;
+	} else if (blend_check(parts, np, msg, sizeof msg) == 0) {
+		cf_model *m = cf_xcalloc(1, sizeof *m);
+		m->owned = 0;
+		snprintf(m->algo, sizeof m->algo, "blend");
+		m->attrs = cf_schema_new("model");
+		m->nparts = np;
+		m->parts = cf_xmalloc((size_t)np * sizeof *m->parts);
+		m->blend_w = cf_xmalloc((size_t)np * sizeof *m->blend_w);
+		memcpy(m->parts, parts, (size_t)np * sizeof *parts);
+		memcpy(m->blend_w, w, (size_t)np * sizeof *w);
+		blend_view(m);
+		cf_model_parse_hparams(m);
+		return m;
+	} else {
+		snprintf(err, errlen, "%s", msg);
+	}
+	for (int p = 0; p < np; p++)
+		cf_model_free(parts[p]);
+	return NULL;
+}
+
+static int
+write_blend(cf_writer *w, const cf_model *m)
+{
+	cf_schema *s = cf_schema_copy(m->attrs);
+	char b[40], key[32];
+	int rc;
+
+	cf_schema_set(s, "algo", "blend");
+	cf_schema_set(s, "k", "0");
+	cf_schema_set(s, "mu", "0");
+	snprintf(b, sizeof b, "%u", m->nusers);
+	cf_schema_set(s, "n_users", b);
+	snprintf(b, sizeof b, "%u", m->nitems);
+	cf_schema_set(s, "n_items", b);
+	snprintf(b, sizeof b, "%d", m->nparts);
+	cf_schema_set(s, "n_parts", b);
+	for (int p = 0; p < m->nparts; p++) {
+		snprintf(key, sizeof key, "weight_%d", p);
+		set_num(s, key, m->blend_w[p]);
+		snprintf(key, sizeof key, "part_%d", p);
+		cf_schema_set(s, key, m->parts[p]->algo);
+	}
+	rc = cf_write_table(w, s);
+	cf_schema_free(s);
+	if (rc == 0)
+		rc = cf_write_end(w);
+	for (int p = 0; rc == 0 && p < m->nparts; p++)
+		rc = cf_model_write(w, m->parts[p]);
+	return rc;
+}
+
+/*
+ * A blend's parts after its model table: n_parts whole model streams,
+ * their weights from weight_0 ...; then the end of the stream.
+ */
+static cf_model *
+read_blend(cf_model *m, cf_reader *r, char *err, size_t errlen, int part)
+{
+	double np, w;
+	char key[32], msg[300];
+
+	if (part)
+		return bad(m, r, err, errlen, "a blend's part is itself a blend");
+	if (attr_num(m->attrs, "n_parts", &np) || np < 2 || np > CF_BLEND_MAX_PARTS ||
+	    np != (int)np)
+		return bad(m, r, err, errlen, "a blend's 'model' table needs n_parts from 2 to %d",
+		           CF_BLEND_MAX_PARTS);
+	m->nparts = (int)np;
+	m->parts = cf_xcalloc((size_t)m->nparts, sizeof *m->parts);
+	m->blend_w = cf_xcalloc((size_t)m->nparts, sizeof *m->blend_w);
+	for (int p = 0; p < m->nparts; p++) {
+		snprintf(key, sizeof key, "weight_%d", p);
+		if (attr_num(m->attrs, key, &w) || !isfinite(w))
+			return bad(m, r, err, errlen, "a blend's %s is missing or not a finite number",
+			           key);
+		m->blend_w[p] = w;
+	}
+	uint32_t nu = m->nusers, ni = m->nitems;
+	for (int p = 0; p < m->nparts; p++) {
+		m->parts[p] = model_read(r, err, errlen, 1);
+		if (!m->parts[p]) {     /* err says why (a reader that dies has died) */
+			m->src = NULL;
+			m->nparts = p;
+			blend_free(m);
+			return NULL;
+		}
+	}
+	if (blend_check(m->parts, m->nparts, msg, sizeof msg) < 0 ||
+	    m->parts[0]->nusers != nu || m->parts[0]->nitems != ni) {
+		if (!msg[0] || m->parts[0]->nusers != nu || m->parts[0]->nitems != ni)
+			snprintf(msg, sizeof msg, "the blend's n_users/n_items are not its parts'");
+		m->src = NULL;
+		if (err)
+			snprintf(err, errlen, "%s: model: blend: %s", cf_reader_name(r), msg);
+		blend_free(m);
+		if (!err)
+			cf_die("%s: model: blend: %s", cf_reader_name(r), msg);
+		return NULL;
+	}
+	blend_view(m);
+	if (cf_read_end(r, "a blend's last part, where a blend stream ends") != 0) {
+		m->src = NULL;
+		blend_free(m);
 		if (!err)
 			cf_die("%s", cf_reader_error(r));
 		snprintf(err, errlen, "%s", cf_reader_error(r));

@@ -17,6 +17,14 @@
  *   users, items the id dictionaries (row i = index i)
  *   seen         user u32, item u32, rating f32, timestamp i64, sorted
  *                by (user, item)
+ *   neighbors    item-neighbour models only (ease, rp3b): item u32,
+ *                neighbor u32, weight f32, sorted by (item, neighbor):
+ *                w(item -> neighbor), what having item in a history adds
+ *                to neighbor's score
+ * A blend (algo "blend", blend.h) is the model table (n_parts, weights)
+ * followed by each part's whole stream; the parts share one set of users
+ * and items (the same ids in the same order), and the blend's users,
+ * items and seen table are its first part's.
  * A model read from an mmapped file points into the map: loading copies
  * nothing but the dictionaries' hash tables.
  */
@@ -55,7 +63,20 @@ typedef struct cf_model {
 	/* Storage: arrays either owned (trained here) or inside tables read
 	 * from a stream (possibly pointing into its mmapped file). */
 	int owned;
-	cf_table tabs[3];       /* user_factors, item_factors, seen */
+	/* Item-neighbour weights (CF_FORM_ITEMNN; else nn_ptr NULL):
+	 * w(j -> nn_item[t]) = nn_w[t] for t in nn_ptr[j] .. nn_ptr[j+1),
+	 * sorted by nn_item within j. */
+	uint64_t *nn_ptr;       /* nitems + 1 */
+	uint32_t *nn_item;
+	float *nn_w;
+	uint64_t nnn;
+
+	/* A blend: its parts (whole models) and weights; NULL otherwise. */
+	struct cf_model **parts;
+	double *blend_w;
+	int nparts;
+
+	cf_table tabs[4];       /* user_factors, item_factors, seen, neighbors */
 	cf_reader *src;         /* kept open while tabs point into its map */
 } cf_model;
 
@@ -74,6 +95,13 @@ void cf_model_set_dicts(cf_model *m, const cf_idmap *users, const cf_idmap *item
  * cf_model_read calls it; training calls it on the model it makes.
  */
 void cf_model_parse_hparams(cf_model *m);
+
+/*
+ * A blend of np parts (taken over: freed with the blend, or by this call
+ * on failure) with weights w: NULL with a message if they do not share
+ * their users and items, or a part is itself a blend.
+ */
+cf_model *cf_model_blend(cf_model **parts, const double *w, int np, char *err, size_t errlen);
 
 /* Writes the model stream. Returns 0, or -1 if w does not die on errors. */
 int cf_model_write(cf_writer *w, const cf_model *m);
@@ -105,6 +133,17 @@ cf_model_clip(const cf_model *m, float x)
 	return x < m->rating_min ? (float)m->rating_min :
 	       x > m->rating_max ? (float)m->rating_max : x;
 }
+
+/*
+ * The one rule of an item-neighbour score: adds, for every history item
+ * hist[0..n), its weights to the neighbours within [j0, j0 + nj) into
+ * c[0..nj) (c[t] is item j0 + t), in history order.  ptr/idx/w are the
+ * model's nn arrays (or training's, in the same shape).
+ */
+void cf_nn_add(const uint64_t *ptr, const uint32_t *idx, const float *w,
+               const uint32_t *hist, size_t n, uint32_t j0, uint32_t nj, float *c);
+/* w(j -> i), 0 if i is not among j's neighbours. */
+float cf_nn_weight(const cf_model *m, uint32_t j, uint32_t i);
 
 /* 1 if user u has seen item i (binary search of the sorted CSR row). */
 int cf_model_seen(const cf_model *m, uint32_t u, uint32_t i);

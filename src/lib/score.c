@@ -14,6 +14,7 @@
  * streams and never depends on scheduling.
  */
 #include "score.h"
+#include "blend.h"
 #include "par.h"
 #include "solve.h"
 #include "util.h"
@@ -44,6 +45,14 @@ typedef int32_t vi4 __attribute__((vector_size(16)));
 
 /* ------------------------------------------------------------- the scorer */
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 struct idkey {
 	const char *p;
 	size_t len;
@@ -70,7 +79,8 @@ cf_scorer_new(const cf_model *m)
 
 	s->m = m;
 	s->kind = m->hp.form == CF_FORM_DOT ? CF_SCORE_DOT :
-	          m->hp.form == CF_FORM_POP ? CF_SCORE_POP : CF_SCORE_BIASED;
+	          m->hp.form == CF_FORM_POP ? CF_SCORE_POP :
+	          m->hp.form == CF_FORM_ITEMNN && m->nn_ptr ? CF_SCORE_ITEMNN : CF_SCORE_BIASED;
 	s->ratings = s->kind == CF_SCORE_BIASED;
 	s->reg = m->hp.reg;
 	s->reg_bias = m->hp.reg_bias;
@@ -79,6 +89,17 @@ cf_scorer_new(const cf_model *m)
 	s->tile_items = TILE_ITEMS;
 	s->user_lo = 0;
 	s->user_hi = m->nusers;
+	if (m->parts) {
+		/* A blend standardizes each user's whole row: one tile spans every
+		 * item, and blocks are small to bound it (64 x items floats). */
+		s->kind = CF_SCORE_BLEND;
+		s->ratings = 0;
+		s->block_users = 64;
+		s->tile_items = ni ? ni : 1;
+		s->parts = cf_xmalloc((size_t)m->nparts * sizeof *s->parts);
+		for (int p = 0; p < m->nparts; p++)
+			s->parts[p] = cf_scorer_new(m->parts[p]);
+	}
 
 	/* Ties go by raw id: rank the items' ids once. */
 	s->idrank = cf_xmalloc((size_t)ni * sizeof *s->idrank);
@@ -115,6 +136,9 @@ cf_scorer_free(cf_scorer *s)
 {
 	if (!s)
 		return;
+	for (int p = 0; s->parts && p < s->m->nparts; p++)
+		cf_scorer_free(s->parts[p]);
+	free(s->parts);
 	free(s->idrank);
 	free(s->qnorm);
 	free(s->gram);
@@ -132,6 +156,23 @@ cf_score_pair(const cf_scorer *s, uint32_t u, uint32_t i)
 	switch (s->kind) {
 	case CF_SCORE_POP:
 		return i == CF_NOID ? 0 : m->bi[i];
+	case CF_SCORE_BLEND: {
+		if (u == CF_NOID || i == CF_NOID)
+			return 0;
+		float *row = cf_xmalloc(((size_t)m->nitems + 1) * sizeof *row);
+		cf_score_user(s, u, row);
+		x = row[i];
+		free(row);
+		return x;
+	}
+	case CF_SCORE_ITEMNN:
+		if (i == CF_NOID)
+			return 0;
+		x = m->bi[i];
+		if (u != CF_NOID)
+			cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, m->seen_item + m->seen_ptr[u],
+			          m->seen_ptr[u + 1] - m->seen_ptr[u], i, 1, &x);
+		return x;
 	case CF_SCORE_DOT:
 		if (u == CF_NOID || i == CF_NOID || m->k == 0)
 			return 0;
@@ -156,17 +197,79 @@ cf_score_pair(const cf_scorer *s, uint32_t u, uint32_t i)
 /* ------------------------------------------------------------ score tiles */
 
 /*
- * Scores nu users (factor rows P, nu x k; their biases bu, NULL for none)
- * against items [j0, j0 + nj): C[r * ldc + j].  The one place a ranking
- * score is computed.
+ * An item-neighbour model's tile: row r is bi plus user u0 + r's seen
+ * items times the weights (cf_nn_add, the rule score_given shares).
  */
 static void
-tile(const cf_scorer *s, const float *P, const float *bu, uint32_t nu, uint32_t j0,
-     uint32_t nj, float *C, size_t ldc)
+nn_tile(const cf_scorer *s, uint32_t u0, uint32_t nu, uint32_t j0, uint32_t nj, float *C,
+        size_t ldc)
+{
+	const cf_model *m = s->m;
+
+	for (uint32_t r = 0; r < nu; r++) {
+		uint64_t a = m->seen_ptr[u0 + r], b = m->seen_ptr[u0 + r + 1];
+		float *c = C + r * ldc;
+		memcpy(c, m->bi + j0, (size_t)nj * sizeof *c);
+		cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, m->seen_item + a, b - a, j0, nj, c);
+	}
+}
+
+/*
+ * A blend's rows for users u0 .. u0 + nu (tiles span every item): each
+ * part's row of the user, z-scored over the items the user has not seen,
+ * mixed by the weights (blend.h: the one rule, shared with score_given).
+ */
+static void
+blend_tile(const cf_scorer *s, uint32_t u0, uint32_t nu, float *C, size_t ldc)
+{
+	const cf_model *m = s->m;
+	int np = m->nparts;
+	size_t ni = m->nitems;
+	float *buf = cf_xmalloc(((size_t)2 * np * ni + 1) * sizeof *buf);
+	unsigned char *skip = cf_xcalloc(ni + 1, 1);
+	float *rows[CF_BLEND_MAX_PARTS], *z[CF_BLEND_MAX_PARTS];
+
+	for (int p = 0; p < np; p++) {
+		rows[p] = buf + (size_t)2 * p * ni;
+		z[p] = rows[p] + ni;
+	}
+	for (uint32_t r = 0; r < nu; r++) {
+		uint32_t u = u0 + r;
+		for (uint64_t t = m->seen_ptr[u]; t < m->seen_ptr[u + 1]; t++)
+			skip[m->seen_item[t]] = 1;
+		for (int p = 0; p < np; p++) {
+			cf_score_user(s->parts[p], u, rows[p]);
+			cf_blend_z(rows[p], (uint32_t)ni, skip, z[p]);
+		}
+		cf_blend_mix((const float *const *)z, (const float *const *)rows, m->blend_w, np,
+		             (uint32_t)ni, C + r * ldc);
+		for (uint64_t t = m->seen_ptr[u]; t < m->seen_ptr[u + 1]; t++)
+			skip[m->seen_item[t]] = 0;
+	}
+	free(skip);
+	free(buf);
+}
+
+/*
+ * Scores nu users (factor rows P, nu x k; their biases bu, NULL for none;
+ * item-neighbour models: the model's users u0 ..) against items
+ * [j0, j0 + nj): C[r * ldc + j].  The one place a ranking score is computed.
+ */
+static void
+tile(const cf_scorer *s, uint32_t u0, const float *P, const float *bu, uint32_t nu,
+     uint32_t j0, uint32_t nj, float *C, size_t ldc)
 {
 	const cf_model *m = s->m;
 	int k = m->k, dot = k > 0 && s->kind != CF_SCORE_POP;
 
+	if (s->kind == CF_SCORE_ITEMNN) {
+		nn_tile(s, u0, nu, j0, nj, C, ldc);
+		return;
+	}
+	if (s->kind == CF_SCORE_BLEND) {        /* j0 = 0, nj = nitems (cf_scorer_new) */
+		blend_tile(s, u0, nu, C, ldc);
+		return;
+	}
 	/*
 	 * The biases go in first and the product is added to them (beta = 1):
 	 * one pass over the tile instead of OpenBLAS clearing it for beta = 0
@@ -221,7 +324,72 @@ mask_seen(const cf_model *m, uint32_t u, uint32_t j0, uint32_t nj, float *c)
 void
 cf_score_vec(const cf_scorer *s, const float *p, float b, float *out)
 {
-	tile(s, p, &b, 1, 0, s->m->nitems, out, s->m->nitems);
+	tile(s, CF_NOID, p, &b, 1, 0, s->m->nitems, out, s->m->nitems);
+}
+
+/* A blend's new person: each part's fold-in, z-scored over the items not given. */
+static int
+blend_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t n, float *out)
+{
+	const cf_model *m = s->m;
+	int np = m->nparts, rc = 0;
+	size_t ni = m->nitems, kmax = 1;
+	float *rows[CF_BLEND_MAX_PARTS], *z[CF_BLEND_MAX_PARTS], b;
+
+	for (int p = 0; p < np; p++)
+		kmax = (size_t)m->parts[p]->k > kmax ? (size_t)m->parts[p]->k : kmax;
+	float *buf = cf_xmalloc(((size_t)2 * np * ni + kmax + 1) * sizeof *buf);
+	float *pv = buf + (size_t)2 * np * ni;
+	unsigned char *skip = cf_xcalloc(ni + 1, 1);
+	for (size_t j = 0; j < n; j++)
+		skip[items[j]] = 1;
+	for (int p = 0; p < np && rc == 0; p++) {
+		rows[p] = buf + (size_t)2 * p * ni;
+		z[p] = rows[p] + ni;
+		rc = cf_score_given(s->parts[p], items, r, n, pv, &b, rows[p]);
+		cf_blend_z(rows[p], (uint32_t)ni, skip, z[p]);
+	}
+	if (rc == 0)
+		cf_blend_mix((const float *const *)z, (const float *const *)rows, m->blend_w, np,
+		             (uint32_t)ni, out);
+	free(skip);
+	free(buf);
+	return rc;
+}
+
+int
+cf_score_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t n,
+               float *p, float *b, float *out)
+{
+	const cf_model *m = s->m;
+
+	*b = 0;
+	if (s->kind == CF_SCORE_ITEMNN) {
+		/*
+		 * Exact: the weights do not depend on who the user is.  The
+		 * history in item order, each item once (X is binary), as the
+		 * model's own users' seen items are: a training user given as a
+		 * new person gets the same bits.
+		 */
+		uint32_t *h = cf_xmalloc((n ? n : 1) * sizeof *h);
+		size_t nh = 0;
+		memcpy(h, items, n * sizeof *h);
+		qsort(h, n, sizeof *h, cmp_u32);
+		for (size_t j = 0; j < n; j++)
+			if (nh == 0 || h[nh - 1] != h[j])
+				h[nh++] = h[j];
+		memcpy(out, m->bi, (size_t)m->nitems * sizeof *out);
+		cf_nn_add(m->nn_ptr, m->nn_item, m->nn_w, h, nh, 0, m->nitems, out);
+		free(h);
+		return 0;
+	}
+	if (s->kind == CF_SCORE_BLEND)
+		return blend_given(s, items, r, n, out);
+	memset(p, 0, (m->k ? (size_t)m->k : 1) * sizeof *p);
+	if (n > 0 && cf_score_foldin(s, items, r, n, p, b) < 0)
+		return -1;
+	cf_score_vec(s, p, *b, out);
+	return 0;
 }
 
 void
@@ -229,7 +397,7 @@ cf_score_user(const cf_scorer *s, uint32_t u, float *out)
 {
 	const cf_model *m = s->m;
 
-	tile(s, m->k > 0 ? m->P + (size_t)u * m->k : NULL, m->bu + u, 1, 0, m->nitems, out,
+	tile(s, u, m->k > 0 ? m->P + (size_t)u * m->k : NULL, m->bu + u, 1, 0, m->nitems, out,
 	     m->nitems);
 }
 
@@ -423,7 +591,7 @@ topn_work(void *ctx, size_t b, int slot, int tid)
 		J->cnt[slot][r] = 0;
 	for (uint32_t j0 = 0; j0 < m->nitems; j0 += J->T) {
 		uint32_t nj = m->nitems - j0 < J->T ? m->nitems - j0 : J->T;
-		tile(s, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, j0, nj,
+		tile(s, u0, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, j0, nj,
 		     C, nj);
 		for (uint32_t r = 0; r < nu; r++) {
 			float *c = C + (size_t)r * nj;
@@ -530,7 +698,7 @@ rows_work(void *ctx, size_t b, int slot, int tid)
 	(void)tid;
 	if (m->nitems == 0)
 		return;
-	tile(J->s, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, 0, m->nitems,
+	tile(J->s, u0, m->k > 0 ? m->P + (size_t)u0 * m->k : NULL, m->bu + u0, nu, 0, m->nitems,
 	     C, m->nitems);
 	if (!J->include_seen)
 		for (uint32_t r = 0; r < nu; r++)
@@ -572,12 +740,29 @@ cf_score_all_rows(const cf_scorer *s, uint32_t block, int include_seen, int thre
 
 /* ---------------------------------------------------------------- similar */
 
+/* An item-neighbour model's nearest items: the item's largest weights. */
+static size_t
+nn_similar(const cf_scorer *s, uint32_t item, size_t n, cf_hit *out)
+{
+	const cf_model *m = s->m;
+	uint64_t a = m->nn_ptr[item], b = m->nn_ptr[item + 1];
+	heap hp = {out, 0, (uint32_t)(n < b - a ? n : b - a)};
+
+	for (uint64_t t = a; t < b; t++)
+		if (m->nn_item[t] != item)      /* a crafted model may list it */
+			offer(s, &hp, m->nn_w[t], m->nn_item[t]);
+	heap_sort(s, &hp);
+	return hp.cnt;
+}
+
 size_t
 cf_score_similar(const cf_scorer *s, uint32_t item, size_t n, cf_hit *out)
 {
 	const cf_model *m = s->m;
 	uint32_t ni = m->nitems;
 
+	if (s->kind == CF_SCORE_ITEMNN)
+		return nn_similar(s, item, n, out);
 	if (m->k == 0 || ni < 2)
 		return 0;
 	float *c = cf_xmalloc((size_t)ni * sizeof *c);
@@ -618,6 +803,10 @@ struct cf_explainer {
 	double *e;              /* e_j, n */
 	double *v;              /* scratch: k */
 	double *all;            /* scratch: n */
+	/* a blend: its parts' explainers, w_p / sd_p, a scratch row of n */
+	struct cf_explainer *parts[CF_BLEND_MAX_PARTS];
+	double scale[CF_BLEND_MAX_PARTS];
+	double *tmp;
 };
 
 /* In-place Cholesky of the k x k matrix A (lower); -1 if not positive definite. */
@@ -660,12 +849,85 @@ chol_solve(const double *L, int k, double *x)
 	}
 }
 
+/* Item-neighbour models: a history item's contribution is its weight. */
+static cf_explainer *
+nn_explain_new(const cf_scorer *s, const uint32_t *items, size_t n)
+{
+	cf_explainer *e = cf_xcalloc(1, sizeof *e);
+
+	e->s = s;
+	e->n = n;
+	e->items = cf_xmalloc((n ? n : 1) * sizeof *e->items);
+	memcpy(e->items, items, n * sizeof *items);
+	e->all = cf_xmalloc((n ? n : 1) * sizeof *e->all);
+	return e;
+}
+
+int
+cf_score_explains(const cf_scorer *s)
+{
+	if (s->kind == CF_SCORE_BLEND) {
+		for (int p = 0; p < s->m->nparts; p++)
+			if (s->parts[p]->kind != CF_SCORE_DOT && s->parts[p]->kind != CF_SCORE_ITEMNN)
+				return 0;
+		return 1;
+	}
+	return s->kind == CF_SCORE_ITEMNN || (s->m->k > 0 && s->kind != CF_SCORE_POP);
+}
+
+/*
+ * A blend's history: each part's explainer, and the user's w_p / sd_p from
+ * the part's scores of the history as a new person's (exact for ease and
+ * rp3b; for ials the user step training ended with).
+ */
+static cf_explainer *
+blend_explain_new(cf_scorer *s, const uint32_t *items, const float *r, size_t n)
+{
+	const cf_model *m = s->m;
+	size_t ni = m->nitems, kmax = 1;
+	float b;
+
+	if (!cf_score_explains(s))
+		return NULL;
+	cf_explainer *e = cf_xcalloc(1, sizeof *e);
+	e->s = s;
+	e->n = n;
+	e->items = cf_xmalloc((n ? n : 1) * sizeof *e->items);
+	memcpy(e->items, items, n * sizeof *items);
+	e->all = cf_xmalloc((n ? n : 1) * sizeof *e->all);
+	e->tmp = cf_xmalloc((n ? n : 1) * sizeof *e->tmp);
+	for (int p = 0; p < m->nparts; p++)
+		kmax = (size_t)m->parts[p]->k > kmax ? (size_t)m->parts[p]->k : kmax;
+	float *row = cf_xmalloc((ni + kmax + 1) * sizeof *row), *pv = row + ni;
+	unsigned char *skip = cf_xcalloc(ni + 1, 1);
+	for (size_t j = 0; j < n; j++)
+		skip[items[j]] = 1;
+	for (int p = 0; p < m->nparts && e; p++) {
+		double mean, sd;
+		e->parts[p] = cf_explain_new(s->parts[p], items, r, n, 0);
+		if (!e->parts[p] || cf_score_given(s->parts[p], items, r, n, pv, &b, row) < 0) {
+			cf_explain_free(e);
+			e = NULL;
+			break;
+		}
+		cf_blend_stats(row, (uint32_t)ni, skip, &mean, &sd);
+		e->scale[p] = sd > 0 ? m->blend_w[p] / sd : 0;
+	}
+	free(skip);
+	free(row);
+	return e;
+}
+
 cf_explainer *
 cf_explain_new(cf_scorer *s, const uint32_t *items, const float *r, size_t n, float bu)
 {
 	const cf_model *m = s->m;
 	int k = m->k;
 
+	if (s->kind == CF_SCORE_ITEMNN)
+		return nn_explain_new(s, items, n);
+	if (s->kind == CF_SCORE_BLEND)
+		return blend_explain_new(s, items, r, n);
 	if (k == 0 || s->kind == CF_SCORE_POP)
 		return NULL;
 	cf_explainer *e = cf_xcalloc(1, sizeof *e);
@@ -721,6 +983,22 @@ cf_explain_all(cf_explainer *e, uint32_t item, double *out)
 {
 	const cf_model *m = e->s->m;
 	int k = e->k;
+
+	if (e->s->kind == CF_SCORE_ITEMNN) {
+		for (size_t j = 0; j < e->n; j++)
+			out[j] = cf_nn_weight(m, e->items[j], item);
+		return;
+	}
+	if (e->s->kind == CF_SCORE_BLEND) {     /* sum_p w_p / sd_p x part p's */
+		for (size_t j = 0; j < e->n; j++)
+			out[j] = 0;
+		for (int p = 0; p < m->nparts; p++) {
+			cf_explain_all(e->parts[p], item, e->tmp);
+			for (size_t j = 0; j < e->n; j++)
+				out[j] += e->scale[p] * e->tmp[j];
+		}
+		return;
+	}
 	const float *qi = m->Q + (size_t)item * k;
 
 	for (int f = 0; f < k; f++)
@@ -768,6 +1046,9 @@ cf_explain_free(cf_explainer *e)
 {
 	if (!e)
 		return;
+	for (int p = 0; p < CF_BLEND_MAX_PARTS; p++)
+		cf_explain_free(e->parts[p]);
+	free(e->tmp);
 	free(e->items);
 	free(e->L);
 	free(e->e);

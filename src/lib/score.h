@@ -8,6 +8,13 @@
  * The score depends on the model's algo attribute:
  *   ials                       p.q            (no biases, mu = 0)
  *   popular                    bi             (the item's popularity)
+ *   blend                      sum over its parts p of w_p z_p, z_p part
+ *                              p's scores of the user standardized over
+ *                              the user's unseen items (blend.h); a pair
+ *                              costs a whole row of every part
+ *   ease, rp3b                 bi + sum over the user's seen items j of
+ *                              w(j, i)  (item-neighbour weights; bi is 0,
+ *                              or -FLT_MAX outside ease's --max-items)
  *   anything else (sgd, als, baseline)  mu + bu + bi + p.q   (k = 0: no p.q)
  * Only the last kind predicts ratings; cf_scorer.ratings says so, and only
  * then are pair predictions clipped to the rating scale.  Ranking scores
@@ -38,6 +45,8 @@ typedef enum cf_score_kind {
 	CF_SCORE_BIASED,        /* mu + bu + bi + p.q */
 	CF_SCORE_DOT,           /* p.q (ials) */
 	CF_SCORE_POP,           /* bi (popular) */
+	CF_SCORE_ITEMNN,        /* bi + sum over the history j of w(j, i) (ease, rp3b) */
+	CF_SCORE_BLEND,         /* sum of w_p x part p's scores z-scored per user (blend.h) */
 } cf_score_kind;
 
 typedef struct cf_hit {
@@ -66,6 +75,7 @@ typedef struct cf_scorer {
 	 * unless cf_scorer_shard() narrowed it.
 	 */
 	uint32_t user_lo, user_hi;
+	struct cf_scorer **parts;       /* a blend's parts' scorers, else NULL */
 } cf_scorer;
 
 /* Also sets OpenBLAS to one thread: scoring parallelizes over users itself. */
@@ -147,6 +157,17 @@ int cf_score_foldin(const cf_scorer *s, const uint32_t *items, const float *r, s
                     float *p, float *b);
 
 /*
+ * A new person's scores from their given history (items[], ratings r[],
+ * n of them) into out[0 .. nitems): fold-in then cf_score_vec for factor
+ * models (p: k floats of scratch, *b the bias found; -1 if the system is
+ * singular), the history times the weights for item-neighbour models
+ * (exact: what the model's own users get from their seen items).
+ * mf-score --fold-in and the server's POST /recommendations use it.
+ */
+int cf_score_given(const cf_scorer *s, const uint32_t *items, const float *r, size_t n,
+                   float *p, float *b, float *out);
+
+/*
  * Explanations: how much each of a user's history items contributes to
  * the factor part of a score, in the ALS kernel view (Hu, Koren and
  * Volinsky 2008, section 5).  The ALS user step solves
@@ -162,6 +183,12 @@ int cf_score_foldin(const cf_scorer *s, const uint32_t *items, const float *r, s
  * in every epoch), an sgd model (it ends with that exact user step), a
  * fold-in.  A fine-tuned model's untouched users were solved against the
  * items as they were, so theirs are close, not exact.
+ * Item-neighbour models (ease, rp3b): contribution(j -> i) = w(j, i),
+ * exact: they sum to the score minus bi[i].
+ * A blend of ials and item-neighbour parts: sum_p (w_p / sd_p) times part
+ * p's contribution, sd_p the user's standard deviation of part p's
+ * scores (blend.h): they sum to the score plus sum_p w_p mean_p / sd_p, a
+ * constant of the user (what standardizing subtracted).
  */
 typedef struct cf_explainer cf_explainer;
 typedef struct cf_because {
@@ -173,6 +200,8 @@ typedef struct cf_because {
  * for ials).  NULL if the model has no factors or the system is singular.
  * Not thread-safe on first use with an ials model (builds s->gram).
  */
+/* 1 if the scorer's model has explanations (cf_explain_new not NULL). */
+int cf_score_explains(const cf_scorer *s);
 cf_explainer *cf_explain_new(cf_scorer *s, const uint32_t *items, const float *r,
                              size_t n, float bu);
 /* Every contribution to item's score, in history order: out[0 .. n). */

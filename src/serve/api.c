@@ -4,7 +4,7 @@
  * model), takes a model handle for the whole request, and scores with
  * the library's code: cf_score_user / cf_score_topn as
  * `mf-score --user | topk`, cf_score_similar as `mf-score --similar`,
- * cf_score_foldin as `mf-score --fold-in`; movies are named by
+ * cf_score_given as `mf-score --fold-in`; movies are named by
  * cf_movie_json, the shape join-meta prints.
  *
  * Scratch (a score row, hits, a factor vector) is kept per pool thread
@@ -434,10 +434,9 @@ post_recommendations(const cf_serve_api *a, cf_http_req *rq)
 		items[j] = rt[j].item;
 		r[j] = rt[j].r;
 	}
-	if (cf_score_foldin(h->sc, items, r, m, s->p, &b) < 0) {
+	if (cf_score_given(h->sc, items, r, m, s->p, &b, s->row) < 0) {
 		cf_http_error(rq, 400, "fold-in failed: the ratings give a singular system");
 	} else {
-		cf_score_vec(h->sc, s->p, b, s->row);
 		cf_score_exclude(s->row, items, m);
 		size_t nh = cf_score_topn(h->sc, s->row, (size_t)k, s->hits);
 		cf_http_reply_json(rq, 200, api_wrap("items", api_items_json(a, h, s->hits, nh,
@@ -465,7 +464,8 @@ get_similar(const cf_serve_api *a, cf_http_req *rq)
 	uint32_t i = api_lookup(h->m->items, iid, strlen(iid));
 	if (i == CF_NOID) {
 		cf_http_error(rq, 404, "unknown item '%s'", api_shown(iid, strlen(iid), b, sizeof b));
-	} else if (h->m->k == 0 || h->sc->kind == CF_SCORE_POP) {
+	} else if (h->sc->kind != CF_SCORE_ITEMNN &&
+	           (h->m->k == 0 || h->sc->kind == CF_SCORE_POP)) {
 		cf_http_error(rq, 400, "model '%s' (%s) has no item factors to compare", h->name,
 		              h->m->algo);
 	} else {

@@ -5,7 +5,7 @@
  * user merged with those ratings.
  *
  * A user whose ratings the server changed is scored from factors
- * re-solved against the model's fixed item factors (cf_score_foldin, the
+ * re-solved against the model's fixed item factors (cf_score_given, the
  * fold-in of mf-score), from the merged history; a user it did not change
  * is scored from the model's own factors, so the answer is the command
  * line's.  Movies rated, and movies marked not interested, are excluded.
@@ -130,9 +130,10 @@ hist_scores(const struct hist *hs, const cf_served *h, struct scratch *s, const 
 		*p = m->k ? m->P + (size_t)hs->u * m->k : s->p;
 		*bu = m->bu ? m->bu[hs->u] : 0;
 	} else {
-		if (cf_score_foldin(h->sc, hs->items, hs->r, hs->n, s->p, bu) < 0)
+		/* the one rule for a given history, every model kind (score.h) */
+		*bu = 0;
+		if (cf_score_given(h->sc, hs->items, hs->r, hs->n, s->p, bu, s->row) < 0)
 			return -1;
-		cf_score_vec(h->sc, s->p, *bu, s->row);
 		*p = s->p;
 	}
 	cf_score_exclude(s->row, hs->items, hs->n);

@@ -10,10 +10,10 @@ MK="make -s --no-print-directory -C $TOP BIN=$BIN BUILD=${BUILD:-build} OUT=$OUT
 
 t_run "make pipeline" 0 "$MK pipeline > pipeline.out 2> pipeline.err"
 t_true "pipeline: evaluation table has every model" \
-	"for m in als sgd ials baseline popular fm; do grep -q \"^\$m \" pipeline.out || exit 1; done"
+	"for m in als sgd ials baseline popular fm ease rp3b blend; do grep -q \"^\$m \" pipeline.out || exit 1; done"
 # Bounds from the issues: als/sgd RMSE <= 0.850 and >= 0.015 better than
 # baseline; ials NDCG@10 >= 0.33 and >= 1.5 x popular's NDCG and recall.
-awk '$1 ~ /^(als|sgd|ials|baseline|popular|fm)$/ { print $1, $2, $5, $6 }' pipeline.out > figs
+awk '$1 ~ /^(als|sgd|ials|baseline|popular|fm|ease|rp3b|blend)$/ { print $1, $2, $5, $6 }' pipeline.out > figs
 t_true "pipeline: als RMSE <= 0.850" "awk '\$1 == \"als\" && \$2 <= 0.850 { ok = 1 } END { exit !ok }' figs"
 t_true "pipeline: sgd RMSE <= 0.850" "awk '\$1 == \"sgd\" && \$2 <= 0.850 { ok = 1 } END { exit !ok }' figs"
 # fm (issue 10): RMSE <= 0.835 with its defaults and the shipped genres.
@@ -23,6 +23,12 @@ t_true "pipeline: als, sgd beat baseline by >= 0.015" \
 t_true "pipeline: ials NDCG@10 >= 0.33" "awk '\$1 == \"ials\" && \$4 >= 0.33 { ok = 1 } END { exit !ok }' figs"
 t_true "pipeline: ials >= 1.5 x popular in NDCG@10 and recall@10" \
 	"awk '{ n[\$1] = \$4; r[\$1] = \$3 } END { exit !(n[\"ials\"] >= 1.5 * n[\"popular\"] && r[\"ials\"] >= 1.5 * r[\"popular\"]) }' figs"
+# issue 11: ease (--keep 1000) within 0.01 of all its weights' 0.3715; the
+# blend of ease, rp3b and ials (weights from valid.bin) above each part.
+t_true "pipeline: ease NDCG@10 >= 0.36" "awk '\$1 == \"ease\" && \$4 >= 0.36 { ok = 1 } END { exit !ok }' figs"
+t_true "pipeline: rp3b NDCG@10 >= 0.30" "awk '\$1 == \"rp3b\" && \$4 >= 0.30 { ok = 1 } END { exit !ok }' figs"
+t_true "pipeline: the blend beats ials, ease and rp3b in NDCG@10" \
+	"awk '{ n[\$1] = \$4 } END { exit !(n[\"blend\"] > n[\"ials\"] && n[\"blend\"] > n[\"ease\"] && n[\"blend\"] > n[\"rp3b\"]) }' figs"
 t_true "pipeline: demo shows user 9's history and 20 recommendations" \
 	"grep -q 'user 9 rated' pipeline.out && grep -q '^1270 *Back to the Future (1985)' pipeline.out && \
 	 sed -n '/movies recommended for user 9/,\$p' pipeline.out | awk 'NR > 2 && NF' | wc -l | grep -qx 20"

@@ -23,6 +23,7 @@ Suite *metajson_suite(void);
 Suite *search_suite(void);
 Suite *utf8_suite(void);
 Suite *ratelog_suite(void);
+Suite *blend_suite(void);
 
 int
 main(void)
@@ -47,6 +48,7 @@ main(void)
 	srunner_add_suite(sr, search_suite());
 	srunner_add_suite(sr, utf8_suite());
 	srunner_add_suite(sr, ratelog_suite());
+	srunner_add_suite(sr, blend_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -23,6 +23,8 @@ static const cf_fit_ops *const ops[CF_NALGOS] = {
 	[CF_BASELINE] = &cf_fit_baseline,
 	[CF_POPULAR] = &cf_fit_popular,
 	[CF_FM] = &cf_fit_fm,
+	[CF_EASE] = &cf_fit_ease,
+	[CF_RP3B] = &cf_fit_rp3b,
 };
 
 /* ------------------------------------------------------------ parameters */
@@ -46,6 +48,8 @@ cf_mf_defaults(cf_algo algo)
 	p.alpha = d->alpha;
 	p.burn_in = d->burn_in;
 	p.fm_groups = CF_FM_ALL;
+	p.beta = d->beta;
+	p.keep = d->keep;
 	return p;
 }
 
@@ -77,6 +81,9 @@ cf_mf_params_of(const cf_model *m, cf_mf_params *p)
 		if (g && cf_fm_groups_parse(g, &p->fm_groups) < 0)
 			p->fm_groups = CF_FM_ALL;
 	}
+	p->beta = h->beta;
+	p->keep = h->keep;
+	p->max_items = h->max_items;
 	return 0;
 }
 
@@ -127,7 +134,8 @@ check_params(struct fit *f)
 		const char *name;
 		double v;
 	} h[] = {{"lr", p->lr}, {"lr-decay", p->lr_decay}, {"reg", p->reg},
-	         {"reg-bias", p->reg_bias}, {"alpha", p->alpha}, {"init-scale", p->init_scale}};
+	         {"reg-bias", p->reg_bias}, {"alpha", p->alpha}, {"init-scale", p->init_scale},
+	         {"beta", p->beta}};
 
 	if ((unsigned)p->algo >= CF_NALGOS)
 		return cf_fit_fail(f, "unknown algorithm %d", (int)p->algo), -1;
@@ -153,6 +161,9 @@ check_params(struct fit *f)
 	if (p->algo == CF_FM && p->patience > 0)
 		return cf_fit_fail(f, "--patience does not apply to fm (it averages its samples)"),
 		       -1;
+	if (f->info->form == CF_FORM_ITEMNN && (p->keep < 1 || p->max_items < 0))
+		return cf_fit_fail(f, "--keep must be >= 1 and --max-items >= 0, not %d and %d",
+		                   p->keep, p->max_items), -1;
 	return 0;
 }
 
@@ -217,6 +228,14 @@ fit_init(struct fit *f, const cf_mf_params *p, size_t n, const cf_model *init, c
 		 * ratings with the new ones merged in (fit_data), nothing fixed. */
 		if (p->algo == CF_FM)
 			return 0;
+		if (f->info->form == CF_FORM_ITEMNN) {
+			/* Closed-form weights have no per-user parameters to refit: a new
+			 * person is scored from their history as it is (--fold-in). */
+			cf_fit_fail(f, "a '%s' model is not fine-tuned: fit it anew on all the "
+			            "ratings (new users need no refit: mf-score --fold-in)",
+			            init->algo);
+			return -1;
+		}
 		if (init->k != f->k) {
 			cf_fit_fail(f, "the --init model has k=%d, training asks for k=%d", init->k,
 			            f->k);
@@ -440,6 +459,7 @@ fit_free(struct fit *f)
 	cf_csr_free(&f->byu);
 	cf_csr_free(&f->byi);
 	cf_csr_free(&f->vbyu);
+	cf_csr_free(&f->nn);
 	free(f->ts.a);
 	free(f->bu);
 	free(f->bi);
@@ -721,6 +741,13 @@ fit_model(struct fit *f, struct run *r, const cf_ratings *train, cf_idmap *users
 	f->P = f->Q = NULL;
 	m->users = users;
 	m->items = items;
+	if (f->nn.ptr) {        /* item-neighbour weights: the model takes them */
+		m->nn_ptr = f->nn.ptr;
+		m->nn_item = f->nn.idx;
+		m->nn_w = f->nn.val;
+		m->nnn = f->nn.ptr[f->ni];
+		memset(&f->nn, 0, sizeof f->nn);
+	}
 	cf_fit_build_seen(m, f);
 	model_attrs(m, f, r, final_rmse, final_recall);
 	cf_model_parse_hparams(m);

@@ -154,6 +154,9 @@ topn_range(void *a, size_t lo, size_t hi, int tid)
 		if (f->k > 0)
 			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)f->ni, f->k, 1.0f, f->Q,
 			            f->kp, f->P + u * f->kp, 1, 1.0f, s, 1);
+		if (f->nn.ptr)  /* item-neighbour models: the history times the weights */
+			cf_nn_add(f->nn.ptr, f->nn.idx, f->nn.val, f->byu.idx + t0, t1 - t0, 0,
+			          f->ni, s);
 		for (uint64_t t = t0; t < t1; t++)
 			s[f->byu.idx[t]] = -INFINITY;
 		size_t nrel = 0;

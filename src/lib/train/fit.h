@@ -77,6 +77,9 @@ struct fit {
 	uint32_t *vu, *vi;
 	float *vr;
 	struct csr vbyu;        /* validation items by user (known ones), top-N */
+	/* Item-neighbour models (ease, rp3b): the weights, ni rows (nn.c); the
+	 * driver hands them to the model.  ptr NULL for the other algorithms. */
+	struct csr nn;
 	int has_scale;
 	float lo, hi;
 	char *err;
@@ -117,6 +120,7 @@ typedef struct cf_fit_ops {
 
 extern const cf_fit_ops cf_fit_sgd, cf_fit_als, cf_fit_ials, cf_fit_baseline, cf_fit_popular,
                         cf_fit_fm;
+extern const cf_fit_ops cf_fit_ease, cf_fit_rp3b;
 
 /* Sets f's message (if it has room for one). */
 void cf_fit_fail(struct fit *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -192,6 +196,31 @@ double cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const flo
  * weights.  Returns the user half's summed loss, or NAN (f->err set).
  */
 double cf_fit_sweep(struct fit *f, int implicit);
+
+/* ---- nn.c: the item-neighbour models' weights, the largest kept per item ---- */
+/*
+ * Rows of at most `keep` weights per item, filled in parallel (a row per
+ * call, any thread), then made into f->nn (CSR sorted by neighbour).
+ */
+struct nn_rows {
+	uint32_t ni;
+	int keep;
+	uint32_t *idx, *cnt;    /* ni x keep, ni */
+	float *w;
+};
+/* 0, or -1 (f->err set) if there is no memory for ni x keep weights. */
+int cf_nn_rows_init(struct fit *f, struct nn_rows *R);
+/*
+ * Row j: the `keep` weights of largest magnitude among row[0 .. n) (zeros
+ * and position `self` left out; ties by lower position); position c is
+ * model item map[c] (map NULL: c itself).  hw, hi, key: scratch of keep each.
+ */
+void cf_nn_keep_row(struct nn_rows *R, uint32_t j, const float *row, uint32_t n,
+                    const uint32_t *map, uint32_t self, float *hw, uint32_t *hi, uint64_t *key);
+/* f->nn from the rows (freed), each sorted by neighbour. */
+void cf_nn_rows_done(struct fit *f, struct nn_rows *R);
+/* The weights as model attributes: keep (and what the algorithm adds). */
+void cf_nn_attrs(cf_schema *a, const cf_mf_params *p);
 
 /* ---- seen.c ---- */
 /* The model's seen table from byu (whose arrays it takes) and the timestamps. */
