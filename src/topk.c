@@ -10,12 +10,14 @@
  */
 #include "frame.h"
 #include "idmap.h"
+#include "out.h"
 #include "util.h"
 
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct hit {
 	float score;
@@ -50,7 +52,10 @@ usage(FILE *fp)
 	    "Writes a table 'topk': user, item, score, rank (u32, from 1).  Users come\n"
 	    "in order of first appearance, each user's items best first: higher score,\n"
 	    "equal scores by item id in byte order.  Rows scoring NaN are dropped;\n"
-	    "other columns are not carried over.\n"
+	    "other columns are not carried over.  On a terminal (the last stage of\n"
+	    "a pipe typed by hand) it prints those rows as CSV instead, with a header,\n"
+	    "as '| bin2csv' would: frames are binary and other programs refuse to\n"
+	    "write them to a terminal.\n"
 	    "\n"
 	    "  N                    items kept per user (1 or more)\n"
 	    "  -h, --help           this help;  -V, --version  the version\n");
@@ -164,6 +169,18 @@ read_scores(cf_reader *r, state *st)
 		cf_die("%s: %s: expected a 'scores' table", cf_reader_name(r), cf_reader_empty(r));
 }
 
+/* Heapsort: the worst goes to the end, leaving the best first. */
+static void
+sort_heap(const state *st, uheap *hp)
+{
+	for (uint32_t e = hp->cnt; e > 1; e--) {
+		hit t = hp->h[0];
+		hp->h[0] = hp->h[e - 1];
+		hp->h[e - 1] = t;
+		sift_down(st, hp->h, e - 1, 0);
+	}
+}
+
 static void
 write_topk(const state *st, cf_writer *w)
 {
@@ -180,13 +197,7 @@ write_topk(const state *st, cf_writer *w)
 		uheap *hp = &st->heaps[u];
 		const char *uid = cf_idmap_id(st->users, u, &len);
 		size_t ulen = len;
-		/* Heapsort: the worst goes to the end, leaving the best first. */
-		for (uint32_t e = hp->cnt; e > 1; e--) {
-			hit t = hp->h[0];
-			hp->h[0] = hp->h[e - 1];
-			hp->h[e - 1] = t;
-			sift_down(st, hp->h, e - 1, 0);
-		}
+		sort_heap(st, hp);
 		for (uint32_t r = 0; r < hp->cnt; r++) {
 			const char *iid = cf_idmap_id(st->items, hp->h[r].item, &len);
 			cf_rowbuf_str(b, 0, uid, ulen);
@@ -198,6 +209,32 @@ write_topk(const state *st, cf_writer *w)
 	}
 	cf_rowbuf_finish(b);
 	cf_schema_free(s);
+}
+
+/* The same rows as CSV, bin2csv's bytes: for a person at a terminal. */
+static void
+print_topk(const state *st)
+{
+	size_t len, ulen;
+
+	cf_out_init();
+	cf_out("user,item,score,rank\n", 21);
+	for (uint32_t u = 0; u < cf_idmap_count(st->users); u++) {
+		uheap *hp = &st->heaps[u];
+		const char *uid = cf_idmap_id(st->users, u, &ulen);
+		sort_heap(st, hp);
+		for (uint32_t r = 0; r < hp->cnt; r++) {
+			const char *iid = cf_idmap_id(st->items, hp->h[r].item, &len);
+			cf_out_field(uid, ulen, ',');
+			cf_outc(',');
+			cf_out_field(iid, len, ',');
+			cf_outc(',');
+			cf_out_f32(hp->h[r].score);
+			cf_outc(',');
+			cf_out_u64(r + 1);
+			cf_outc('\n');
+		}
+	}
 }
 
 int
@@ -232,9 +269,13 @@ main(int argc, char **argv)
 	r = input ? cf_reader_open_path(input) : cf_reader_open(0, "stdin");
 	read_scores(r, &st);
 	cf_reader_close(r);
-	w = cf_writer_new(stdout, "stdout");
-	write_topk(&st, w);
-	cf_writer_finish(w);
+	if (isatty(1)) {
+		print_topk(&st);
+	} else {
+		w = cf_writer_new(stdout, "stdout");
+		write_topk(&st, w);
+		cf_writer_finish(w);
+	}
 	for (uint32_t u = 0; u < cf_idmap_count(st.users); u++)
 		free(st.heaps[u].h);
 	free(st.heaps);

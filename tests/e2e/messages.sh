@@ -17,6 +17,15 @@ t_run "-o - to a pipe is stdout" 0 "csv2bin -o - < '$DATA/links.csv' | bin2csv -
 t_true "-o - to a pipe: the links table" "grep -q '^links	9742	' out"
 t_run "text on a terminal is fine" 0 "script -qec 'bin2csv -t ratings < r.bin | head -n 2' ts > /dev/null 2>&1 < /dev/null"
 
+# The design card's pipe typed at a terminal: topk, its last stage, prints
+# its rows as CSV there (the bytes of | bin2csv), not frames.
+mf-fit -q -k 4 --epochs 2 < r.bin > card.bin 2>/dev/null
+t_run "design card on a terminal: cat ratings | mf-fit | mf-score --user 18 | topk 20" 0 \
+	"script -qec 'cat r.bin | mf-fit -q -k 4 --epochs 2 2>/dev/null | mf-score --user 18 2>/dev/null | topk 20' ts > /dev/null 2>&1 < /dev/null"
+mf-score --user 18 < card.bin 2>/dev/null | topk 20 | bin2csv > want.csv
+t_true "design card on a terminal: topk printed bin2csv's rows" "tr -d '\\r' < ts | grep -v -e '^Script ' -e '^$' | cmp - want.csv"
+t_true "design card on a terminal: 20 rows and a header" "test \$(wc -l < want.csv) -eq 21"
+
 # A stage after a failed one: the failure's own message, then what follows
 # says its input came empty from a pipe, pointing back at it.
 t_run "a failed first stage" 1 "csv2bin no-such.csv | encode-ids | mf-fit -q -o m.bin"
