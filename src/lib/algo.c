@@ -19,9 +19,9 @@ static const cf_algo_info algos[CF_NALGOS] = {
 	[CF_SGD] = {"sgd", CF_FORM_BIASED, 0, 1, CF_REGW_COUNT, CF_REGW_NONE,
 	            64, 60, 0.02, 0.02, 0.1, 3, 0},
 	[CF_ALS] = {"als", CF_FORM_BIASED, 0, 1, CF_REGW_SQRT, CF_REGW_NONE,
-	            64, 15, 0, 0, 1.2, 2, 0},
+	            64, 15, 0, 0, 1.2, 2, 0, CF_SOLVER_EXACT, 3, 1, 0},
 	[CF_IALS] = {"ials", CF_FORM_DOT, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
-	             128, 10, 0, 0, 20, 0, 0.4},
+	             128, 10, 0, 0, 20, 0, 0.4, CF_SOLVER_EXACT, 3, 1, 0},
 	[CF_BASELINE] = {"baseline", CF_FORM_BIASED, 0, 1, CF_REGW_NONE, CF_REGW_NONE,
 	                 0, 10, 0, 0, 0, 3, 0},
 	[CF_POPULAR] = {"popular", CF_FORM_POP, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
@@ -70,6 +70,23 @@ cf_algo_list(void)
 			snprintf(list + l, sizeof list - l, "%s%s", a ? ", " : "", algos[a].name);
 		}
 	return list;
+}
+
+static const char *const solver_names[] = {"exact", "cg"};
+
+int
+cf_solver_parse(const char *s)
+{
+	for (int a = 0; a < 2; a++)
+		if (strcmp(s, solver_names[a]) == 0)
+			return a;
+	return -1;
+}
+
+const char *
+cf_solver_name(cf_solver s)
+{
+	return (unsigned)s < 2 ? solver_names[s] : "exact";
 }
 
 double

@@ -48,6 +48,19 @@ double cf_reg_weight(cf_regw w, size_t n);
 int cf_regw_parse(const char *s);
 const char *cf_regw_name(cf_regw w);
 
+/*
+ * How als and ials solve each row's least squares: exactly (Cholesky of
+ * the Gram matrix) or by a few warm-started conjugate-gradient steps.
+ */
+typedef enum cf_solver {
+	CF_SOLVER_EXACT,
+	CF_SOLVER_CG,
+} cf_solver;
+
+/* "exact", "cg" <-> the enum; -1 if unknown. */
+int cf_solver_parse(const char *s);
+const char *cf_solver_name(cf_solver s);
+
 /* One algorithm: what its models mean and its defaults. */
 typedef struct cf_algo_info {
 	const char *name;
@@ -58,6 +71,11 @@ typedef struct cf_algo_info {
 	/* defaults (README's table) */
 	int k, epochs;
 	double lr, lr_decay, reg, reg_bias, alpha;
+	/* als, ials: the solver and its CG steps; ials: the weight of unrated
+	 * pairs and the exponent of the frequency-scaled penalty (solve.h) */
+	cf_solver solver;
+	int cg_steps;
+	double alpha0, nu;
 } cf_algo_info;
 
 /* The row of a (valid) algorithm. */
@@ -80,6 +98,7 @@ typedef struct cf_hparams {
 	cf_form form;
 	int k, epochs, epochs_run, best_epoch, patience;
 	double lr, lr_decay, reg, reg_bias, alpha, init_scale;
+	double alpha0, nu;      /* ials (solve.h); a model without them: 1, 0 */
 	uint64_t seed;
 	cf_regw reg_weight, reg_bias_weight;
 	int warm_start;

@@ -37,6 +37,10 @@ typedef struct cf_mf_params {
 	double reg_bias;        /* L2 weight on biases */
 	double alpha;           /* iALS confidence slope */
 	double init_scale;      /* factors start as N(0, init_scale^2 / k)... */
+	double alpha0;          /* iALS weight of unrated pairs (1: Hu et al.) */
+	double nu;              /* iALS penalty x (n + alpha0 x others)^nu */
+	cf_solver solver;       /* als, ials: exact or conjugate gradient */
+	int cg_steps;           /* CG steps per row and half-step */
 	uint64_t seed;
 	int threads;            /* 0: all cores */
 	int patience;           /* early stopping: epochs without improvement */

@@ -1,6 +1,7 @@
 /*
- * solve.c - the least-squares row solve (solve.h): Gram matrices by
- * ssyrk over gathered rows, Cholesky solves by LAPACK's sposv.
+ * solve.c - the least-squares row solve (solve.h): exact (Gram matrices
+ * by ssyrk over gathered rows, Cholesky solves by LAPACK's sposv) or by
+ * warm-started conjugate gradient (BLAS sgemv passes over the rows).
  */
 #include "solve.h"
 #include "par.h"
@@ -18,14 +19,15 @@ extern void sposv_(const char *uplo, const int *n, const int *nrhs, float *a,
 
 typedef float v8f __attribute__((vector_size(32)));
 
-/* Rows gathered per ssyrk call: bounded scratch whatever the row count. */
-#define GATHER 256
+/* Rows gathered per BLAS call: bounded scratch whatever the row count
+ * (1024 rows of 64 floats: 256 KB per thread). */
+#define GATHER 1024
 
-/* Row stride of the gathered features: k + 1 rounded up to 8 floats. */
+/* Row stride of the gathered features: k rounded up to 8 floats. */
 static int
 zstride(int k)
 {
-	return (k + 1 + 7) / 8 * 8;
+	return (k + 7) / 8 * 8;
 }
 
 void
@@ -38,10 +40,12 @@ cf_lsq_init(cf_lsq *s, int k)
 		cf_die("out of memory");
 	memset(s->Z, 0, (size_t)GATHER * zstride(k) * sizeof(float));
 	s->y = cf_xmalloc(GATHER * sizeof(float));
+	s->t = cf_xmalloc(2 * GATHER * sizeof(float));
 	s->A = cf_xmalloc(d * d * sizeof(float));
 	s->A0 = cf_xmalloc(d * d * sizeof(float));
 	s->b = cf_xmalloc(d * sizeof(float));
 	s->b0 = cf_xmalloc(d * sizeof(float));
+	s->v = cf_xmalloc(4 * d * sizeof(float));
 }
 
 void
@@ -49,53 +53,108 @@ cf_lsq_free(cf_lsq *s)
 {
 	free(s->Z);
 	free(s->y);
+	free(s->t);
 	free(s->A);
 	free(s->A0);
 	free(s->b);
 	free(s->b0);
+	free(s->v);
+}
+
+double
+cf_lsq_penalty(cf_regw w, double reg, double nu, double alpha0, size_t n, size_t nother)
+{
+	double r = reg * cf_reg_weight(w, n);
+
+	if (nu != 0)
+		r *= pow((double)n + alpha0 * (double)nother, nu);
+	return r;
+}
+
+/*
+ * Gathers entries a .. a+m of the row into s->Z (k columns) and s->y:
+ * explicit, the targets y_j = val_j - mu - fb[j]; implicit, the
+ * confidences c_j = 1 + alpha val_j.  Returns the sum of y_j^2
+ * (explicit) or of c_j (implicit): the constant of the loss.
+ */
+static double
+gather(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t a, size_t m,
+       cf_lsq *s)
+{
+	int k = sd->k, dz = zstride(k);
+	double yy = 0;
+
+	for (size_t j = 0; j < m; j++) {
+		if (j + 8 < m) {
+			const char *nx = (const char *)(sd->F + (size_t)idx[a + j + 8] * sd->ldf);
+			for (int c = 0; c < k * 4; c += 64)
+				__builtin_prefetch(nx + c, 0);
+		}
+		memcpy(s->Z + j * dz, sd->F + (size_t)idx[a + j] * sd->ldf, (size_t)k * sizeof(float));
+		if (sd->G) {
+			float c = (float)(1 + sd->alpha * val[a + j]);
+			s->y[j] = c;
+			yy += c;
+		} else {
+			float y = (float)(val[a + j] - sd->mu - sd->fb[idx[a + j]]);
+			s->y[j] = y;
+			yy += (double)y * y;
+		}
+	}
+	return yy;
+}
+
+/* The weight c_j - alpha0 of a rated entry's correction term (alpha0 = 1:
+ * alpha val_j, as Hu, Koren and Volinsky write it). */
+static inline float
+corr_weight(const cf_lsq_side *sd, float c)
+{
+	return sd->alpha0 == 1 ? c - 1 : (float)(c - sd->alpha0);
+}
+
+/* x^T A0 x - 2 x.b0 + yy over the upper triangle of the d x d A0: the
+ * data loss at x. */
+static double
+quad_loss(const float *A0, const float *b0, const float *x, int d, double yy)
+{
+	double xb = 0, xax = 0;
+
+	for (int r = 0; r < d; r++) {
+		double t = 0;
+		for (int c = r + 1; c < d; c++)
+			t += (double)A0[r * d + c] * x[c];
+		xax += x[r] * ((double)A0[r * d + r] * x[r] + 2 * t);
+		xb += (double)x[r] * b0[r];
+	}
+	double l = yy - 2 * xb + xax;
+	return l < 0 ? 0 : l;
 }
 
 int
-cf_lsq_solve(int k, const float *F, size_t ldf, const float *fb, double mu,
-             const uint32_t *idx, const float *val, size_t n, double regf, double regb,
-             const float *G, double alpha, cf_lsq *s, float *p, float *b, double *loss)
+cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
+             double regf, double regb, cf_lsq *s, float *p, float *b, double *loss)
 {
-	int d = G ? k : k + 1, dz = zstride(k), one = 1, info = 0;
+	const float *G = sd->G;
+	int k = sd->k, d = G ? k : k + 1, dz = zstride(k), one = 1, info = 0;
 	float *A = s->A, *rhs = s->b;
-	double yy = 0;
+	double yy = 0, ysum = 0;
 
+	memset(A, 0, (size_t)d * d * sizeof *A);
 	if (G)
-		memcpy(A, G, (size_t)k * k * sizeof *A);
-	else
-		memset(A, 0, (size_t)d * d * sizeof *A);
+		for (int r = 0; r < k; r++)
+			for (int c = r; c < k; c++)
+				A[r * d + c] = sd->alpha0 == 1 ? G[r * k + c]
+				                               : (float)(sd->alpha0 * G[r * k + c]);
 	memset(rhs, 0, (size_t)d * sizeof *rhs);
 	for (size_t a = 0; a < n; a += GATHER) {
 		size_t m = n - a < GATHER ? n - a : GATHER;
-		for (size_t j = 0; j < m; j++) {
-			if (j + 8 < m) {
-				const char *nx = (const char *)(F + (size_t)idx[a + j + 8] * ldf);
-				for (int c = 0; c < k * 4; c += 64)
-					__builtin_prefetch(nx + c, 0);
-			}
-			float *z = s->Z + j * dz;
-			memcpy(z, F + (size_t)idx[a + j] * ldf, (size_t)k * sizeof *z);
-			if (G) {
-				float c = (float)(alpha * val[a + j]);
-				s->y[j] = 1 + c;
-				yy += 1 + c;
-			} else {
-				float y = (float)(val[a + j] - mu - fb[idx[a + j]]);
-				z[k] = 1;
-				s->y[j] = y;
-				yy += (double)y * y;
-			}
-		}
-		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, d, 1.0f, s->Z, dz, s->y, 1, 1.0f,
+		yy += gather(sd, idx, val, a, m, s);
+		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, s->y, 1, 1.0f,
 		            rhs, 1);
 		if (G) {
-			/* Rows scaled by sqrt(alpha val) for the correction term. */
+			/* Rows scaled by sqrt(c_j - alpha0) for the correction term. */
 			for (size_t j = 0; j < m; j++) {
-				float w = sqrtf(s->y[j] - 1);
+				float w = sqrtf(corr_weight(sd, s->y[j]));
 				v8f vw = {w, w, w, w, w, w, w, w};
 				for (int c = 0; c < dz; c += 8) {
 					v8f x;
@@ -104,9 +163,21 @@ cf_lsq_solve(int k, const float *F, size_t ldf, const float *fb, double mu,
 					memcpy(s->Z + j * dz + c, &x, sizeof x);
 				}
 			}
+		} else {
+			/* The bias column: the features' sums, and y's. */
+			for (size_t j = 0; j < m; j++) {
+				const float *z = s->Z + j * dz;
+				for (int c = 0; c < k; c++)
+					A[c * d + k] += z[c];
+				ysum += s->y[j];
+			}
 		}
-		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)m, 1.0f, s->Z, dz,
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)m, 1.0f, s->Z, dz,
 		            1.0f, A, d);
+	}
+	if (!G) {
+		A[k * d + k] = (float)n;
+		rhs[k] = (float)ysum;
 	}
 	if (loss) {
 		memcpy(s->A0, A, (size_t)d * d * sizeof *A);
@@ -123,19 +194,119 @@ cf_lsq_solve(int k, const float *F, size_t ldf, const float *fb, double mu,
 	memcpy(p, rhs, (size_t)k * sizeof *p);
 	if (!G && b)
 		*b = rhs[k];
-	if (loss) {
-		const float *x = rhs;
-		double xb = 0, xax = 0;
-		for (int r = 0; r < d; r++) {
-			double t = 0;
-			for (int c = r + 1; c < d; c++)
-				t += (double)s->A0[r * d + c] * x[c];
-			xax += x[r] * ((double)s->A0[r * d + r] * x[r] + 2 * t);
-			xb += (double)x[r] * s->b0[r];
+	if (loss)
+		*loss = quad_loss(s->A0, s->b0, rhs, d, yy);
+	return 0;
+}
+
+/* ------------------------------------------------------------ CG */
+
+/*
+ * One pass over the row: out = A_data v (the data part of the system
+ * matrix: Z^T Z with the bias column, or alpha0 G + sum (c_j - alpha0)
+ * F_j F_j^T), and, when rhs is not NULL, rhs = the right-hand side and
+ * the return value the loss constant.  Rows are gathered in blocks; a
+ * row that fits in one block is gathered once (*ready) and reused by
+ * the later passes.  Two sgemv per block: t = Z v, out += Z^T (w t).
+ */
+static double
+cg_pass(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n, cf_lsq *s,
+        int *ready, const float *v, float *out, float *rhs)
+{
+	int k = sd->k, d = sd->G ? k : k + 1, dz = zstride(k);
+	double yy = 0;
+
+	memset(out, 0, (size_t)d * sizeof *out);
+	if (rhs)
+		memset(rhs, 0, (size_t)d * sizeof *rhs);
+	if (sd->G)
+		cblas_ssymv(CblasRowMajor, CblasUpper, k, (float)sd->alpha0, sd->G, k, v, 1, 0.0f,
+		            out, 1);
+	for (size_t a = 0; a < n; a += GATHER) {
+		size_t m = n - a < GATHER ? n - a : GATHER;
+		if (!*ready || n > GATHER) {
+			double c = gather(sd, idx, val, a, m, s);
+			if (rhs)
+				yy += c;
+			*ready = 1;
 		}
-		*loss = yy - 2 * xb + xax;
-		if (*loss < 0)
-			*loss = 0;
+		float *t = s->t, vb = sd->G ? 0 : v[k];
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, k, 1.0f, s->Z, dz, v, 1, 0.0f, t, 1);
+		for (size_t j = 0; j < m; j++) {
+			if (sd->G) {
+				t[j] *= corr_weight(sd, s->y[j]);
+			} else {
+				t[j] += vb;
+				out[k] += t[j];
+				if (rhs)
+					rhs[k] += s->y[j];
+			}
+		}
+		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, t, 1, 1.0f, out, 1);
+		if (rhs)
+			cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, s->y, 1, 1.0f,
+			            rhs, 1);
+	}
+	return yy;
+}
+
+static double
+dotd(const float *a, const float *b, int d)
+{
+	double s = 0;
+
+	for (int c = 0; c < d; c++)
+		s += (double)a[c] * b[c];
+	return s;
+}
+
+int
+cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
+          double regf, double regb, int steps, cf_lsq *s, float *p, float *b, double *loss)
+{
+	int k = sd->k, d = sd->G ? k : k + 1, ready = 0;
+	float *x = s->b, *r = s->v, *dir = r + d, *Ad = dir + d, *rhs = Ad + d;
+
+	memcpy(x, p, (size_t)k * sizeof *x);
+	if (!sd->G)
+		x[k] = *b;
+	/* r = rhs - A x, with A = A_data + the penalties. */
+	double yy = cg_pass(sd, idx, val, n, s, &ready, x, Ad, rhs);
+	for (int c = 0; c < d; c++)
+		r[c] = rhs[c] - Ad[c] - (float)((c < k ? regf : regb) * x[c]);
+	memcpy(dir, r, (size_t)d * sizeof *r);
+	double rr = dotd(r, r, d);
+	for (int it = 0; it < steps && rr > 0; it++) {
+		cg_pass(sd, idx, val, n, s, &ready, dir, Ad, NULL);
+		for (int c = 0; c < d; c++)
+			Ad[c] += (float)((c < k ? regf : regb) * dir[c]);
+		double dAd = dotd(dir, Ad, d);
+		if (!(dAd > 0))
+			break;
+		float step = (float)(rr / dAd);
+		for (int c = 0; c < d; c++) {
+			x[c] += step * dir[c];
+			r[c] -= step * Ad[c];
+		}
+		double rr1 = dotd(r, r, d);
+		float beta = (float)(rr1 / rr);
+		for (int c = 0; c < d; c++)
+			dir[c] = r[c] + beta * dir[c];
+		rr = rr1;
+	}
+	memcpy(p, x, (size_t)k * sizeof *p);
+	if (!sd->G)
+		*b = x[k];
+	if (loss) {
+		/* With r = rhs - A x:  x^T A x - 2 x.rhs = -x.(rhs + r); less
+		 * the penalty, the data loss (r is CG's running residual). */
+		double l = yy, pen = 0;
+		for (int c = 0; c < d; c++) {
+			l -= (double)x[c] * ((double)rhs[c] + r[c]);
+			pen += (c < k ? regf : regb) * (double)x[c] * x[c];
+		}
+		l -= pen;
+		*loss = l < 0 ? 0 : l;
 	}
 	return 0;
 }
@@ -169,17 +340,20 @@ cf_solve_user(const cf_model *m, const uint32_t *items, const float *r, size_t n
 		return 0;
 	}
 	cf_lsq_init(&s, k);
+	cf_lsq_side sd = {k, m->Q, (size_t)k, m->bi, m->mu, NULL, 0, 1};
 	if (m->hp.form == CF_FORM_DOT) {
-		double alpha = m->hp.alpha;
 		float *G = cf_xcalloc((size_t)k * k, sizeof *G);
 		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)m->nitems, 1.0f, m->Q, k,
 		            0.0f, G, k);
-		rc = cf_lsq_solve(k, m->Q, k, NULL, 0, items, r, n, reg * wf, 0, G, alpha,
-		                  &s, p, NULL, NULL);
+		sd.fb = NULL;
+		sd.G = G;
+		sd.alpha = m->hp.alpha;
+		sd.alpha0 = m->hp.alpha0;
+		rc = cf_lsq_solve(&sd, items, r, n, cf_lsq_penalty(m->hp.reg_weight, reg, m->hp.nu,
+		                  m->hp.alpha0, n, m->nitems), 0, &s, p, NULL, NULL);
 		free(G);
 	} else {
-		rc = cf_lsq_solve(k, m->Q, k, m->bi, m->mu, items, r, n,
-		                  reg * wf, reg_bias * wbf, NULL, 0, &s, p, b, NULL);
+		rc = cf_lsq_solve(&sd, items, r, n, reg * wf, reg_bias * wbf, &s, p, b, NULL);
 	}
 	cf_lsq_free(&s);
 	return rc == 0 ? 0 : -1;

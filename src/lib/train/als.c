@@ -1,9 +1,11 @@
 /*
  * train/als.c - explicit ALS: mu + bu + bi + p.q, each half-step an exact
  * least-squares solve of every item, then every user, against the other
- * side (Cholesky per row, LAPACK).  Factor penalty reg x sqrt(n), bias
+ * side: exactly (Cholesky per row, LAPACK) or by cg_steps
+ * conjugate-gradient steps warm-started from the last iteration's
+ * factors (--solver; solve.h).  Factor penalty reg x sqrt(n), bias
  * penalty reg_bias (algo.c).  Fine-tuning is the same sweep over the
- * rows the new ratings touch.
+ * rows the new ratings touch, always exact.
  */
 #include "fit.h"
 
@@ -22,6 +24,7 @@ als_attrs(cf_schema *a, const cf_mf_params *p)
 	cf_fit_attr_num(a, "reg", p->reg);
 	cf_fit_attr_num(a, "reg_bias", p->reg_bias);
 	cf_fit_attr_weights(a, p, 1);
+	cf_fit_attr_solver(a, p);
 }
 
 const cf_fit_ops cf_fit_als = {

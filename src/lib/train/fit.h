@@ -121,6 +121,8 @@ void cf_fit_fail(struct fit *f, const char *fmt, ...) __attribute__((format(prin
 void cf_fit_attr_num(cf_schema *s, const char *key, double v);
 /* reg_weight (and reg_bias_weight) as algo.c's table says p->algo trains. */
 void cf_fit_attr_weights(cf_schema *s, const cf_mf_params *p, int with_bias);
+/* solver (and cg_steps): how als and ials solved their rows (half.c). */
+void cf_fit_attr_solver(cf_schema *s, const cf_mf_params *p);
 
 /* ---- csr.c: the training structures, built with bounded memory ---- */
 float *cf_fmat(size_t rows, int kp);
@@ -186,7 +188,8 @@ double cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const flo
 /*
  * One ALS sweep: every item (not in ifix) against the users, then every
  * user (not in ufix) against the items, with the algorithm's penalty
- * weights.  Returns the user half's summed loss, or NAN (f->err set).
+ * weights, by f->p.solver (exact when fine-tuning).  Returns the user
+ * half's summed loss, or NAN (f->err set).
  */
 double cf_fit_sweep(struct fit *f, int implicit);
 
