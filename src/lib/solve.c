@@ -40,12 +40,12 @@ cf_lsq_init(cf_lsq *s, int k)
 		cf_die("out of memory");
 	memset(s->Z, 0, (size_t)GATHER * zstride(k) * sizeof(float));
 	s->y = cf_xmalloc(GATHER * sizeof(float));
-	s->t = cf_xmalloc(2 * GATHER * sizeof(float));
+	s->t = cf_xmalloc(GATHER * sizeof(float));
 	s->A = cf_xmalloc(d * d * sizeof(float));
 	s->A0 = cf_xmalloc(d * d * sizeof(float));
 	s->b = cf_xmalloc(d * sizeof(float));
 	s->b0 = cf_xmalloc(d * sizeof(float));
-	s->v = cf_xmalloc(4 * d * sizeof(float));
+	s->v = cf_xmalloc((6 * d + 8) * sizeof(float));
 }
 
 void
@@ -136,10 +136,11 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 {
 	const float *G = sd->G;
 	int k = sd->k, d = G ? k : k + 1, dz = zstride(k), one = 1, info = 0;
-	float *A = s->A, *rhs = s->b;
+	float *A = s->A, *rhs = s->b, *colsum = s->v;
 	double yy = 0, ysum = 0;
 
 	memset(A, 0, (size_t)d * d * sizeof *A);
+	memset(colsum, 0, (size_t)dz * sizeof *colsum);
 	if (G)
 		for (int r = 0; r < k; r++)
 			for (int c = r; c < k; c++)
@@ -166,9 +167,13 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 		} else {
 			/* The bias column: the features' sums, and y's. */
 			for (size_t j = 0; j < m; j++) {
-				const float *z = s->Z + j * dz;
-				for (int c = 0; c < k; c++)
-					A[c * d + k] += z[c];
+				for (int c = 0; c < dz; c += 8) {
+					v8f x, acc;
+					memcpy(&x, s->Z + j * dz + c, sizeof x);
+					memcpy(&acc, colsum + c, sizeof acc);
+					acc += x;
+					memcpy(colsum + c, &acc, sizeof acc);
+				}
 				ysum += s->y[j];
 			}
 		}
@@ -176,6 +181,8 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 		            1.0f, A, d);
 	}
 	if (!G) {
+		for (int c = 0; c < k; c++)
+			A[c * d + k] = colsum[c];
 		A[k * d + k] = (float)n;
 		rhs[k] = (float)ysum;
 	}
@@ -202,52 +209,58 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 /* ------------------------------------------------------------ CG */
 
 /*
- * One pass over the row: out = A_data v (the data part of the system
- * matrix: Z^T Z with the bias column, or alpha0 G + sum (c_j - alpha0)
- * F_j F_j^T), and, when rhs is not NULL, rhs = the right-hand side and
- * the return value the loss constant.  Rows are gathered in blocks; a
- * row that fits in one block is gathered once (*ready) and reused by
- * the later passes.  Two sgemv per block: t = Z v, out += Z^T (w t).
+ * One pass over the row with A_data, the data part of the system matrix
+ * (Z^T Z with the bias column, or alpha0 G + sum (c_j - alpha0) F_j F_j^T):
+ * out = A_data v, or, when loss0 is not NULL, out = rhs - A_data v with
+ * *loss0 the data loss at v.  Rows are gathered in blocks; a row that
+ * fits in one block is gathered once (*ready) and reused by the later
+ * passes.  Two sgemv per block: t = Z v, out += Z^T u with u_j a
+ * function of t_j.
  */
-static double
+static void
 cg_pass(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n, cf_lsq *s,
-        int *ready, const float *v, float *out, float *rhs)
+        int *ready, const float *v, float *out, double *loss0)
 {
-	int k = sd->k, d = sd->G ? k : k + 1, dz = zstride(k);
-	double yy = 0;
+	int k = sd->k, dz = zstride(k), implicit = sd->G != NULL;
+	float sign = loss0 ? -1.0f : 1.0f;
+	double l = 0;
 
-	memset(out, 0, (size_t)d * sizeof *out);
-	if (rhs)
-		memset(rhs, 0, (size_t)d * sizeof *rhs);
-	if (sd->G)
-		cblas_ssymv(CblasRowMajor, CblasUpper, k, (float)sd->alpha0, sd->G, k, v, 1, 0.0f,
-		            out, 1);
+	memset(out, 0, (size_t)(implicit ? k : k + 1) * sizeof *out);
+	if (implicit) {
+		cblas_ssymv(CblasRowMajor, CblasUpper, k, sign * (float)sd->alpha0, sd->G, k, v, 1,
+		            0.0f, out, 1);
+		if (loss0)
+			l = -sd->alpha0 * (double)cblas_sdot(k, v, 1, out, 1);  /* alpha0 v.Gv */
+	}
 	for (size_t a = 0; a < n; a += GATHER) {
 		size_t m = n - a < GATHER ? n - a : GATHER;
 		if (!*ready || n > GATHER) {
-			double c = gather(sd, idx, val, a, m, s);
-			if (rhs)
-				yy += c;
+			gather(sd, idx, val, a, m, s);
 			*ready = 1;
 		}
-		float *t = s->t, vb = sd->G ? 0 : v[k];
+		float *t = s->t, vb = implicit ? 0 : v[k], usum = 0;
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, k, 1.0f, s->Z, dz, v, 1, 0.0f, t, 1);
 		for (size_t j = 0; j < m; j++) {
-			if (sd->G) {
-				t[j] *= corr_weight(sd, s->y[j]);
+			float y = s->y[j], u;
+			if (implicit) {
+				float w = corr_weight(sd, y);
+				u = loss0 ? y - w * t[j] : w * t[j];
+				if (loss0)
+					l += (double)y * (1 - t[j]) * (1 - t[j]) - sd->alpha0 * t[j] * t[j];
 			} else {
-				t[j] += vb;
-				out[k] += t[j];
-				if (rhs)
-					rhs[k] += s->y[j];
+				u = loss0 ? y - (t[j] + vb) : t[j] + vb;
+				if (loss0)
+					l += (double)u * u;
 			}
+			t[j] = u;
+			usum += u;
 		}
+		if (!implicit)
+			out[k] += usum;
 		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, t, 1, 1.0f, out, 1);
-		if (rhs)
-			cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, s->y, 1, 1.0f,
-			            rhs, 1);
 	}
-	return yy;
+	if (loss0)
+		*loss0 = l;
 }
 
 static double
@@ -265,15 +278,22 @@ cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n
           double regf, double regb, int steps, cf_lsq *s, float *p, float *b, double *loss)
 {
 	int k = sd->k, d = sd->G ? k : k + 1, ready = 0;
-	float *x = s->b, *r = s->v, *dir = r + d, *Ad = dir + d, *rhs = Ad + d;
+	float *x = s->v, *r = x + d, *dir = r + d, *Ad = dir + d, *x0 = Ad + d, *r0 = x0 + d;
+	double l0;
 
 	memcpy(x, p, (size_t)k * sizeof *x);
 	if (!sd->G)
 		x[k] = *b;
-	/* r = rhs - A x, with A = A_data + the penalties. */
-	double yy = cg_pass(sd, idx, val, n, s, &ready, x, Ad, rhs);
-	for (int c = 0; c < d; c++)
-		r[c] = rhs[c] - Ad[c] - (float)((c < k ? regf : regb) * x[c]);
+	/* r = rhs - A x, with A = A_data + the penalties R. */
+	cg_pass(sd, idx, val, n, s, &ready, x, r, &l0);
+	double f0 = l0;     /* the objective at the start, penalties included */
+	for (int c = 0; c < d; c++) {
+		double rc = c < k ? regf : regb;
+		r[c] -= (float)(rc * x[c]);
+		f0 += rc * (double)x[c] * x[c];
+	}
+	memcpy(x0, x, (size_t)d * sizeof *x);
+	memcpy(r0, r, (size_t)d * sizeof *r);
 	memcpy(dir, r, (size_t)d * sizeof *r);
 	double rr = dotd(r, r, d);
 	for (int it = 0; it < steps && rr > 0; it++) {
@@ -298,14 +318,14 @@ cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n
 	if (!sd->G)
 		*b = x[k];
 	if (loss) {
-		/* With r = rhs - A x:  x^T A x - 2 x.rhs = -x.(rhs + r); less
-		 * the penalty, the data loss (r is CG's running residual). */
-		double l = yy, pen = 0;
+		/* A quadratic's change: f(x) - f(x0) = -(x - x0).(r + r0) with
+		 * r = rhs - A x (CG's running residual); less the penalty, the
+		 * data loss at x. */
+		double l = f0;
 		for (int c = 0; c < d; c++) {
-			l -= (double)x[c] * ((double)rhs[c] + r[c]);
-			pen += (c < k ? regf : regb) * (double)x[c] * x[c];
+			l -= ((double)x[c] - x0[c]) * ((double)r[c] + r0[c]);
+			l -= (c < k ? regf : regb) * (double)x[c] * x[c];
 		}
-		l -= pen;
 		*loss = l < 0 ? 0 : l;
 	}
 	return 0;

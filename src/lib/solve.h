@@ -17,10 +17,10 @@
 typedef struct cf_lsq {
 	float *Z;               /* gathered rows (stride zstride(k)) */
 	float *y;               /* their targets / weights */
-	float *t;               /* CG: two columns per gathered row */
+	float *t;               /* CG: a value per gathered row */
 	float *A, *A0;          /* (k+1)^2: the system, and its data part kept for the loss */
 	float *b, *b0;          /* k+1 */
-	float *v;               /* CG: 4 vectors of k+1 (r, p, Ap, b) */
+	float *v;               /* 6 vectors of k+1 (CG's; the bias column's sums) */
 } cf_lsq;
 
 void cf_lsq_init(cf_lsq *s, int k);
