@@ -40,9 +40,8 @@ cf_lsq_init(cf_lsq *s, int k)
 		cf_die("out of memory");
 	memset(s->Z, 0, (size_t)GATHER * zstride(k) * sizeof(float));
 	s->y = cf_xmalloc(GATHER * sizeof(float));
-	s->t = cf_xmalloc(GATHER * sizeof(float));
+	s->t = cf_xmalloc(2 * GATHER * sizeof(float));
 	s->A = cf_xmalloc(d * d * sizeof(float));
-	s->A0 = cf_xmalloc(d * d * sizeof(float));
 	s->b = cf_xmalloc(d * sizeof(float));
 	s->b0 = cf_xmalloc(d * sizeof(float));
 	s->v = cf_xmalloc((6 * d + 8) * sizeof(float));
@@ -55,7 +54,6 @@ cf_lsq_free(cf_lsq *s)
 	free(s->y);
 	free(s->t);
 	free(s->A);
-	free(s->A0);
 	free(s->b);
 	free(s->b0);
 	free(s->v);
@@ -112,46 +110,35 @@ corr_weight(const cf_lsq_side *sd, float c)
 	return sd->alpha0 == 1 ? c - 1 : (float)(c - sd->alpha0);
 }
 
-/* x^T A0 x - 2 x.b0 + yy over the upper triangle of the d x d A0: the
- * data loss at x. */
-static double
-quad_loss(const float *A0, const float *b0, const float *x, int d, double yy)
-{
-	double xb = 0, xax = 0;
-
-	for (int r = 0; r < d; r++) {
-		double t = 0;
-		for (int c = r + 1; c < d; c++)
-			t += (double)A0[r * d + c] * x[c];
-		xax += x[r] * ((double)A0[r * d + r] * x[r] + 2 * t);
-		xb += (double)x[r] * b0[r];
-	}
-	double l = yy - 2 * xb + xax;
-	return l < 0 ? 0 : l;
-}
-
 int
 cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
              double regf, double regb, cf_lsq *s, float *p, float *b, double *loss)
 {
 	const float *G = sd->G;
 	int k = sd->k, d = G ? k : k + 1, dz = zstride(k), one = 1, info = 0;
-	float *A = s->A, *rhs = s->b, *colsum = s->v;
-	double yy = 0, ysum = 0;
+	float *A = s->A, *rhs = s->b, *yz = s->v;
+	double yy = 0;
 
 	memset(A, 0, (size_t)d * d * sizeof *A);
-	memset(colsum, 0, (size_t)dz * sizeof *colsum);
 	if (G)
 		for (int r = 0; r < k; r++)
 			for (int c = r; c < k; c++)
 				A[r * d + c] = sd->alpha0 == 1 ? G[r * k + c]
 				                               : (float)(sd->alpha0 * G[r * k + c]);
-	memset(rhs, 0, (size_t)d * sizeof *rhs);
+	/* yz: Z^T [y 1] (k x 2, row-major), the right-hand side and, for the
+	 * bias column, the features' sums, in one BLAS call per block. */
+	memset(yz, 0, 2 * (size_t)k * sizeof *yz);
+	float ysum = 0;
 	for (size_t a = 0; a < n; a += GATHER) {
 		size_t m = n - a < GATHER ? n - a : GATHER;
 		yy += gather(sd, idx, val, a, m, s);
-		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, s->y, 1, 1.0f,
-		            rhs, 1);
+		for (size_t j = 0; j < m; j++) {
+			s->t[2 * j] = s->y[j];
+			s->t[2 * j + 1] = 1;
+			ysum += s->y[j];
+		}
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, 2, (int)m, 1.0f, s->Z, dz,
+		            s->t, 2, 1.0f, yz, 2);
 		if (G) {
 			/* Rows scaled by sqrt(c_j - alpha0) for the correction term. */
 			for (size_t j = 0; j < m; j++) {
@@ -164,32 +151,19 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 					memcpy(s->Z + j * dz + c, &x, sizeof x);
 				}
 			}
-		} else {
-			/* The bias column: the features' sums, and y's. */
-			for (size_t j = 0; j < m; j++) {
-				for (int c = 0; c < dz; c += 8) {
-					v8f x, acc;
-					memcpy(&x, s->Z + j * dz + c, sizeof x);
-					memcpy(&acc, colsum + c, sizeof acc);
-					acc += x;
-					memcpy(colsum + c, &acc, sizeof acc);
-				}
-				ysum += s->y[j];
-			}
 		}
 		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)m, 1.0f, s->Z, dz,
 		            1.0f, A, d);
 	}
+	for (int c = 0; c < k; c++)
+		rhs[c] = yz[2 * c];
 	if (!G) {
 		for (int c = 0; c < k; c++)
-			A[c * d + k] = colsum[c];
+			A[c * d + k] = yz[2 * c + 1];
 		A[k * d + k] = (float)n;
-		rhs[k] = (float)ysum;
+		rhs[k] = ysum;
 	}
-	if (loss) {
-		memcpy(s->A0, A, (size_t)d * d * sizeof *A);
-		memcpy(s->b0, rhs, (size_t)d * sizeof *rhs);
-	}
+	memcpy(s->b0, rhs, (size_t)d * sizeof *rhs);
 	for (int c = 0; c < k; c++)
 		A[c * d + c] += (float)regf;
 	if (!G)
@@ -201,8 +175,15 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 	memcpy(p, rhs, (size_t)k * sizeof *p);
 	if (!G && b)
 		*b = rhs[k];
-	if (loss)
-		*loss = quad_loss(s->A0, s->b0, rhs, d, yy);
+	if (loss) {
+		/* At the solution (A_data + R) x = b0, so x^T A_data x = x.b0 -
+		 * x^T R x and the data loss yy - 2 x.b0 + x^T A_data x is
+		 * yy - x.b0 - x^T R x: O(d), not the O(d^2) of the quadratic form. */
+		double l = yy;
+		for (int c = 0; c < d; c++)
+			l -= (double)rhs[c] * (s->b0[c] + (c < k ? regf : regb) * rhs[c]);
+		*loss = l < 0 ? 0 : l;
+	}
 	return 0;
 }
 

@@ -17,9 +17,9 @@
 typedef struct cf_lsq {
 	float *Z;               /* gathered rows (stride zstride(k)) */
 	float *y;               /* their targets / weights */
-	float *t;               /* CG: a value per gathered row */
-	float *A, *A0;          /* (k+1)^2: the system, and its data part kept for the loss */
-	float *b, *b0;          /* k+1 */
+	float *t;               /* two values per gathered row */
+	float *A;               /* (k+1)^2: the system */
+	float *b, *b0;          /* k+1: the solution, the right-hand side */
 	float *v;               /* 6 vectors of k+1 (CG's; the bias column's sums) */
 } cf_lsq;
 
