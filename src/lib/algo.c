@@ -14,22 +14,35 @@
  * penalty by sqrt(n) (between plain L2 and ALS-WR's n, better than either
  * on MovieLens); sgd's per-rating penalties add up to reg x n; biases keep
  * one penalty whatever n (sgd's per-step reg_bias / n adds up to it).
- * als solves by 3 warm-started CG steps: the exact solve's test RMSE to
- * 1e-5 on ml-latest-small (seeds 1-3) and to 0.0002 on the 22.5M bench
- * after 4 iterations, at half the cost (README: Performance).
  */
 static const cf_algo_info algos[CF_NALGOS] = {
 	[CF_SGD] = {"sgd", CF_FORM_BIASED, 0, 1, CF_REGW_COUNT, CF_REGW_NONE,
 	            64, 60, 0.02, 0.02, 0.1, 3, 0},
 	[CF_ALS] = {"als", CF_FORM_BIASED, 0, 1, CF_REGW_SQRT, CF_REGW_NONE,
-	            64, 15, 0, 0, 1.2, 2, 0, CF_SOLVER_CG, 3, 1, 0},
+	            64, 15, 0, 0, 1.2, 2, 0},
 	[CF_IALS] = {"ials", CF_FORM_DOT, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
-	             128, 10, 0, 0, 20, 0, 0.4, CF_SOLVER_EXACT, 3, 1, 0},
+	             128, 10, 0, 0, 20, 0, 0.4},
 	[CF_BASELINE] = {"baseline", CF_FORM_BIASED, 0, 1, CF_REGW_NONE, CF_REGW_NONE,
 	                 0, 10, 0, 0, 0, 3, 0},
 	[CF_POPULAR] = {"popular", CF_FORM_POP, 1, 0, CF_REGW_NONE, CF_REGW_NONE,
 	                0, 1, 0, 0, 0, 0, 0},
 };
+
+/*
+ * als solves by 3 warm-started CG steps: the exact solve's test RMSE to
+ * 1e-5 on ml-latest-small (seeds 1-3) and to 0.0002 on the 22.5M bench
+ * after 4 iterations, at half the cost (README: Performance).
+ */
+static const cf_lsq_defaults lsq[CF_NALGOS] = {
+	[CF_ALS] = {CF_SOLVER_CG, 3, 1, 0},
+	[CF_IALS] = {CF_SOLVER_EXACT, 3, 1, 0},
+};
+
+const cf_lsq_defaults *
+cf_algo_lsq(cf_algo a)
+{
+	return &lsq[(unsigned)a < CF_NALGOS ? a : CF_ALS];
+}
 
 const cf_algo_info *
 cf_algo_get(cf_algo a)

@@ -71,12 +71,21 @@ typedef struct cf_algo_info {
 	/* defaults (README's table) */
 	int k, epochs;
 	double lr, lr_decay, reg, reg_bias, alpha;
-	/* als, ials: the solver and its CG steps; ials: the weight of unrated
-	 * pairs and the exponent of the frequency-scaled penalty (solve.h) */
+} cf_algo_info;
+
+/*
+ * The least-squares defaults of als and ials (a table of their own, so
+ * that other algorithms' rows need not spell them out): the solver and
+ * its CG steps; ials' weight of unrated pairs alpha0 and the exponent nu
+ * of its frequency-scaled penalty (solve.h).  Zero for other algorithms.
+ */
+typedef struct cf_lsq_defaults {
 	cf_solver solver;
 	int cg_steps;
 	double alpha0, nu;
-} cf_algo_info;
+} cf_lsq_defaults;
+
+const cf_lsq_defaults *cf_algo_lsq(cf_algo a);
 
 /* The row of a (valid) algorithm. */
 const cf_algo_info *cf_algo_get(cf_algo a);

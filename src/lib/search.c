@@ -197,7 +197,8 @@ cf_space_defaults(const cf_space *s, cf_algo a, double *x)
 		           d->reg : strcmp(nm, "reg_bias") == 0 ? d->reg_bias :
 		           strcmp(nm, "alpha") == 0 ? d->alpha :
 		           /* ials' Rendle et al. parameters (mf-fit --alpha0, --nu) */
-		           strcmp(nm, "alpha0") == 0 ? d->alpha0 : strcmp(nm, "nu") == 0 ? d->nu :
+		           strcmp(nm, "alpha0") == 0 ? cf_algo_lsq(a)->alpha0 :
+		           strcmp(nm, "nu") == 0 ? cf_algo_lsq(a)->nu :
 		           0.1;                                             /* init_scale */
 		x[i] = v < s->p[i].lo ? s->p[i].lo : v > s->p[i].hi ? s->p[i].hi : v;
 	}

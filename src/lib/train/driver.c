@@ -43,10 +43,11 @@ cf_mf_defaults(cf_algo algo)
 	p.reg_bias = d->reg_bias;
 	p.alpha = d->alpha;
 	/* als, ials: the solver; ials: Rendle et al.'s alpha0 and nu */
-	p.solver = d->solver;
-	p.cg_steps = d->cg_steps;
-	p.alpha0 = d->alpha0;
-	p.nu = d->nu;
+	const cf_lsq_defaults *l = cf_algo_lsq(algo);
+	p.solver = l->solver;
+	p.cg_steps = l->cg_steps;
+	p.alpha0 = l->alpha0;
+	p.nu = l->nu;
 	return p;
 }
 
