@@ -38,8 +38,9 @@ lines=$(wc -l < "$dir/grid.txt")
 seq 1 "$lines" > "$dir/nums.txt"
 parallel --will-cite -j "$JOBS" sh "$dir/fit.sh" {1} {2} :::: "$dir/nums.txt" ::: $SEEDS \
 	> "$dir/results.txt"
+sort -k1,1n -k2,2n "$dir/results.txt" > "$dir/results.tmp"   # per-seed values in seed order
 awk -v grid="$dir/grid.txt" '
 	BEGIN { while ((getline l < grid) > 0) flags[++n] = l }
 	$3 != "failed" { sum[$1] += $3; cnt[$1]++; per[$1] = per[$1] sprintf(" %.4f", $3) }
 	END { for (c in sum) printf "%.4f %s  %s\n", sum[c] / cnt[c], per[c], flags[c] }' \
-	"$dir/results.txt" | sort -rn
+	"$dir/results.tmp" | sort -rn

@@ -119,26 +119,34 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 	float *A = s->A, *rhs = s->b, *yz = s->v;
 	double yy = 0;
 
-	memset(A, 0, (size_t)d * d * sizeof *A);
-	if (G)
-		for (int r = 0; r < k; r++)
-			for (int c = r; c < k; c++)
-				A[r * d + c] = sd->alpha0 == 1 ? G[r * k + c]
-				                               : (float)(sd->alpha0 * G[r * k + c]);
-	/* yz: Z^T [y 1] (k x 2, row-major), the right-hand side and, for the
-	 * bias column, the features' sums, in one BLAS call per block. */
+	if (G && sd->alpha0 == 1) {
+		memcpy(A, G, (size_t)k * k * sizeof *A);
+	} else if (G) {
+		for (int r = 0; r < k * k; r++)
+			A[r] = (float)(sd->alpha0 * G[r]);
+	} else {
+		memset(A, 0, (size_t)d * d * sizeof *A);
+	}
+	/* Explicit, yz: Z^T [y 1] (k x 2, row-major), the right-hand side
+	 * and the bias column's sums (the features'), in one BLAS call per
+	 * block; implicit: the right-hand side Z^T c by sgemv. */
 	memset(yz, 0, 2 * (size_t)k * sizeof *yz);
 	float ysum = 0;
 	for (size_t a = 0; a < n; a += GATHER) {
 		size_t m = n - a < GATHER ? n - a : GATHER;
 		yy += gather(sd, idx, val, a, m, s);
-		for (size_t j = 0; j < m; j++) {
-			s->t[2 * j] = s->y[j];
-			s->t[2 * j + 1] = 1;
-			ysum += s->y[j];
+		if (G) {
+			cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, s->y, 1, 1.0f,
+			            yz, 1);
+		} else {
+			for (size_t j = 0; j < m; j++) {
+				s->t[2 * j] = s->y[j];
+				s->t[2 * j + 1] = 1;
+				ysum += s->y[j];
+			}
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, 2, (int)m, 1.0f, s->Z,
+			            dz, s->t, 2, 1.0f, yz, 2);
 		}
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, 2, (int)m, 1.0f, s->Z, dz,
-		            s->t, 2, 1.0f, yz, 2);
 		if (G) {
 			/* Rows scaled by sqrt(c_j - alpha0) for the correction term. */
 			for (size_t j = 0; j < m; j++) {
@@ -156,7 +164,7 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 		            1.0f, A, d);
 	}
 	for (int c = 0; c < k; c++)
-		rhs[c] = yz[2 * c];
+		rhs[c] = G ? yz[c] : yz[2 * c];
 	if (!G) {
 		for (int c = 0; c < k; c++)
 			A[c * d + k] = yz[2 * c + 1];
