@@ -193,6 +193,14 @@ double cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const flo
  */
 double cf_fit_sweep(struct fit *f, int implicit);
 
+/*
+ * After CG training: every user solved exactly against the final items,
+ * so that a model's users are the exact solutions fold-in and --explain
+ * compute (as sgd ends with its exact user step).  Returns 1 if it
+ * changed the parameters (the solver was CG), else 0.
+ */
+int cf_fit_exact_users(struct fit *f, int implicit);
+
 /* ---- seen.c ---- */
 /* The model's seen table from byu (whose arrays it takes) and the timestamps. */
 void cf_fit_build_seen(cf_model *m, struct fit *f);
