@@ -79,29 +79,49 @@ if want train || want score; then
 		--test "$dir/test.bin" > "$dir/train.bin"
 	ntrain=$("$bindir/bin2csv" --list < "$dir/train.bin" | head -n 1 | cut -f 2)
 fi
+gemm_build() {
+	[ -x "$dir/bench-gemm" ] || cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L \
+		$(pkg-config --cflags openblas) -pthread -o "$dir/bench-gemm" bench/gemm.c \
+		$(pkg-config --libs openblas)
+}
 if want train; then
-	echo "bench: training on $ntrain ratings, k=64, 2 threads (noise floor RMSE $floor)"
-	for a in sgd als ials; do
+	# The machine's sgemm rate at 2 threads, measured in this run: the
+	# FLOP limit the als/ials figures are compared with.
+	gemm_build
+	gflops=$("$dir/bench-gemm" -t 2 -k 64 -b 512 -T 512 | sed 's/.*s, \([0-9.]*\) GFLOP.*/\1/')
+	echo "bench: training on $ntrain ratings, k=64, 2 threads (noise floor RMSE $floor;" \
+		"sgemm $gflops GFLOP/s at 2 threads)"
+	for a in sgd als als-cg ials ials-cg; do
 		case $a in
 		# Flags for this data (more ratings per user than MovieLens-small
 		# wants lighter regularization than the defaults).
 		sgd) flags="--epochs 30 --lr 0.02 --lr-decay 0 --reg 0.03 --valid $dir/test.bin" ;;
-		als) flags="--epochs 4 --valid $dir/test.bin" ;;
-		ials) flags="--epochs 4" ;;
+		als) flags="--epochs 4 --solver exact --valid $dir/test.bin" ;;
+		als-cg) flags="--epochs 4 --solver cg --valid $dir/test.bin" ;;
+		ials) flags="--epochs 4 --solver exact" ;;
+		ials-cg) flags="--epochs 4 --solver cg" ;;
 		esac
-		/usr/bin/time -f '%e %M' -o "$dir/t1" "$bindir/mf-fit" --algo $a -k 64 --threads 2 \
-			$flags --log "$dir/log-$a.csv" -q < "$dir/train.bin" > "$dir/model-$a.bin"
+		/usr/bin/time -f '%e %M' -o "$dir/t1" "$bindir/mf-fit" --algo ${a%-cg} -k 64 \
+			--threads 2 $flags --log "$dir/log-$a.csv" -q < "$dir/train.bin" > "$dir/model-$a.bin"
 		col=$(head -n 1 "$dir/log-$a.csv" | tr ',' '\n' | grep -n '^seconds$' | cut -d: -f1)
 		sec=$(epoch_med "$dir/log-$a.csv" "$col")
 		read -r wall kb < "$dir/t1"
-		printf '%-6s %7.3f s/epoch  %6.1f M ratings/s  run %6.1f s  %7.1f MB peak RSS' \
+		printf '%-7s %7.3f s/epoch  %6.1f M ratings/s  run %6.1f s  %7.1f MB peak RSS' \
 			"$a" "$sec" "$(echo "$ntrain / 1000000 / $sec" | bc -l)" "$wall" "$(echo "$kb / 1024" | bc -l)"
 		# The model's own figure: sgd's last epoch is followed by its exact
 		# user step, which the per-epoch log does not see.
-		if [ $a != ials ]; then
+		case $a in ials*) ;; *)
 			printf '  test RMSE %.4f' "$("$bindir/bin2csv" --list < "$dir/model-$a.bin" |
-				head -n 1 | tr ' \t' '\n\n' | sed -n 's/^valid_rmse=//p')"
-		fi
+				head -n 1 | tr ' \t' '\n\n' | sed -n 's/^valid_rmse=//p')" ;;
+		esac
+		# An exact iteration's FLOPs: the Gram matrices (k(k+1) per rating
+		# and half-step, plus the bias column for als) and the Cholesky
+		# solves (d^3/3 per row): against the sgemm rate above.
+		case $a in als|ials)
+			d=$([ $a = als ] && echo 65 || echo 64)
+			gf=$(echo "(2 * $ntrain * 64 * 65 + ($USERS + $ITEMS) * $d^3 / 3) / 1000000000" | bc -l)
+			printf '  %.0f GFLOP: %.0f%% of sgemm' "$gf" "$(echo "100 * $gf / $sec / $gflops" | bc -l)" ;;
+		esac
 		echo
 	done
 	# fm: k = 16 (a sweep is O(k x ratings), its shared features' draws in
@@ -120,8 +140,7 @@ fi
 if want score; then
 	[ -s "$dir/model-sgd.bin" ] || "$bindir/mf-fit" --algo sgd -k 64 --epochs 2 -q \
 		< "$dir/train.bin" > "$dir/model-sgd.bin"
-	cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L $(pkg-config --cflags openblas) -pthread \
-		-o "$dir/bench-gemm" bench/gemm.c $(pkg-config --libs openblas)
+	gemm_build
 	echo "bench: scoring $USERS users x $ITEMS items, k=64, 1 thread"
 	run "mf-score --all --top 20" "$bindir/mf-score --all --top 20 --threads 1 < $dir/model-sgd.bin > /dev/null"
 	top=$med_s; echo

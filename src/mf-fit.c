@@ -28,8 +28,11 @@ struct opts {
 	/* flags given on the command line (override the algorithm's defaults) */
 	int set_algo, set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
 	int set_seed, set_threads, set_patience, set_burn;
-	long long k, epochs, seed, threads, patience, burn;
-	double lr, decay, reg, regb, alpha, scale;
+	/* als, ials: --solver, --cg-steps; ials: --alpha0, --nu */
+	int set_solver, set_cg, set_alpha0, set_nu;
+	long long k, epochs, seed, threads, patience, burn, cg_steps;
+	double lr, decay, reg, regb, alpha, scale, alpha0, nu;
+	cf_solver solver;
 	/* item-neighbour models (ease, rp3b) */
 	int set_beta, set_keep, set_max_items;
 	double beta;
@@ -46,7 +49,8 @@ usage(FILE *fp)
 
 	fprintf(fp,
 	    "usage: mf-fit [--algo A] [-k K] [--epochs N] [--lr X] [--lr-decay X] [--reg X]\n"
-	    "              [--reg-bias X] [--alpha X] [--init-scale X] [--seed N] [--threads N]\n"
+	    "              [--reg-bias X] [--alpha X] [--alpha0 X] [--nu X] [--init-scale X]\n"
+	    "              [--solver exact|cg] [--cg-steps N] [--seed N] [--threads N]\n"
 	    "              [--valid FRAME] [--patience N] [--init MODEL] [--log FILE] [-q]\n"
 	    "              [--samples N] [--burn-in N] [--groups LIST] [--items FRAME]\n"
 	    "              [--beta X] [--keep M] [--max-items N] [-o MODEL] [FILE] > MODEL\n"
@@ -64,15 +68,21 @@ usage(FILE *fp)
 	    "                 squares; factor penalty reg * sqrt(n) (n: the row's\n"
 	    "                 ratings), bias penalty reg-bias.\n"
 	    "                 defaults: -k %d --epochs %d --reg %g --reg-bias %g\n"
+	    "                 --solver %s --cg-steps %d\n"
 	    "       sgd       the same model by parallel SGD (DSGD strata of a 16 x 16\n"
 	    "                 grid of blocks); lr_t = lr / (1 + lr-decay * t); penalties\n"
 	    "                 per rating (reg * n on a row of n); ends with one exact\n"
 	    "                 least-squares solve of every user against the items.\n"
 	    "                 defaults: -k %d --epochs %d --lr %g --lr-decay %g --reg %g\n"
 	    "                 --reg-bias %g\n"
-	    "       ials      implicit ALS (Hu, Koren, Volinsky 2008) for top-N: confidence\n"
-	    "                 1 + alpha * rating, preference 1 for rated items; no biases.\n"
-	    "                 defaults: -k %d --epochs %d --reg %g --alpha %g\n"
+	    "       ials      implicit ALS for top-N: preference 1 with confidence\n"
+	    "                 1 + alpha * rating for rated items, 0 with weight alpha0 for\n"
+	    "                 the others; factor penalty reg * (n + alpha0 * m)^nu (n:\n"
+	    "                 the row's ratings, m: the other side's rows).  alpha0 1,\n"
+	    "                 nu 0: Hu, Koren, Volinsky (2008); a small alpha0, alpha 0\n"
+	    "                 and nu 1: Rendle et al. (2021).  No biases.\n"
+	    "                 defaults: -k %d --epochs %d --reg %g --alpha %g --alpha0 %g\n"
+	    "                 --nu %g --init-scale %g --solver %s --cg-steps %d\n"
 	    "       baseline  mu + user and item biases, penalty reg-bias (k = 0).\n"
 	    "                 defaults: --epochs %d --reg-bias %g\n"
 	    "       popular   item popularity (ratings per item) as the score (k = 0)\n"
@@ -114,6 +124,14 @@ usage(FILE *fp)
 	    "  -r, --reg X          L2 penalty on factors\n"
 	    "      --reg-bias X     L2 penalty on biases\n"
 	    "      --alpha X        iALS confidence slope\n"
+	    "      --alpha0 X       iALS weight of unrated pairs, 0 to 1\n"
+	    "      --nu X           iALS penalty exponent (frequency-scaled regularization)\n"
+	    "      --solver S       als, ials: exact (Cholesky of each row's Gram matrix,\n"
+	    "                       k^2 flops per rating) or cg (--cg-steps conjugate-\n"
+	    "                       gradient steps per row, warm-started from the last\n"
+	    "                       iteration's factors, ~4k flops per rating and step).\n"
+	    "                       Fine-tuning (--init) always solves exactly\n"
+	    "      --cg-steps N     CG steps per row and half-step (1 to 1000)\n"
 	    "      --beta X         rp3b: popularity penalty exponent\n"
 	    "      --keep M         ease, rp3b: weights kept per item (the largest |w|)\n"
 	    "      --max-items N    ease: fit the N most popular items only (0: all, up to\n"
@@ -159,10 +177,11 @@ usage(FILE *fp)
 	    "run, -k or --algo not --init's), 2 on a usage error, found before any input\n"
 	    "is read (an unknown flag; a value that is no number or out of range: k = 0,\n"
 	    "negative or NaN values).\n",
-	    a.k, a.epochs, a.reg, a.reg_bias, s.k, s.epochs, s.lr, s.lr_decay, s.reg, s.reg_bias,
-	    i.k, i.epochs, i.reg, i.alpha, b.epochs, b.reg_bias, f.k, f.epochs, f.burn_in,
-	    f.init_scale, CF_EASE_MAX_ITEMS, e.reg, e.keep, r.alpha, r.beta, r.keep, s.init_scale,
-	    (unsigned long long)s.seed, f.burn_in);
+	    a.k, a.epochs, a.reg, a.reg_bias, cf_solver_name(a.solver), a.cg_steps, s.k, s.epochs,
+	    s.lr, s.lr_decay, s.reg, s.reg_bias, i.k, i.epochs, i.reg, i.alpha, i.alpha0, i.nu,
+	    i.init_scale, cf_solver_name(i.solver), i.cg_steps, b.epochs, b.reg_bias, f.k, f.epochs,
+	    f.burn_in, f.init_scale, CF_EASE_MAX_ITEMS, e.reg, e.keep, r.alpha, r.beta, r.keep,
+	    s.init_scale, (unsigned long long)s.seed, f.burn_in);
 }
 
 static double
@@ -194,7 +213,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT, O_BURN,
-	       O_GROUPS, O_ITEMS, O_BETA, O_KEEP, O_MAXI };
+	       O_GROUPS, O_ITEMS, O_BETA, O_KEEP, O_MAXI, O_ALPHA0, O_NU, O_SOLVER, O_CG };
 	static const struct option lo[] = {
 		{"algo", 1, 0, 'a'}, {"factors", 1, 0, 'k'}, {"epochs", 1, 0, 'e'},
 		{"lr", 1, 0, O_LR}, {"lr-decay", 1, 0, O_DECAY}, {"reg", 1, 0, 'r'},
@@ -204,6 +223,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"samples", 1, 0, 'e'}, {"burn-in", 1, 0, O_BURN}, {"groups", 1, 0, O_GROUPS},
 		{"items", 1, 0, O_ITEMS}, {"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
 		{"beta", 1, 0, O_BETA}, {"keep", 1, 0, O_KEEP}, {"max-items", 1, 0, O_MAXI},
+		{"alpha0", 1, 0, O_ALPHA0}, {"nu", 1, 0, O_NU}, {"solver", 1, 0, O_SOLVER},
+		{"cg-steps", 1, 0, O_CG},
 		CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	int c;
@@ -223,6 +244,17 @@ parse(int argc, char **argv, struct opts *o)
 		case O_REGB: o->regb = num("--reg-bias", optarg); o->set_regb = 1; break;
 		case O_ALPHA: o->alpha = num("--alpha", optarg); o->set_alpha = 1; break;
 		case O_SCALE: o->scale = num("--init-scale", optarg); o->set_scale = 1; break;
+		case O_ALPHA0: o->alpha0 = num("--alpha0", optarg); o->set_alpha0 = 1; break;
+		case O_NU: o->nu = num("--nu", optarg); o->set_nu = 1; break;
+		case O_CG: o->cg_steps = integer("--cg-steps", optarg); o->set_cg = 1; break;
+		case O_SOLVER: {
+			int sv = cf_solver_parse(optarg);
+			if (sv < 0)
+				cf_usage_error(usage, "--solver: '%s' is not exact or cg", optarg);
+			o->solver = (cf_solver)sv;
+			o->set_solver = 1;
+			break;
+		}
 		case 's': o->seed = integer("--seed", optarg); o->set_seed = 1; break;
 		case 't': o->threads = integer("--threads", optarg); o->set_threads = 1; break;
 		case O_PAT: o->patience = integer("--patience", optarg); o->set_patience = 1; break;
@@ -311,6 +343,19 @@ main(int argc, char **argv)
 		p.keep = clamp_int("--keep", o.keep, 1, 1000000);
 	if (o.set_max_items)
 		p.max_items = clamp_int("--max-items", o.max_items, 0, 100000);
+	/* The solver is als's and ials's, alpha0 and nu ials's alone. */
+	if ((o.set_solver || o.set_cg) && p.algo != CF_ALS && p.algo != CF_IALS)
+		cf_usage_error(usage, "--solver and --cg-steps are for als and ials, not %s", cf_algo_name(p.algo));
+	if ((o.set_alpha0 || o.set_nu) && p.algo != CF_IALS)
+		cf_usage_error(usage, "--alpha0 and --nu are for ials, not %s", cf_algo_name(p.algo));
+	if (o.set_solver)
+		p.solver = o.solver;
+	if (o.set_cg)
+		p.cg_steps = clamp_int("--cg-steps", o.cg_steps, 1, 1000);
+	if (o.set_alpha0)
+		p.alpha0 = o.alpha0;
+	if (o.set_nu)
+		p.nu = o.nu;
 	if (o.set_seed) {
 		if (o.seed < 0)
 			cf_usage_error(usage, "--seed must be >= 0, not %lld", o.seed);

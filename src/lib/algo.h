@@ -61,6 +61,19 @@ double cf_reg_weight(cf_regw w, size_t n);
 int cf_regw_parse(const char *s);
 const char *cf_regw_name(cf_regw w);
 
+/*
+ * How als and ials solve each row's least squares: exactly (Cholesky of
+ * the Gram matrix) or by a few warm-started conjugate-gradient steps.
+ */
+typedef enum cf_solver {
+	CF_SOLVER_EXACT,
+	CF_SOLVER_CG,
+} cf_solver;
+
+/* "exact", "cg" <-> the enum; -1 if unknown. */
+int cf_solver_parse(const char *s);
+const char *cf_solver_name(cf_solver s);
+
 /* One algorithm: what its models mean and its defaults. */
 typedef struct cf_algo_info {
 	const char *name;
@@ -76,6 +89,20 @@ typedef struct cf_algo_info {
 	double beta;
 	int keep;
 } cf_algo_info;
+
+/*
+ * The least-squares defaults of als and ials (a table of their own, so
+ * that other algorithms' rows need not spell them out): the solver and
+ * its CG steps; ials' weight of unrated pairs alpha0 and the exponent nu
+ * of its frequency-scaled penalty (solve.h).  Zero for other algorithms.
+ */
+typedef struct cf_lsq_defaults {
+	cf_solver solver;
+	int cg_steps;
+	double alpha0, nu;
+} cf_lsq_defaults;
+
+const cf_lsq_defaults *cf_algo_lsq(cf_algo a);
 
 /* The row of a (valid) algorithm. */
 const cf_algo_info *cf_algo_get(cf_algo a);
@@ -97,6 +124,7 @@ typedef struct cf_hparams {
 	cf_form form;
 	int k, epochs, epochs_run, best_epoch, patience;
 	double lr, lr_decay, reg, reg_bias, alpha, init_scale;
+	double alpha0, nu;      /* ials (solve.h); a model without them: 1, 0 */
 	uint64_t seed;
 	cf_regw reg_weight, reg_bias_weight;
 	int warm_start;

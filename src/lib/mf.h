@@ -45,6 +45,10 @@ typedef struct cf_mf_params {
 	double beta;            /* rp3b: popularity penalty pop(i)^-beta */
 	int keep;               /* weights kept per item (the largest) */
 	int max_items;          /* ease: the catalogue (most popular); 0: all, up to a limit */
+	double alpha0;          /* iALS weight of unrated pairs (1: Hu et al.) */
+	double nu;              /* iALS penalty x (n + alpha0 x others)^nu */
+	cf_solver solver;       /* als, ials: exact or conjugate gradient */
+	int cg_steps;           /* CG steps per row and half-step */
 	uint64_t seed;
 	int threads;            /* 0: all cores */
 	int patience;           /* early stopping: epochs without improvement */

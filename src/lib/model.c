@@ -464,6 +464,9 @@ cf_model_parse_hparams(cf_model *m)
 	h->reg_bias = d->reg_bias;
 	h->alpha = d->alpha;
 	h->init_scale = 0.1;
+	/* Models from before these attributes are Hu-Koren-Volinsky's. */
+	h->alpha0 = 1;
+	h->nu = 0;
 	h->seed = 42;
 	h->reg_weight = d->reg_weight;
 	h->reg_bias_weight = d->reg_bias_weight;
@@ -484,6 +487,10 @@ cf_model_parse_hparams(cf_model *m)
 	hp_num(s, "reg_bias", &h->reg_bias);
 	hp_num(s, "alpha", &h->alpha);
 	hp_num(s, "init_scale", &h->init_scale);
+	hp_num(s, "alpha0", &h->alpha0);
+	hp_num(s, "nu", &h->nu);
+	if (!(h->alpha0 >= 0 && h->alpha0 <= 1))
+		h->alpha0 = 1;          /* the solve's weights need 0 <= alpha0 <= 1 */
 	if ((sv = cf_schema_get(s, "seed")) && cf_parse_u64(sv, &seed) == 0)
 		h->seed = seed;
 	hp_regw(s, "reg_weight", &h->reg_weight);

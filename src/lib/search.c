@@ -12,7 +12,7 @@
 static const char *const scale_names[] = {"lin", "log", "int", "logint", "log2"};
 /* What mf-fit takes, and may be searched. */
 static const char *const tunable[] = {"k", "lr", "lr_decay", "reg", "reg_bias", "alpha",
-                                      "init_scale"};
+                                      "init_scale", "alpha0", "nu"};
 
 static void
 add(cf_space *s, const char *name, double lo, double hi, cf_pscale sc)
@@ -86,7 +86,7 @@ parse_one(cf_space *s, char *item, char *err, size_t errlen)
 		known |= strcmp(item, tunable[j]) == 0;
 	if (!known)
 		return snprintf(err, errlen, "'%s' is not a parameter tune can search (k, lr, "
-		                "lr_decay, reg, reg_bias, alpha, init_scale)", item), -1;
+		                "lr_decay, reg, reg_bias, alpha, init_scale, alpha0, nu)", item), -1;
 	int at = find(s, item);
 	if (strcmp(eq + 1, "off") == 0) {
 		if (at >= 0)
@@ -195,7 +195,11 @@ cf_space_defaults(const cf_space *s, cf_algo a, double *x)
 		double v = strcmp(nm, "k") == 0 ? d->k : strcmp(nm, "lr") == 0 ? d->lr :
 		           strcmp(nm, "lr_decay") == 0 ? d->lr_decay : strcmp(nm, "reg") == 0 ?
 		           d->reg : strcmp(nm, "reg_bias") == 0 ? d->reg_bias :
-		           strcmp(nm, "alpha") == 0 ? d->alpha : 0.1;       /* init_scale */
+		           strcmp(nm, "alpha") == 0 ? d->alpha :
+		           /* ials' Rendle et al. parameters (mf-fit --alpha0, --nu) */
+		           strcmp(nm, "alpha0") == 0 ? cf_algo_lsq(a)->alpha0 :
+		           strcmp(nm, "nu") == 0 ? cf_algo_lsq(a)->nu :
+		           0.1;                                             /* init_scale */
 		x[i] = v < s->p[i].lo ? s->p[i].lo : v > s->p[i].hi ? s->p[i].hi : v;
 	}
 }

@@ -1,6 +1,7 @@
 /*
- * solve.c - the least-squares row solve (solve.h): Gram matrices by
- * ssyrk over gathered rows, Cholesky solves by LAPACK's sposv.
+ * solve.c - the least-squares row solve (solve.h): exact (Gram matrices
+ * by ssyrk over gathered rows, Cholesky solves by LAPACK's sposv) or by
+ * warm-started conjugate gradient (BLAS sgemv passes over the rows).
  */
 #include "solve.h"
 #include "par.h"
@@ -18,14 +19,15 @@ extern void sposv_(const char *uplo, const int *n, const int *nrhs, float *a,
 
 typedef float v8f __attribute__((vector_size(32)));
 
-/* Rows gathered per ssyrk call: bounded scratch whatever the row count. */
-#define GATHER 256
+/* Rows gathered per BLAS call: bounded scratch whatever the row count
+ * (1024 rows of 64 floats: 256 KB per thread). */
+#define GATHER 1024
 
-/* Row stride of the gathered features: k + 1 rounded up to 8 floats. */
+/* Row stride of the gathered features: k rounded up to 8 floats. */
 static int
 zstride(int k)
 {
-	return (k + 1 + 7) / 8 * 8;
+	return (k + 7) / 8 * 8;
 }
 
 void
@@ -38,10 +40,11 @@ cf_lsq_init(cf_lsq *s, int k)
 		cf_die("out of memory");
 	memset(s->Z, 0, (size_t)GATHER * zstride(k) * sizeof(float));
 	s->y = cf_xmalloc(GATHER * sizeof(float));
+	s->t = cf_xmalloc(2 * GATHER * sizeof(float));
 	s->A = cf_xmalloc(d * d * sizeof(float));
-	s->A0 = cf_xmalloc(d * d * sizeof(float));
 	s->b = cf_xmalloc(d * sizeof(float));
 	s->b0 = cf_xmalloc(d * sizeof(float));
+	s->v = cf_xmalloc((6 * d + 8) * sizeof(float));
 }
 
 void
@@ -49,53 +52,105 @@ cf_lsq_free(cf_lsq *s)
 {
 	free(s->Z);
 	free(s->y);
+	free(s->t);
 	free(s->A);
-	free(s->A0);
 	free(s->b);
 	free(s->b0);
+	free(s->v);
+}
+
+double
+cf_lsq_penalty(cf_regw w, double reg, double nu, double alpha0, size_t n, size_t nother)
+{
+	double r = reg * cf_reg_weight(w, n);
+
+	if (nu != 0)
+		r *= pow((double)n + alpha0 * (double)nother, nu);
+	return r;
+}
+
+/*
+ * Gathers entries a .. a+m of the row into s->Z (k columns) and s->y:
+ * explicit, the targets y_j = val_j - mu - fb[j]; implicit, the
+ * confidences c_j = 1 + alpha val_j.  Returns the sum of y_j^2
+ * (explicit) or of c_j (implicit): the constant of the loss.
+ */
+static double
+gather(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t a, size_t m,
+       cf_lsq *s)
+{
+	int k = sd->k, dz = zstride(k);
+	double yy = 0;
+
+	for (size_t j = 0; j < m; j++) {
+		if (j + 8 < m) {
+			const char *nx = (const char *)(sd->F + (size_t)idx[a + j + 8] * sd->ldf);
+			for (int c = 0; c < k * 4; c += 64)
+				__builtin_prefetch(nx + c, 0);
+		}
+		memcpy(s->Z + j * dz, sd->F + (size_t)idx[a + j] * sd->ldf, (size_t)k * sizeof(float));
+		if (sd->G) {
+			float c = (float)(1 + sd->alpha * val[a + j]);
+			s->y[j] = c;
+			yy += c;
+		} else {
+			float y = (float)(val[a + j] - sd->mu - sd->fb[idx[a + j]]);
+			s->y[j] = y;
+			yy += (double)y * y;
+		}
+	}
+	return yy;
+}
+
+/* The weight c_j - alpha0 of a rated entry's correction term (alpha0 = 1:
+ * alpha val_j, as Hu, Koren and Volinsky write it). */
+static inline float
+corr_weight(const cf_lsq_side *sd, float c)
+{
+	return sd->alpha0 == 1 ? c - 1 : (float)(c - sd->alpha0);
 }
 
 int
-cf_lsq_solve(int k, const float *F, size_t ldf, const float *fb, double mu,
-             const uint32_t *idx, const float *val, size_t n, double regf, double regb,
-             const float *G, double alpha, cf_lsq *s, float *p, float *b, double *loss)
+cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
+             double regf, double regb, cf_lsq *s, float *p, float *b, double *loss)
 {
-	int d = G ? k : k + 1, dz = zstride(k), one = 1, info = 0;
-	float *A = s->A, *rhs = s->b;
+	const float *G = sd->G;
+	int k = sd->k, d = G ? k : k + 1, dz = zstride(k), one = 1, info = 0;
+	float *A = s->A, *rhs = s->b, *yz = s->v;
 	double yy = 0;
 
-	if (G)
+	if (G && sd->alpha0 == 1) {
 		memcpy(A, G, (size_t)k * k * sizeof *A);
-	else
+	} else if (G) {
+		for (int r = 0; r < k * k; r++)
+			A[r] = (float)(sd->alpha0 * G[r]);
+	} else {
 		memset(A, 0, (size_t)d * d * sizeof *A);
-	memset(rhs, 0, (size_t)d * sizeof *rhs);
+	}
+	/* Explicit, yz: Z^T [y 1] (k x 2, row-major), the right-hand side
+	 * and the bias column's sums (the features'), in one BLAS call per
+	 * block; implicit: the right-hand side Z^T c by sgemv. */
+	memset(yz, 0, 2 * (size_t)k * sizeof *yz);
+	float ysum = 0;
 	for (size_t a = 0; a < n; a += GATHER) {
 		size_t m = n - a < GATHER ? n - a : GATHER;
-		for (size_t j = 0; j < m; j++) {
-			if (j + 8 < m) {
-				const char *nx = (const char *)(F + (size_t)idx[a + j + 8] * ldf);
-				for (int c = 0; c < k * 4; c += 64)
-					__builtin_prefetch(nx + c, 0);
-			}
-			float *z = s->Z + j * dz;
-			memcpy(z, F + (size_t)idx[a + j] * ldf, (size_t)k * sizeof *z);
-			if (G) {
-				float c = (float)(alpha * val[a + j]);
-				s->y[j] = 1 + c;
-				yy += 1 + c;
-			} else {
-				float y = (float)(val[a + j] - mu - fb[idx[a + j]]);
-				z[k] = 1;
-				s->y[j] = y;
-				yy += (double)y * y;
-			}
-		}
-		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, d, 1.0f, s->Z, dz, s->y, 1, 1.0f,
-		            rhs, 1);
+		yy += gather(sd, idx, val, a, m, s);
 		if (G) {
-			/* Rows scaled by sqrt(alpha val) for the correction term. */
+			cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, s->y, 1, 1.0f,
+			            yz, 1);
+		} else {
 			for (size_t j = 0; j < m; j++) {
-				float w = sqrtf(s->y[j] - 1);
+				s->t[2 * j] = s->y[j];
+				s->t[2 * j + 1] = 1;
+				ysum += s->y[j];
+			}
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, 2, (int)m, 1.0f, s->Z,
+			            dz, s->t, 2, 1.0f, yz, 2);
+		}
+		if (G) {
+			/* Rows scaled by sqrt(c_j - alpha0) for the correction term. */
+			for (size_t j = 0; j < m; j++) {
+				float w = sqrtf(corr_weight(sd, s->y[j]));
 				v8f vw = {w, w, w, w, w, w, w, w};
 				for (int c = 0; c < dz; c += 8) {
 					v8f x;
@@ -105,13 +160,18 @@ cf_lsq_solve(int k, const float *F, size_t ldf, const float *fb, double mu,
 				}
 			}
 		}
-		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)m, 1.0f, s->Z, dz,
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)m, 1.0f, s->Z, dz,
 		            1.0f, A, d);
 	}
-	if (loss) {
-		memcpy(s->A0, A, (size_t)d * d * sizeof *A);
-		memcpy(s->b0, rhs, (size_t)d * sizeof *rhs);
+	for (int c = 0; c < k; c++)
+		rhs[c] = G ? yz[c] : yz[2 * c];
+	if (!G) {
+		for (int c = 0; c < k; c++)
+			A[c * d + k] = yz[2 * c + 1];
+		A[k * d + k] = (float)n;
+		rhs[k] = ysum;
 	}
+	memcpy(s->b0, rhs, (size_t)d * sizeof *rhs);
 	for (int c = 0; c < k; c++)
 		A[c * d + c] += (float)regf;
 	if (!G)
@@ -124,18 +184,138 @@ cf_lsq_solve(int k, const float *F, size_t ldf, const float *fb, double mu,
 	if (!G && b)
 		*b = rhs[k];
 	if (loss) {
-		const float *x = rhs;
-		double xb = 0, xax = 0;
-		for (int r = 0; r < d; r++) {
-			double t = 0;
-			for (int c = r + 1; c < d; c++)
-				t += (double)s->A0[r * d + c] * x[c];
-			xax += x[r] * ((double)s->A0[r * d + r] * x[r] + 2 * t);
-			xb += (double)x[r] * s->b0[r];
+		/* At the solution (A_data + R) x = b0, so x^T A_data x = x.b0 -
+		 * x^T R x and the data loss yy - 2 x.b0 + x^T A_data x is
+		 * yy - x.b0 - x^T R x: O(d), not the O(d^2) of the quadratic form. */
+		double l = yy;
+		for (int c = 0; c < d; c++)
+			l -= (double)rhs[c] * (s->b0[c] + (c < k ? regf : regb) * rhs[c]);
+		*loss = l < 0 ? 0 : l;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ CG */
+
+/*
+ * One pass over the row with A_data, the data part of the system matrix
+ * (Z^T Z with the bias column, or alpha0 G + sum (c_j - alpha0) F_j F_j^T):
+ * out = A_data v, or, when loss0 is not NULL, out = rhs - A_data v with
+ * *loss0 the data loss at v.  Rows are gathered in blocks; a row that
+ * fits in one block is gathered once (*ready) and reused by the later
+ * passes.  Two sgemv per block: t = Z v, out += Z^T u with u_j a
+ * function of t_j.
+ */
+static void
+cg_pass(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n, cf_lsq *s,
+        int *ready, const float *v, float *out, double *loss0)
+{
+	int k = sd->k, dz = zstride(k), implicit = sd->G != NULL;
+	float sign = loss0 ? -1.0f : 1.0f;
+	double l = 0;
+
+	memset(out, 0, (size_t)(implicit ? k : k + 1) * sizeof *out);
+	if (implicit) {
+		cblas_ssymv(CblasRowMajor, CblasUpper, k, sign * (float)sd->alpha0, sd->G, k, v, 1,
+		            0.0f, out, 1);
+		if (loss0)
+			l = -sd->alpha0 * (double)cblas_sdot(k, v, 1, out, 1);  /* alpha0 v.Gv */
+	}
+	for (size_t a = 0; a < n; a += GATHER) {
+		size_t m = n - a < GATHER ? n - a : GATHER;
+		if (!*ready || n > GATHER) {
+			gather(sd, idx, val, a, m, s);
+			*ready = 1;
 		}
-		*loss = yy - 2 * xb + xax;
-		if (*loss < 0)
-			*loss = 0;
+		float *t = s->t, vb = implicit ? 0 : v[k], usum = 0;
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, k, 1.0f, s->Z, dz, v, 1, 0.0f, t, 1);
+		for (size_t j = 0; j < m; j++) {
+			float y = s->y[j], u;
+			if (implicit) {
+				float w = corr_weight(sd, y);
+				u = loss0 ? y - w * t[j] : w * t[j];
+				if (loss0)
+					l += (double)y * (1 - t[j]) * (1 - t[j]) - sd->alpha0 * t[j] * t[j];
+			} else {
+				u = loss0 ? y - (t[j] + vb) : t[j] + vb;
+				if (loss0)
+					l += (double)u * u;
+			}
+			t[j] = u;
+			usum += u;
+		}
+		if (!implicit)
+			out[k] += usum;
+		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, t, 1, 1.0f, out, 1);
+	}
+	if (loss0)
+		*loss0 = l;
+}
+
+static double
+dotd(const float *a, const float *b, int d)
+{
+	double s = 0;
+
+	for (int c = 0; c < d; c++)
+		s += (double)a[c] * b[c];
+	return s;
+}
+
+int
+cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
+          double regf, double regb, int steps, cf_lsq *s, float *p, float *b, double *loss)
+{
+	int k = sd->k, d = sd->G ? k : k + 1, ready = 0;
+	float *x = s->v, *r = x + d, *dir = r + d, *Ad = dir + d, *x0 = Ad + d, *r0 = x0 + d;
+	double l0;
+
+	memcpy(x, p, (size_t)k * sizeof *x);
+	if (!sd->G)
+		x[k] = *b;
+	/* r = rhs - A x, with A = A_data + the penalties R. */
+	cg_pass(sd, idx, val, n, s, &ready, x, r, &l0);
+	double f0 = l0;     /* the objective at the start, penalties included */
+	for (int c = 0; c < d; c++) {
+		double rc = c < k ? regf : regb;
+		r[c] -= (float)(rc * x[c]);
+		f0 += rc * (double)x[c] * x[c];
+	}
+	memcpy(x0, x, (size_t)d * sizeof *x);
+	memcpy(r0, r, (size_t)d * sizeof *r);
+	memcpy(dir, r, (size_t)d * sizeof *r);
+	double rr = dotd(r, r, d);
+	for (int it = 0; it < steps && rr > 0; it++) {
+		cg_pass(sd, idx, val, n, s, &ready, dir, Ad, NULL);
+		for (int c = 0; c < d; c++)
+			Ad[c] += (float)((c < k ? regf : regb) * dir[c]);
+		double dAd = dotd(dir, Ad, d);
+		if (!(dAd > 0))
+			break;
+		float step = (float)(rr / dAd);
+		for (int c = 0; c < d; c++) {
+			x[c] += step * dir[c];
+			r[c] -= step * Ad[c];
+		}
+		double rr1 = dotd(r, r, d);
+		float beta = (float)(rr1 / rr);
+		for (int c = 0; c < d; c++)
+			dir[c] = r[c] + beta * dir[c];
+		rr = rr1;
+	}
+	memcpy(p, x, (size_t)k * sizeof *p);
+	if (!sd->G)
+		*b = x[k];
+	if (loss) {
+		/* A quadratic's change: f(x) - f(x0) = -(x - x0).(r + r0) with
+		 * r = rhs - A x (CG's running residual); less the penalty, the
+		 * data loss at x. */
+		double l = f0;
+		for (int c = 0; c < d; c++) {
+			l -= ((double)x[c] - x0[c]) * ((double)r[c] + r0[c]);
+			l -= (c < k ? regf : regb) * (double)x[c] * x[c];
+		}
+		*loss = l < 0 ? 0 : l;
 	}
 	return 0;
 }
@@ -169,17 +349,20 @@ cf_solve_user(const cf_model *m, const uint32_t *items, const float *r, size_t n
 		return 0;
 	}
 	cf_lsq_init(&s, k);
+	cf_lsq_side sd = {k, m->Q, (size_t)k, m->bi, m->mu, NULL, 0, 1};
 	if (m->hp.form == CF_FORM_DOT) {
-		double alpha = m->hp.alpha;
 		float *G = cf_xcalloc((size_t)k * k, sizeof *G);
 		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)m->nitems, 1.0f, m->Q, k,
 		            0.0f, G, k);
-		rc = cf_lsq_solve(k, m->Q, k, NULL, 0, items, r, n, reg * wf, 0, G, alpha,
-		                  &s, p, NULL, NULL);
+		sd.fb = NULL;
+		sd.G = G;
+		sd.alpha = m->hp.alpha;
+		sd.alpha0 = m->hp.alpha0;
+		rc = cf_lsq_solve(&sd, items, r, n, cf_lsq_penalty(m->hp.reg_weight, reg, m->hp.nu,
+		                  m->hp.alpha0, n, m->nitems), 0, &s, p, NULL, NULL);
 		free(G);
 	} else {
-		rc = cf_lsq_solve(k, m->Q, k, m->bi, m->mu, items, r, n,
-		                  reg * wf, reg_bias * wbf, NULL, 0, &s, p, b, NULL);
+		rc = cf_lsq_solve(&sd, items, r, n, reg * wf, reg_bias * wbf, &s, p, b, NULL);
 	}
 	cf_lsq_free(&s);
 	return rc == 0 ? 0 : -1;

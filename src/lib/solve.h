@@ -15,46 +15,87 @@
 
 /* Per-thread scratch for rank k. */
 typedef struct cf_lsq {
-	float *Z;               /* gathered rows */
+	float *Z;               /* gathered rows (stride zstride(k)) */
 	float *y;               /* their targets / weights */
-	float *A, *A0;          /* (k+1)^2: the system, and Z^T Z kept for the loss */
-	float *b, *b0;          /* k+1 */
+	float *t;               /* two values per gathered row */
+	float *A;               /* (k+1)^2: the system */
+	float *b, *b0;          /* k+1: the solution, the right-hand side */
+	float *v;               /* 6 vectors of k+1 (CG's; the bias column's sums) */
 } cf_lsq;
 
 void cf_lsq_init(cf_lsq *s, int k);
 void cf_lsq_free(cf_lsq *s);
 
 /*
- * One least-squares solve against fixed factors F (rows of stride ldf,
- * k columns used) from n entries idx[]/val[].
+ * The fixed side a row is solved against: factors F (rows of stride
+ * ldf, k columns used) and, explicit, its biases fb and mu; implicit
+ * (G != NULL): G = F^T F over all its rows (upper triangle, k x k), the
+ * confidence slope alpha and the weight alpha0 of unrated pairs.
+ */
+typedef struct cf_lsq_side {
+	int k;
+	const float *F;
+	size_t ldf;
+	const float *fb;
+	double mu;
+	const float *G;
+	double alpha, alpha0;
+} cf_lsq_side;
+
+/*
+ * One least-squares solve against the side sd from n entries idx[]/val[].
  *
  * explicit (G == NULL): unknowns x = [p; b] (k + 1), features [F_j; 1],
  *   targets y_j = val_j - mu - fb[j]; minimizes
  *   sum (y_j - x.z_j)^2 + regf |p|^2 + regb b^2.
- * implicit (G = F^T F, upper triangle, k x k): unknowns p (k); minimizes
- *   sum over all j of c_j (pref_j - p.F_j)^2 + regf |p|^2 with
- *   c_j = 1 + alpha val_j and pref 1 for the n entries, c = 1 and pref 0
- *   for the others:  (G + sum alpha val_j F_j F_j^T + regf I) p
- *   = sum (1 + alpha val_j) F_j  (Hu, Koren, Volinsky 2008).
- * regf and regb are the penalties as they apply to this row (the weight
- * cf_reg_weight gives already applied).  Writes p (k floats) and *b
- * (explicit), and *loss if not NULL: the data term of the objective at the
- * solution (sum of squared errors; for iALS the weighted sum over all
- * columns), from the normal equations:
- *   loss = y.y - 2 x.(Z^T y) + x^T (Z^T Z) x  (iALS: sum c - 2 x.b + x^T A0 x).
- * Returns the LAPACK info (0: ok).
+ * implicit: unknowns p (k); minimizes
+ *   sum over rated j of c_j (1 - p.F_j)^2 + alpha0 sum over unrated j of
+ *   (p.F_j)^2 + regf |p|^2, with c_j = 1 + alpha val_j:
+ *   (alpha0 G + sum (c_j - alpha0) F_j F_j^T + regf I) p = sum c_j F_j.
+ *   alpha0 = 1 is Hu, Koren, Volinsky (2008); a small alpha0 with
+ *   alpha = 0 is Rendle et al. (2021).  0 <= alpha0 <= 1 keeps every
+ *   weight c_j - alpha0 >= 0.
+ * regf and regb are the penalties as they apply to this row
+ * (cf_lsq_penalty).  Writes p (k floats) and *b (explicit), and *loss if
+ * not NULL: the data term of the objective at the solution (sum of
+ * squared errors; for iALS the weighted sum over all columns), from the
+ * normal equations:  loss = y.y - 2 x.(Z^T y) + x^T (Z^T Z) x.
+ *
+ * The Gram matrix is built by ssyrk on the k factor columns alone (the
+ * bias column's sums are added on the side: k = 64 runs the BLAS kernel
+ * at full width, k + 1 = 65 at about half), over gathered blocks of up
+ * to 1024 rows.  Returns the LAPACK info (0: ok).
  */
-int cf_lsq_solve(int k, const float *F, size_t ldf, const float *fb, double mu,
-                 const uint32_t *idx, const float *val, size_t n, double regf, double regb,
-                 const float *G, double alpha, cf_lsq *s, float *p, float *b, double *loss);
+int cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
+                 double regf, double regb, cf_lsq *s, float *p, float *b, double *loss);
+
+/*
+ * The same system solved approximately by `steps` conjugate-gradient
+ * steps started from p (and *b) as they are (warm start: the last
+ * iteration's factors).  Each step costs ~4k flops per entry (two BLAS
+ * sgemv passes over the gathered rows) instead of the k^2 of the Gram
+ * matrix.  *loss as cf_lsq_solve's, at the new p.  Returns 0.
+ */
+int cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
+              double regf, double regb, int steps, cf_lsq *s, float *p, float *b,
+              double *loss);
+
+/*
+ * A row's factor penalty: reg x cf_reg_weight(w, n), times
+ * (n + alpha0 x nother)^nu when nu != 0 (Rendle et al.'s
+ * frequency-scaled regularization; nother: the other side's rows).
+ * Training, fine-tuning and fold-in all take it from here.
+ */
+double cf_lsq_penalty(cf_regw w, double reg, double nu, double alpha0, size_t n,
+                      size_t nother);
 
 /*
  * Solves for one user's bias and factors against the model's fixed item
  * factors (the ALS user step), from n ratings of items[] with values r[]:
  * fold-in of a new user.  Writes k factors to p and the bias to *b.  The
  * penalties are reg and reg_bias, weighted as the model's training
- * weighted them (m->hp.reg_weight, reg_bias_weight).  For an ials model
- * the implicit solve is used (confidence 1 + alpha * r, no bias); a
+ * weighted them (m->hp.reg_weight, reg_bias_weight, nu).  For an ials
+ * model the implicit solve is used (m->hp.alpha, alpha0; no bias); a
  * baseline model (k = 0) solves the bias alone; a popular model has
  * nothing to solve.  Returns 0, or -1 if the system is singular.
  */

@@ -375,6 +375,7 @@ START_TEST(test_fold_in_reproduces_user)
 	make_data(&rs, 40, 60, 1);
 	prm.k = 4;
 	prm.epochs = 5;
+	prm.solver = CF_SOLVER_EXACT;   /* fold-in is exact: so must the last step be */
 	m = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
 	ck_assert_msg(m != NULL, "%s", err);
 	for (uint32_t u = 0; u < 40; u += 13) {
@@ -398,8 +399,11 @@ START_TEST(test_fold_in_reproduces_user)
 }
 END_TEST
 
-/* The same for iALS: the implicit fold-in reproduces the trained user. */
-START_TEST(test_ials_fold_in)
+/* The same for iALS: the implicit fold-in reproduces the trained user,
+ * for Hu-Koren-Volinsky's form and for Rendle et al.'s (alpha0 < 1 and
+ * the frequency-scaled penalty, which fold-in must weight the same). */
+static void
+check_ials_fold_in(double alpha0, double nu, double reg, double alpha)
 {
 	cf_ratings rs;
 	cf_mf_params prm = quiet_params(CF_IALS);
@@ -409,9 +413,15 @@ START_TEST(test_ials_fold_in)
 	make_data(&rs, 30, 50, 2);
 	prm.k = 4;
 	prm.epochs = 4;
-	prm.reg = 1;
+	prm.reg = reg;
+	prm.alpha = alpha;
+	prm.alpha0 = alpha0;
+	prm.nu = nu;
+	prm.solver = CF_SOLVER_EXACT;
 	m = cf_mf_train(&rs, NULL, &prm, NULL, err, sizeof err);
 	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_double_eq(m->hp.alpha0, alpha0);
+	ck_assert_double_eq(m->hp.nu, nu);
 	for (uint32_t u = 0; u < 30; u += 11) {
 		uint64_t a = m->seen_ptr[u], b = m->seen_ptr[u + 1];
 		float p[4], bias;
@@ -423,6 +433,10 @@ START_TEST(test_ials_fold_in)
 	cf_model_free(m);
 	cf_ratings_free(&rs);
 }
+
+START_TEST(test_ials_fold_in) { check_ials_fold_in(1, 0, 1, 0.4); }
+END_TEST
+START_TEST(test_ials_rendle_fold_in) { check_ials_fold_in(0.1, 1, 0.02, 0); }
 END_TEST
 
 /* ALS and iALS: the same bytes at 1 and 3 threads; SGD at 1 thread twice. */
@@ -563,6 +577,7 @@ mf_suite(void)
 	tcase_add_test(tc, test_finetune_baseline);
 	tcase_add_test(tc, test_fold_in_reproduces_user);
 	tcase_add_test(tc, test_ials_fold_in);
+	tcase_add_test(tc, test_ials_rendle_fold_in);
 	tcase_add_test(tc, test_determinism);
 	tcase_add_test(tc, test_divergence);
 	tcase_add_test(tc, test_bad_params);

@@ -50,6 +50,12 @@ cf_mf_defaults(cf_algo algo)
 	p.fm_groups = CF_FM_ALL;
 	p.beta = d->beta;
 	p.keep = d->keep;
+	/* als, ials: the solver; ials: Rendle et al.'s alpha0 and nu */
+	const cf_lsq_defaults *l = cf_algo_lsq(algo);
+	p.solver = l->solver;
+	p.cg_steps = l->cg_steps;
+	p.alpha0 = l->alpha0;
+	p.nu = l->nu;
 	return p;
 }
 
@@ -71,6 +77,8 @@ cf_mf_params_of(const cf_model *m, cf_mf_params *p)
 	p->reg_bias = h->reg_bias;
 	p->alpha = h->alpha;
 	p->init_scale = h->init_scale;
+	p->alpha0 = h->alpha0;
+	p->nu = h->nu;
 	p->seed = h->seed;
 	if (h->algo == CF_FM) {
 		/* the model's k is fm_k x samples: training wants one sample's */
@@ -151,6 +159,16 @@ check_params(struct fit *f)
 		return cf_fit_fail(f, "--epochs must be at least 1, not %d", p->epochs), -1;
 	if (p->algo == CF_SGD && p->lr <= 0)
 		return cf_fit_fail(f, "--lr must be > 0 for sgd"), -1;
+	/* als, ials: the solver; ials: the weights of solve.h stay >= 0 */
+	if (p->solver != CF_SOLVER_EXACT && p->solver != CF_SOLVER_CG)
+		return cf_fit_fail(f, "unknown solver %d", (int)p->solver), -1;
+	if (p->solver == CF_SOLVER_CG && (p->cg_steps < 1 || p->cg_steps > 1000))
+		return cf_fit_fail(f, "--cg-steps must be between 1 and 1000, not %d",
+		                   p->cg_steps), -1;
+	if (!(p->alpha0 >= 0 && p->alpha0 <= 1))
+		return cf_fit_fail(f, "--alpha0 must be between 0 and 1, not %g", p->alpha0), -1;
+	if (!isfinite(p->nu) || fabs(p->nu) > 10)
+		return cf_fit_fail(f, "--nu must be between -10 and 10, not %g", p->nu), -1;
 	if (p->patience < 0)
 		return cf_fit_fail(f, "--patience must be >= 0, not %d", p->patience), -1;
 	if (p->threads < 0)

@@ -128,6 +128,8 @@ void cf_fit_fail(struct fit *f, const char *fmt, ...) __attribute__((format(prin
 void cf_fit_attr_num(cf_schema *s, const char *key, double v);
 /* reg_weight (and reg_bias_weight) as algo.c's table says p->algo trains. */
 void cf_fit_attr_weights(cf_schema *s, const cf_mf_params *p, int with_bias);
+/* solver (and cg_steps): how als and ials solved their rows (half.c). */
+void cf_fit_attr_solver(cf_schema *s, const cf_mf_params *p);
 
 /* ---- csr.c: the training structures, built with bounded memory ---- */
 float *cf_fmat(size_t rows, int kp);
@@ -193,7 +195,8 @@ double cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const flo
 /*
  * One ALS sweep: every item (not in ifix) against the users, then every
  * user (not in ufix) against the items, with the algorithm's penalty
- * weights.  Returns the user half's summed loss, or NAN (f->err set).
+ * weights, by f->p.solver (exact when fine-tuning).  Returns the user
+ * half's summed loss, or NAN (f->err set).
  */
 double cf_fit_sweep(struct fit *f, int implicit);
 
@@ -221,6 +224,14 @@ void cf_nn_keep_row(struct nn_rows *R, uint32_t j, const float *row, uint32_t n,
 void cf_nn_rows_done(struct fit *f, struct nn_rows *R);
 /* The weights as model attributes: keep (and what the algorithm adds). */
 void cf_nn_attrs(cf_schema *a, const cf_mf_params *p);
+
+/*
+ * After CG training: every user solved exactly against the final items,
+ * so that a model's users are the exact solutions fold-in and --explain
+ * compute (as sgd ends with its exact user step).  Returns 1 if it
+ * changed the parameters (the solver was CG), else 0.
+ */
+int cf_fit_exact_users(struct fit *f, int implicit);
 
 /* ---- seen.c ---- */
 /* The model's seen table from byu (whose arrays it takes) and the timestamps. */

@@ -1,7 +1,9 @@
 /*
  * train/half.c - the ALS half-step (fit.h): every row of one side solved
- * against the other side's fixed factors, in parallel over rows, each
- * row's loss kept apart and summed in row order.
+ * against the other side's fixed factors (exactly or by CG, solve.h), in
+ * parallel over rows, each row's loss kept apart and summed in row order:
+ * a row's result depends on nothing but its own inputs, so models are
+ * byte-identical at any thread count.
  */
 #include "fit.h"
 #include "par.h"
@@ -11,17 +13,19 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct half_job {
 	struct fit *f;
 	const struct csr *c;    /* this side's rows */
-	const float *F, *fb;    /* the other side: factors (stride kp), biases */
+	cf_lsq_side sd;         /* the other side */
+	uint32_t nother;
 	float *X, *xb;          /* this side */
 	const unsigned char *fix;
-	const float *G;         /* iALS */
 	cf_regw regw, regbw;
+	int cg_steps;           /* 0: exact solves */
 	double *loss;           /* per entity: squared error, or iALS loss */
 	cf_lsq *s;              /* per thread */
 	atomic_int bad;         /* first entity whose system was singular, + 1 */
@@ -42,12 +46,12 @@ half_range(void *a, size_t lo, size_t hi, int tid)
 {
 	struct half_job *j = a;
 	struct fit *f = j->f;
-	int k = f->k, kp = f->kp;
+	int k = f->k, kp = f->kp, implicit = j->sd.G != NULL;
 
 	for (size_t e = lo; e < hi; e++) {
 		uint64_t a0 = j->c->ptr[e], a1 = j->c->ptr[e + 1];
 		size_t n = a1 - a0;
-		float *x = j->X + e * kp;
+		float *x = j->X + e * kp, bias = 0, *xb = implicit ? &bias : &j->xb[e];
 		j->loss[e] = 0;
 		if (j->fix && j->fix[e])
 			continue;
@@ -57,30 +61,33 @@ half_range(void *a, size_t lo, size_t hi, int tid)
 			continue;
 		}
 		int rc;
-		double l = 0, regf = f->p.reg * cf_reg_weight(j->regw, n);
-		if (j->G)
-			rc = cf_lsq_solve(k, j->F, kp, NULL, 0, j->c->idx + a0, j->c->val + a0, n, regf,
-			                  0, j->G, f->p.alpha, &j->s[tid], x, NULL, &l);
+		double l = 0;
+		double regf = cf_lsq_penalty(j->regw, f->p.reg, implicit ? f->p.nu : 0,
+		                             f->p.alpha0, n, j->nother);
+		double regb = implicit ? 0 : f->p.reg_bias * cf_reg_weight(j->regbw, n);
+		if (j->cg_steps > 0)
+			rc = cf_lsq_cg(&j->sd, j->c->idx + a0, j->c->val + a0, n, regf, regb,
+			               j->cg_steps, &j->s[tid], x, xb, &l);
 		else
-			rc = cf_lsq_solve(k, j->F, kp, j->fb, f->mu, j->c->idx + a0, j->c->val + a0, n,
-			                  regf, f->p.reg_bias * cf_reg_weight(j->regbw, n), NULL, 0,
-			                  &j->s[tid], x, &j->xb[e], &l);
+			rc = cf_lsq_solve(&j->sd, j->c->idx + a0, j->c->val + a0, n, regf, regb,
+			                  &j->s[tid], x, xb, &l);
 		if (rc != 0) {
 			int zero = 0;
 			atomic_compare_exchange_strong(&j->bad, &zero, (int)e + 1);
 			continue;
 		}
 		/* iALS: the loss of this row includes its penalty. */
-		if (j->G)
+		if (implicit)
 			l += regf * dotk(x, x, k);
 		j->loss[e] = l;
 	}
 }
 
-double
-cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
-            const float *fb, uint32_t nother, float *X, float *xb, const unsigned char *fix,
-            int implicit, cf_regw regw, cf_regw regbw, const char *what)
+/* cf_fit_half with cg_steps conjugate-gradient steps per row (0: exact). */
+static double
+half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F, const float *fb,
+     uint32_t nother, float *X, float *xb, const unsigned char *fix, int implicit,
+     cf_regw regw, cf_regw regbw, int cg_steps, const char *what)
 {
 	struct half_job j;
 	float *G = NULL;
@@ -94,14 +101,21 @@ cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
 	}
 	j.f = f;
 	j.c = c;
-	j.F = F;
-	j.fb = fb;
+	j.sd.k = f->k;
+	j.sd.F = F;
+	j.sd.ldf = (size_t)f->kp;
+	j.sd.fb = implicit ? NULL : fb;
+	j.sd.mu = f->mu;
+	j.sd.G = G;
+	j.sd.alpha = f->p.alpha;
+	j.sd.alpha0 = implicit ? f->p.alpha0 : 1;
+	j.nother = nother;
 	j.X = X;
 	j.xb = xb;
 	j.fix = fix;
-	j.G = G;
 	j.regw = regw;
 	j.regbw = regbw;
+	j.cg_steps = cg_steps;
 	j.loss = cf_xmalloc(((size_t)nrows + 1) * sizeof *j.loss);
 	j.s = cf_xmalloc(f->threads * sizeof *j.s);
 	atomic_init(&j.bad, 0);
@@ -124,17 +138,53 @@ cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
 	return total;
 }
 
+double
+cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
+            const float *fb, uint32_t nother, float *X, float *xb, const unsigned char *fix,
+            int implicit, cf_regw regw, cf_regw regbw, const char *what)
+{
+	return half(f, c, nrows, F, fb, nother, X, xb, fix, implicit, regw, regbw, 0, what);
+}
 
 double
 cf_fit_sweep(struct fit *f, int implicit)
 {
 	cf_regw w = f->info->reg_weight, wb = f->info->reg_bias_weight;
+	/* Fine-tuning solves exactly: its new rows start from random factors,
+	 * not from the last iteration's. */
+	int steps = f->p.solver == CF_SOLVER_CG && !f->finetune ? f->p.cg_steps : 0;
 	double l;
 
-	l = cf_fit_half(f, &f->byi, f->ni, f->P, f->bu, f->nu, f->Q, f->bi, f->ifix, implicit, w,
-	                wb, "item");
+	l = half(f, &f->byi, f->ni, f->P, f->bu, f->nu, f->Q, f->bi, f->ifix, implicit, w, wb,
+	         steps, "item");
 	if (!isnan(l))
-		l = cf_fit_half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix,
-		                implicit, w, wb, "user");
+		l = half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix, implicit, w,
+		         wb, steps, "user");
 	return l;
+}
+
+void
+cf_fit_attr_solver(cf_schema *s, const cf_mf_params *p)
+{
+	char b[16];
+
+	cf_schema_set(s, "solver", cf_solver_name(p->solver));
+	if (p->solver == CF_SOLVER_CG) {
+		snprintf(b, sizeof b, "%d", p->cg_steps);
+		cf_schema_set(s, "cg_steps", b);
+	}
+}
+
+int
+cf_fit_exact_users(struct fit *f, int implicit)
+{
+	if (f->p.solver != CF_SOLVER_CG)
+		return 0;
+	/* A row whose system is singular (reg 0) keeps its CG factors; the
+	 * message is not an error here. */
+	cf_fit_half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix, implicit,
+	            f->info->reg_weight, f->info->reg_bias_weight, "user");
+	if (f->err && f->errlen)
+		f->err[0] = 0;
+	return 1;
 }
