@@ -46,6 +46,16 @@ t_err_line() {	# t_err_line NAME PROG REGEX
 	fi
 }
 
+# A usage error: exactly the error (prefixed by the program) and one hint line.
+t_usage() {	# t_usage NAME PROG REGEX
+	if [ "$(wc -l <err)" -eq 2 ] && head -n 1 err | grep -Eq "^$2: .*$3" &&
+	   grep -qx "try '$2 --help'" err; then
+		t_record pass "$1: the error and a hint"
+	else
+		t_record fail "$1: the error and a hint" "stderr: $(head -c 300 err)"
+	fi
+}
+
 t_out_is() {	# t_out_is NAME TEXT
 	if [ "$(cat out)" = "$2" ]; then
 		t_record pass "$1"
