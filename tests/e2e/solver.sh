@@ -57,7 +57,7 @@ t_true "the model records its solver" \
 t_true "an ials model records alpha0 and nu" \
 	"bin2csv --list < m5.bin | head -n 1 | grep 'alpha0=0.05' | grep -q 'nu=1'"
 
-# Refused values: one line, exit 1 (or 2 for usage).
+# Refused values are usage errors: exit 2, the error and a hint.
 t_run "--alpha0 above 1" 2 "mf-fit --algo ials --alpha0 1.5 < train.bin"
 t_usage "--alpha0 above 1" mf-fit "alpha0"
 t_run "--cg-steps 0" 2 "mf-fit --solver cg --cg-steps 0 < train.bin"
