@@ -683,6 +683,7 @@ fit_run(struct fit *f, const cf_ratings *train, struct rows *rw, const cf_rating
 	if (fit_data(f, train, rw, init, &users, &items) < 0)
 		goto out;
 	f->items = items;
+	f->users = users;
 	fit_params(f, init);
 	if (valid && valid->n > 0)
 		fit_valid(f, valid, users, items);

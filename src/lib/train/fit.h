@@ -82,6 +82,7 @@ struct fit {
 	char *err;
 	size_t errlen;
 	const cf_idmap *items;  /* the model's item dictionary (fm's --items) */
+	const cf_idmap *users;  /* the model's user dictionary (fm's --users) */
 };
 
 /*

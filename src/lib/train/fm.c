@@ -7,7 +7,9 @@
  *
  * Features come in groups, each on one side of a rating:
  *   user side   the user (one-hot); the items the user rated, each
- *               1/sqrt|N(u)| (SVD++'s implicit feedback)
+ *               1/sqrt|N(u)| (SVD++'s implicit feedback); its profile,
+ *               each column's value or bin from --users (ufeat.h), each
+ *               1/sqrt(its features)
  *   item side   the item (one-hot); the users who rated it, each
  *               1/sqrt|R(i)| ("flipped" implicit feedback); its genres,
  *               each 1/sqrt|G(i)|, and its release year in 5-year bins
@@ -42,6 +44,7 @@
 #include "meta.h"
 #include "par.h"
 #include "rng.h"
+#include "ufeat.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -104,7 +107,7 @@ struct side {
 
 struct fm {
 	int k, S, ng, taken;
-	struct group g[6];
+	struct group g[7];
 	struct side s[2];
 	double w0, alpha;
 	float *P, *Q;                   /* the stored model: nu x kpS, ni x kpS */
@@ -304,6 +307,51 @@ meta_groups(struct fm *s, const struct fit *f, const cf_meta *meta, int genres, 
 	free(yp);
 	free(yi);
 	free(year);
+}
+
+/*
+ * The user side's profile group from --users: each training user's
+ * features (a value or bin per column), each 1/sqrt(their count).  Every
+ * training user must be in the table: a user without a profile would
+ * silently get none.  -1 (f's message set) if one is missing.
+ */
+static int
+profile_group(struct fm *s, struct fit *f, const cf_ufeat *uf)
+{
+	uint32_t nu = f->nu;
+	uint64_t *ep = cf_xcalloc((size_t)nu + 1, sizeof *ep), m = 0;
+	uint32_t *ei = NULL;
+	size_t cap = 0;
+	float *xs = cf_xcalloc((size_t)nu + 1, sizeof *xs);
+
+	for (uint32_t u = 0; u < nu; u++) {
+		size_t len;
+		const char *id = cf_idmap_id(f->users, u, &len);
+		uint32_t row = cf_ufeat_find(uf, id, len), n;
+		const uint32_t *idx;
+		if (row == UINT32_MAX) {
+			cf_fit_fail(f, "%s: user '%.*s' of the training ratings is not in the table "
+			            "(--users needs every user)", cf_ufeat_path(uf),
+			            (int)(len > 40 ? 40 : len), id);
+			free(ep);
+			free(ei);
+			free(xs);
+			return -1;
+		}
+		cf_ufeat_row(uf, row, &idx, &n);
+		cf_grow((void **)&ei, &cap, m + n + 1, sizeof *ei);
+		memcpy(ei + m, idx, n * sizeof *idx);
+		m += n;
+		ep[u + 1] = m;
+		xs[u] = n ? (float)(1 / sqrt((double)n)) : 0;
+	}
+	struct group *g = &s->g[s->ng++];
+	group_alloc(g, "profile", SU, cf_ufeat_count(uf), s->k);
+	g->own_eptr = ep;
+	g->own_eidx = ei ? ei : cf_xcalloc(1, sizeof *ei);
+	g->xs = xs;
+	transpose(g, nu);
+	return 0;
 }
 
 /* Marks the features that touch a rated entity (the others stay 0). */
@@ -841,6 +889,10 @@ fm_setup(struct fit *f)
 		cf_fit_fail(f, "fm: the genres and year groups need --items");
 		return -1;
 	}
+	if ((gm & CF_FM_PROFILE) && !f->p.users_feat && (f->p.fm_groups_set & CF_FM_PROFILE)) {
+		cf_fit_fail(f, "fm: the profile group needs --users");
+		return -1;
+	}
 	struct fm *s = cf_xcalloc(1, sizeof *s);
 	f->state = s;
 	s->k = k;
@@ -877,6 +929,8 @@ fm_setup(struct fit *f)
 	}
 	if (f->p.items_meta && (gm & (CF_FM_GENRES | CF_FM_YEAR)))
 		meta_groups(s, f, f->p.items_meta, !!(gm & CF_FM_GENRES), !!(gm & CF_FM_YEAR));
+	if (f->p.users_feat && (gm & CF_FM_PROFILE) && profile_group(s, f, f->p.users_feat) < 0)
+		return -1;      /* fm_release frees what is built */
 	for (int gi = 0; gi < s->ng; gi++) {
 		struct group *g = &s->g[gi];
 		mark_active(g, &s->s[g->side]);
@@ -1011,7 +1065,8 @@ fm_attrs(cf_schema *a, const cf_mf_params *p)
 	cf_schema_set(a, "burn_in", b);
 	snprintf(b, sizeof b, "%d", p->k);
 	cf_schema_set(a, "fm_k", b);
-	cf_fm_groups_format(p->fm_groups, p->items_meta != NULL, b, sizeof b);
+	cf_fm_groups_format(p->fm_groups, p->items_meta != NULL, p->users_feat != NULL, b,
+	                    sizeof b);
 	cf_schema_set(a, "fm_groups", b);
 	cf_fit_attr_num(a, "reg", p->reg);
 	cf_fit_attr_num(a, "reg_bias", p->reg_bias);
@@ -1038,6 +1093,7 @@ static const struct {
 } group_names[] = {
 	{"user", CF_FM_USER}, {"item", CF_FM_ITEM}, {"implicit", CF_FM_IMPLICIT},
 	{"raters", CF_FM_RATERS}, {"genres", CF_FM_GENRES}, {"year", CF_FM_YEAR},
+	{"profile", CF_FM_PROFILE},
 };
 
 int
@@ -1063,14 +1119,15 @@ cf_fm_groups_parse(const char *s, unsigned *mask)
 }
 
 void
-cf_fm_groups_format(unsigned mask, int with_meta, char *b, size_t len)
+cf_fm_groups_format(unsigned mask, int with_meta, int with_users, char *b, size_t len)
 {
 	size_t w = 0;
 
 	b[0] = 0;
 	for (size_t g = 0; g < sizeof group_names / sizeof group_names[0]; g++) {
 		unsigned bit = group_names[g].bit;
-		if (!(mask & bit) || (!with_meta && (bit & (CF_FM_GENRES | CF_FM_YEAR))))
+		if (!(mask & bit) || (!with_meta && (bit & (CF_FM_GENRES | CF_FM_YEAR))) ||
+		    (!with_users && bit == CF_FM_PROFILE))
 			continue;
 		int r = snprintf(b + w, len - w, "%s%s", w ? "," : "", group_names[g].name);
 		if (r < 0 || (size_t)r >= len - w)
