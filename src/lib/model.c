@@ -2,6 +2,7 @@
  * model.c - the model's memory and its frame stream (see model.h).
  */
 #include "model.h"
+#include "itemfeat.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -58,6 +59,7 @@ cf_model_free(cf_model *m)
 	cf_reader_close(m->src);
 	cf_idmap_free(m->users);
 	cf_idmap_free(m->items);
+	cf_itemfeat_free(m->itemfeat);
 	cf_schema_free(m->attrs);
 	free(m);
 }
@@ -234,6 +236,9 @@ cf_model_write(cf_writer *w, const cf_model *m)
 	free(ucol);
 	if (rc == 0)
 		rc = cf_write_end(w);
+	/* fm's optional table for new items (itemfeat.h). */
+	if (rc == 0 && m->itemfeat)
+		rc = cf_itemfeat_write(w, m->itemfeat);
 	return rc;
 }
 
@@ -576,14 +581,34 @@ cf_model_read(cf_reader *r, char *err, size_t errlen)
 	}
 	for (uint32_t u = 0; u < m->nusers; u++)
 		m->seen_ptr[u + 1] += m->seen_ptr[u];
-	/* Nothing may follow: data after a model is no part of it, and is not dropped. */
-	if (cf_read_end(r, "the model's 'seen' table, where a model stream ends") != 0) {
+	/*
+	 * Nothing may follow but fm's optional 'item_features' (itemfeat.h):
+	 * data after a model is no part of it, and is not dropped.
+	 */
+	const char *after = "the model's 'seen' table, where a model stream ends";
+	int rc = cf_read_table(r, &s);
+	char end[400] = "";
+	if (rc == 1 && strcmp(s->name, "item_features") == 0) {
+		if (!(m->itemfeat = cf_itemfeat_read(r, s, m->k, msg, sizeof msg)))
+			return bad(m, r, err, errlen, "%s", msg);
+		after = "the model's 'item_features' table, where a model stream ends";
+		if (cf_read_end(r, after) != 0)
+			snprintf(end, sizeof end, "%s", cf_reader_error(r));
+	} else if (rc == 1) {
+		snprintf(end, sizeof end, "%s: byte %" PRIu64 ": a '%s' table after %s",
+		         cf_reader_name(r), cf_reader_table_at(r), s->name, after);
+	} else if (rc < 0) {
+		snprintf(end, sizeof end, "%s", cf_reader_error(r));
+	}
+	if (end[0]) {
 		/* The reader's message names the offset: passed on as it is. */
 		m->src = NULL;
 		cf_model_free(m);
 		if (!err)
-			cf_die("%s", cf_reader_error(r));
-		snprintf(err, errlen, "%s", cf_reader_error(r));
+			cf_die("%s", end);
+		snprintf(err, errlen, "%s", end);
+		if (errlen)
+			cf_oneline(err);
 		return NULL;
 	}
 	return m;

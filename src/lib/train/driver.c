@@ -7,6 +7,7 @@
  * belongs to each algorithm's file.
  */
 #include "fit.h"
+#include "itemfeat.h"
 #include "par.h"
 #include "rng.h"
 #include "util.h"
@@ -423,6 +424,7 @@ fit_free(struct fit *f)
 	free(f->bi);
 	free(f->P);
 	free(f->Q);
+	cf_itemfeat_free(f->itemfeat);
 	free(f->ufix);
 	free(f->ifix);
 	free(f->vu);
@@ -665,6 +667,8 @@ fit_model(struct fit *f, struct run *r, const cf_ratings *train, cf_idmap *users
 	f->P = f->Q = NULL;
 	m->users = users;
 	m->items = items;
+	m->itemfeat = f->itemfeat;      /* fm's, for new items (itemfeat.h) */
+	f->itemfeat = NULL;
 	cf_fit_build_seen(m, f);
 	model_attrs(m, f, r, final_rmse, final_recall);
 	cf_model_parse_hparams(m);

@@ -41,6 +41,7 @@
  * in index order: the same seed gives the same model at any thread count.
  */
 #include "fit.h"
+#include "itemfeat.h"
 #include "meta.h"
 #include "par.h"
 #include "rng.h"
@@ -114,6 +115,13 @@ struct fm {
 	double *bu, *bi, mu;            /* sums over samples */
 	int kpS;
 	double *vsum, vrmse, *part;
+	/* New items' features (itemfeat.h): the genres and year groups' sums
+	 * over samples, features numbered genres first, then years. */
+	int ggen, gyear, ylo;           /* group indices (-1: none); the lowest year bin */
+	cf_idmap *gnames;               /* genre j's name */
+	uint32_t fn;                    /* 0: not kept */
+	double *fw, *fG;                /* fn; fn x fn */
+	float *fV;                      /* fn x kpS, like P */
 };
 
 /*
@@ -284,6 +292,7 @@ meta_groups(struct fm *s, const struct fit *f, const cf_meta *meta, int genres, 
 		gi = NULL;
 		gx = NULL;
 		transpose(g, ni);
+		s->ggen = s->ng - 1;
 	}
 	if (years && yhi >= 0) {
 		size_t m = 0;
@@ -299,8 +308,10 @@ meta_groups(struct fm *s, const struct fit *f, const cf_meta *meta, int genres, 
 		yp = NULL;
 		yi = NULL;
 		transpose(g, ni);
+		s->gyear = s->ng - 1;
+		s->ylo = ylo;
 	}
-	cf_idmap_free(gn);
+	s->gnames = gn;         /* the names of new items' features */
 	free(gp);
 	free(gi);
 	free(gx);
@@ -720,6 +731,79 @@ draw_hypers(struct fm *s, struct fit *f, uint64_t sweep)
 
 /* ------------------------------------------------------------ the sweep */
 
+/* The metadata groups' feature a (genres first, then years): its group and index. */
+static const struct group *
+meta_feature(const struct fm *s, uint32_t a, uint32_t *j)
+{
+	const struct group *g = s->ggen >= 0 ? &s->g[s->ggen] : NULL;
+
+	if (g && a < g->nf) {
+		*j = a;
+		return g;
+	}
+	*j = a - (g ? g->nf : 0);
+	return &s->g[s->gyear];
+}
+
+/* Adds this sample's metadata features to the sums new items are scored by. */
+static void
+meta_sample(struct fm *s, int c0, float sc)
+{
+	int k = s->k;
+
+	for (uint32_t a = 0; a < s->fn; a++) {
+		uint32_t ja, jb;
+		const struct group *ga = meta_feature(s, a, &ja);
+		const double *va = ga->V + (size_t)ja * k;
+		s->fw[a] += ga->w[ja];
+		for (int c = 0; c < k; c++)
+			s->fV[(size_t)a * s->kpS + c0 + c] = (float)va[c] * sc;
+		for (uint32_t b = 0; b < s->fn; b++) {
+			const struct group *gb = meta_feature(s, b, &jb);
+			const double *vb = gb->V + (size_t)jb * k;
+			double d = 0;
+			for (int c = 0; c < k; c++)
+				d += va[c] * vb[c];
+			s->fG[(size_t)a * s->fn + b] += d;
+		}
+	}
+}
+
+/* The sums as the model's item_features table (f->itemfeat). */
+static void
+meta_finish(struct fm *s, struct fit *f, float rescale)
+{
+	int K = s->taken * s->k;
+	cf_itemfeat *it = cf_itemfeat_new(s->fn, K);
+	char b[64];
+
+	for (uint32_t a = 0; a < s->fn; a++) {
+		uint32_t j;
+		const struct group *g = meta_feature(s, a, &j);
+		size_t len;
+		int added;
+		/* The names itemfeat.h's rule gives an item's genres and year. */
+		if (s->ggen >= 0 && g == &s->g[s->ggen]) {
+			const char *nm = cf_idmap_id(s->gnames, j, &len);
+			char *key = cf_xmalloc(len + 7);
+			memcpy(key, "genre:", 6);
+			memcpy(key + 6, nm, len);
+			cf_idmap_intern(it->ids, key, len + 6, &added);
+			free(key);
+		} else {
+			int n = snprintf(b, sizeof b, "year:%d", (s->ylo + (int)j) * 5);
+			cf_idmap_intern(it->ids, b, (size_t)n, &added);
+		}
+		it->bias[a] = (float)(s->fw[a] / s->taken);
+		for (int c = 0; c < K; c++)
+			it->V[(size_t)a * K + c] = s->fV[(size_t)a * s->kpS + c] * rescale;
+		for (uint32_t o = 0; o < s->fn; o++)
+			it->pair[(size_t)a * s->fn + o] = (float)(s->fG[(size_t)a * s->fn + o] / s->taken);
+	}
+	cf_itemfeat_free(f->itemfeat);
+	f->itemfeat = it;
+}
+
 /* Adds this sample to the stored model and the validation sums. */
 static void
 take_sample(struct fm *s, struct fit *f)
@@ -738,6 +822,7 @@ take_sample(struct fm *s, struct fit *f)
 		}
 	}
 	s->mu += s->w0;
+	meta_sample(s, c0, sc);
 	s->taken++;
 	for (size_t v = 0; v < f->vn; v++)
 		s->vsum[v] += pred(s, f->vu[v], f->vi[v]);
@@ -867,6 +952,10 @@ fm_release(struct fit *f)
 	free(s->bi);
 	free(s->vsum);
 	free(s->part);
+	cf_idmap_free(s->gnames);
+	free(s->fw);
+	free(s->fG);
+	free(s->fV);
 	free(s);
 	f->state = NULL;
 }
@@ -901,6 +990,7 @@ fm_setup(struct fit *f)
 	side_alloc(&s->s[SU], f->nu, &f->byu, f->n, k);
 	side_alloc(&s->s[SI], f->ni, &f->byi, f->n, k);
 	s->part = cf_xcalloc((size_t)(f->nu > f->ni ? f->nu : f->ni) + 1, sizeof *s->part);
+	s->ggen = s->gyear = -1;
 	if (gm & CF_FM_USER) {
 		group_alloc(&s->g[s->ng], "user", SU, f->nu, k);
 		s->g[s->ng++].onehot = 1;
@@ -950,6 +1040,13 @@ fm_setup(struct fit *f)
 	s->bu = cf_xcalloc((size_t)f->nu + 1, sizeof *s->bu);
 	s->bi = cf_xcalloc((size_t)f->ni + 1, sizeof *s->bi);
 	s->vsum = cf_xcalloc(f->vn + 1, sizeof *s->vsum);
+	uint32_t fn = (s->ggen >= 0 ? s->g[s->ggen].nf : 0) + (s->gyear >= 0 ? s->g[s->gyear].nf : 0);
+	if (fn <= CF_ITEMFEAT_MAX) {    /* more: new items fall back to biases */
+		s->fn = fn;
+		s->fw = cf_xcalloc((size_t)fn + 1, sizeof *s->fw);
+		s->fG = cf_xcalloc((size_t)fn * fn + 1, sizeof *s->fG);
+		s->fV = cf_xcalloc((size_t)fn * kpS + 1, sizeof *s->fV);
+	}
 	return 0;
 }
 
@@ -1034,8 +1131,9 @@ fm_finish(struct fit *f)
 	if (s->taken == 0)
 		return 0;
 	/* Fewer samples than planned (never, without early stopping): rescale. */
+	float sc = 1;
 	if (s->taken < s->S) {
-		float sc = (float)sqrt((double)s->S / s->taken);
+		sc = (float)sqrt((double)s->S / s->taken);
 		for (size_t t = 0; t < (size_t)f->nu * s->kpS; t++)
 			s->P[t] *= sc;
 		for (size_t t = 0; t < (size_t)f->ni * s->kpS; t++)
@@ -1046,6 +1144,8 @@ fm_finish(struct fit *f)
 	f->P = s->P;
 	f->Q = s->Q;
 	s->P = s->Q = NULL;
+	if (s->fn)
+		meta_finish(s, f, sc);
 	f->k = s->taken * s->k;
 	f->kp = s->kpS;
 	f->mu = s->mu / S;
