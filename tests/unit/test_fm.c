@@ -48,7 +48,7 @@ static const int age_level[NU] = {1, 0, -1, 1, 3, 0, 2};
 static cf_ufeat *
 tiny_users(const char *dir)
 {
-	char path[512], err[256], ids[NU][8], bytes[3][64];
+	char path[512], err[256], ids[NU][16], bytes[3][128];
 	uint32_t off[3][NU + 1];
 	cf_strcol sc[3];
 	const void *cols[3];
