@@ -91,10 +91,11 @@ cf_itemfeat_read(cf_reader *r, const cf_schema *s, int k, char *msg, size_t len)
 
 	if (cn < 0 || cb < 0 || cv < 0 || cp < 0 || s->cols[cn].type != CF_STR ||
 	    s->cols[cb].type != CF_F32 || s->cols[cv].type != CF_F32 ||
-	    s->cols[cp].type != CF_F32 || s->cols[cv].width != (uint32_t)k ||
-	    s->cols[cp].width > CF_ITEMFEAT_MAX) {
+	    s->cols[cp].type != CF_F32 || k < 1 || s->cols[cv].width != (uint32_t)k ||
+	    s->cols[cp].width < 1 || s->cols[cp].width > CF_ITEMFEAT_MAX) {
 		snprintf(msg, len, "'item_features' must have feature str, bias f32, factors "
-		         "f32[%d], pair f32[n] (n <= %d)", k, CF_ITEMFEAT_MAX);
+		         "f32[k] (k = the model's, >= 1), pair f32[n] (1 <= n <= %d)",
+		         CF_ITEMFEAT_MAX);
 		return NULL;
 	}
 	uint32_t n = s->cols[cp].width;
