@@ -14,6 +14,7 @@
 #include "model.h"
 #include "progress.h"
 #include "ratings.h"
+#include "ufeat.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -23,7 +24,7 @@
 
 struct opts {
 	cf_algo algo;
-	const char *input, *output, *valid, *init, *log, *items, *groups;
+	const char *input, *output, *valid, *init, *log, *items, *groups, *users, *ucols;
 	int quiet;
 	/* flags given on the command line (override the algorithm's defaults) */
 	int set_algo, set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
@@ -53,7 +54,8 @@ usage(FILE *fp)
 	    "              [--solver exact|cg] [--cg-steps N] [--seed N] [--threads N]\n"
 	    "              [--valid FRAME] [--patience N] [--init MODEL] [--log FILE] [-q]\n"
 	    "              [--samples N] [--burn-in N] [--groups LIST] [--items FRAME]\n"
-	    "              [--beta X] [--keep M] [--max-items N] [-o MODEL] [FILE] > MODEL\n"
+	    "              [--beta X] [--keep M] [--max-items N]\n"
+	    "              [--users FRAME [--user-columns LIST]] [-o MODEL] [FILE] > MODEL\n"
 	    "Trains a model on the 'ratings' table of stdin (or FILE; raw ids from csv2bin\n"
 	    "or encoded ones from encode-ids/split) and writes the model stream on stdout.\n"
 	    "Duplicate (user, item) pairs are resolved first: the latest by timestamp\n"
@@ -160,10 +162,18 @@ usage(FILE *fp)
 	    "      --samples N      fm: kept samples (an alias of --epochs)\n"
 	    "      --burn-in N      fm: sweeps before the first kept sample (default %d)\n"
 	    "      --groups LIST    fm: comma-separated feature groups (default all:\n"
-	    "                       user,item,implicit,raters,genres,year; the last two\n"
-	    "                       only with --items)\n"
+	    "                       user,item,implicit,raters,genres,year,profile;\n"
+	    "                       genres and year only with --items, profile only\n"
+	    "                       with --users)\n"
 	    "      --items FRAME    fm: movies.csv or csv2bin's 'movies' frame of it: each\n"
 	    "                       item's genres and year (items it lacks have none)\n"
+	    "      --users FRAME    fm: a frame (csv2bin of e.g. users.csv) with a user column\n"
+	    "                       (userId, user or id) listing every training user: its\n"
+	    "                       other columns are the user's profile group, a str\n"
+	    "                       column's value, an integer column's value (at most %d\n"
+	    "                       distinct) or decile, a float column's decile, each a\n"
+	    "                       feature (\"\" and NaN: none)\n"
+	    "      --user-columns LIST  fm: the --users columns to use (default all)\n"
 	    "  -l, --log FILE       per-epoch rows as CSV (epoch,train_*,valid_*,seconds)\n"
 	    "  -q, --quiet          no progress or summary on stderr\n"
 	    "  -o, --output FILE    write the model to FILE (atomically) instead of stdout\n"
@@ -181,7 +191,7 @@ usage(FILE *fp)
 	    s.lr, s.lr_decay, s.reg, s.reg_bias, i.k, i.epochs, i.reg, i.alpha, i.alpha0, i.nu,
 	    i.init_scale, cf_solver_name(i.solver), i.cg_steps, b.epochs, b.reg_bias, f.k, f.epochs,
 	    f.burn_in, f.init_scale, CF_EASE_MAX_ITEMS, e.reg, e.keep, r.alpha, r.beta, r.keep,
-	    s.init_scale, (unsigned long long)s.seed, f.burn_in);
+	    s.init_scale, (unsigned long long)s.seed, f.burn_in, CF_UFEAT_MAX_LEVELS);
 }
 
 static double
@@ -213,7 +223,8 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT, O_BURN,
-	       O_GROUPS, O_ITEMS, O_BETA, O_KEEP, O_MAXI, O_ALPHA0, O_NU, O_SOLVER, O_CG };
+	       O_GROUPS, O_ITEMS, O_BETA, O_KEEP, O_MAXI, O_ALPHA0, O_NU, O_SOLVER, O_CG, O_USERS,
+	       O_UCOLS };
 	static const struct option lo[] = {
 		{"algo", 1, 0, 'a'}, {"factors", 1, 0, 'k'}, {"epochs", 1, 0, 'e'},
 		{"lr", 1, 0, O_LR}, {"lr-decay", 1, 0, O_DECAY}, {"reg", 1, 0, 'r'},
@@ -221,7 +232,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"init-scale", 1, 0, O_SCALE}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'},
 		{"valid", 1, 0, O_VALID}, {"patience", 1, 0, O_PAT}, {"init", 1, 0, O_INIT},
 		{"samples", 1, 0, 'e'}, {"burn-in", 1, 0, O_BURN}, {"groups", 1, 0, O_GROUPS},
-		{"items", 1, 0, O_ITEMS}, {"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
+		{"items", 1, 0, O_ITEMS}, {"users", 1, 0, O_USERS}, {"user-columns", 1, 0, O_UCOLS},
+		{"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
 		{"beta", 1, 0, O_BETA}, {"keep", 1, 0, O_KEEP}, {"max-items", 1, 0, O_MAXI},
 		{"alpha0", 1, 0, O_ALPHA0}, {"nu", 1, 0, O_NU}, {"solver", 1, 0, O_SOLVER},
 		{"cg-steps", 1, 0, O_CG},
@@ -261,6 +273,8 @@ parse(int argc, char **argv, struct opts *o)
 		case O_BURN: o->burn = integer("--burn-in", optarg); o->set_burn = 1; break;
 		case O_GROUPS: o->groups = optarg; break;
 		case O_ITEMS: o->items = optarg; break;
+		case O_USERS: o->users = optarg; break;
+		case O_UCOLS: o->ucols = optarg; break;
 		case O_VALID: o->valid = optarg; break;
 		case O_INIT: o->init = optarg; break;
 		case O_BETA: o->beta = num("--beta", optarg); o->set_beta = 1; break;
@@ -375,13 +389,21 @@ main(int argc, char **argv)
 			               "raters, genres, year", o.groups);
 		p.fm_groups_set = p.fm_groups;
 	}
-	if ((o.groups || o.set_burn || o.items) && p.algo != CF_FM)
-		cf_usage_error(usage, "--groups, --burn-in and --items apply to --algo fm only");
+	if ((o.groups || o.set_burn || o.items || o.users) && p.algo != CF_FM)
+		cf_usage_error(usage, "--groups, --burn-in, --items and --users apply to --algo fm only");
+	if (o.ucols && !o.users)
+		cf_usage_error(usage, "--user-columns needs --users");
 	cf_meta *meta = NULL;
 	if (o.items) {
 		meta = cf_meta_new();
 		cf_meta_load_movies(meta, o.items);     /* dies naming the file and line */
 		p.items_meta = meta;
+	}
+	cf_ufeat *uf = NULL;
+	if (o.users) {
+		if (!(uf = cf_ufeat_load(o.users, o.ucols, err, sizeof err)))
+			cf_die("%s", err);
+		p.users_feat = uf;
 	}
 	p.quiet = o.quiet;
 	/* Bad values are refused now, not after reading (and training on) the input. */
@@ -451,6 +473,7 @@ main(int argc, char **argv)
 	cf_model_free(m);
 	cf_model_free(init);
 	cf_meta_free(meta);
+	cf_ufeat_free(uf);
 	cf_ratings_free(&train);
 	if (have_valid)
 		cf_ratings_free(&valid);

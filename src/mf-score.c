@@ -6,6 +6,7 @@
  * with the server; this file parses flags, maps raw ids and writes frames.
  */
 #include "frame.h"
+#include "itemfeat.h"
 #include "meta.h"
 #include "model.h"
 #include "ratings.h"
@@ -36,6 +37,7 @@ struct opts {
 	uint32_t shard, nshards;        /* --shard I/N; nshards 0: none */
 	double reg, reg_bias;
 	int has_reg, has_reg_bias;
+	const char *items;      /* --items MOVIES: new items' genres and years (fm) */
 };
 
 static void
@@ -46,11 +48,12 @@ usage(FILE *fp)
 	    "Scores with a trained model (mf-fit's output) read on stdin.  Ids on the\n"
 	    "command line and in output frames are raw ids (as in the CSV files).\n"
 	    "The model stream ends after its 'seen' table ('neighbors' for ease and\n"
-	    "rp3b, its last part's for a blend): anything after it (another\n"
-	    "table, other bytes) is an error naming its byte offset, as is a model\n"
-	    "whose mu, biases, factors or seen ratings are NaN or infinite.  A FRAME\n"
-	    "of --pairs or --fold-in is one ratings stream (a ratings table, with its\n"
-	    "users and items dictionaries if encoded), and nothing more.\n"
+	    "rp3b, its last part's for a blend; fm's may add 'item_features'):\n"
+	    "anything after it (another table, other bytes) is an error naming its\n"
+	    "byte offset, as is a model whose mu, biases, factors or seen ratings are\n"
+	    "NaN or infinite.  A FRAME of --pairs or --fold-in is one ratings stream\n"
+	    "(a ratings table, with its users and items dictionaries if encoded), and\n"
+	    "nothing more.\n"
 	    "\n"
 	    "MODE, one of:\n"
 	    "  -p, --pairs FRAME    the prediction for each (user, item) row of a ratings\n"
@@ -60,6 +63,13 @@ usage(FILE *fp)
 	    "                       one), in input order.  A user or item the model does\n"
 	    "                       not know falls back to the biases (mu + bi, mu + bu,\n"
 	    "                       or mu); how many did is said in one line on stderr\n"
+	    "      --items MOVIES   with --pairs, an fm model trained with --items: an\n"
+	    "                       item not in the model but in MOVIES (movies.csv or\n"
+	    "                       its csv2bin frame) is scored from its genres and year\n"
+	    "                       as the model scores an item with no ratings: mu + bu\n"
+	    "                       + its features' biases and pairwise terms + p.(sum of\n"
+	    "                       its features' vectors) (the model's 'item_features');\n"
+	    "                       genres and years no training item had add nothing\n"
 	    "  -u, --user ID        a score for every item user ID has not seen (may be\n"
 	    "                       repeated); an unknown user is an error\n"
 	    "  -a, --all            every user, seen items excluded.  With --top, the top\n"
@@ -185,14 +195,14 @@ set_mode(struct opts *o, enum mode m)
 static void
 parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_INCLUDE_SEEN = 256, O_EXCLUDE, O_REG, O_REG_BIAS, O_BECAUSE, O_SHARD };
+	enum { O_INCLUDE_SEEN = 256, O_EXCLUDE, O_REG, O_REG_BIAS, O_BECAUSE, O_SHARD, O_ITEMS };
 	static const struct option lo[] = {
 		{"pairs", 1, 0, 'p'}, {"user", 1, 0, 'u'}, {"all", 0, 0, 'a'},
 		{"similar", 1, 0, 's'}, {"fold-in", 1, 0, 'f'}, {"top", 1, 0, 'n'},
 		{"include-seen", 0, 0, O_INCLUDE_SEEN}, {"exclude", 1, 0, O_EXCLUDE},
 		{"explain", 0, 0, 'e'}, {"threads", 1, 0, 't'}, {"reg", 1, 0, O_REG},
 		{"reg-bias", 1, 0, O_REG_BIAS}, {"because", 1, 0, O_BECAUSE}, {"shard", 1, 0, O_SHARD},
-		CF_STD_LONGOPTS,
+		{"items", 1, 0, O_ITEMS}, CF_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -217,6 +227,7 @@ parse(int argc, char **argv, struct opts *o)
 		case O_INCLUDE_SEEN: o->include_seen = 1; break;
 		case O_EXCLUDE: o->exclude = optarg; break;
 		case O_SHARD: shard_arg(optarg, o); break;
+		case O_ITEMS: o->items = optarg; break;
 		case O_BECAUSE: o->because = count_arg(optarg, "--because", 0, 1u << 30); break;
 		case O_REG: o->reg = reg_arg(optarg, "--reg"); o->has_reg = 1; break;
 		case O_REG_BIAS:
@@ -242,6 +253,8 @@ parse(int argc, char **argv, struct opts *o)
 		cf_usage_error(usage, "--include-seen applies to --user and --all");
 	if (o->nshards && o->mode != M_ALL)
 		cf_usage_error(usage, "--shard applies to --all");
+	if (o->items && o->mode != M_PAIRS)
+		cf_usage_error(usage, "--items applies to --pairs");
 	if (!o->has_top && (o->mode == M_SIMILAR || o->mode == M_FOLDIN))
 		o->top = 10;
 }
@@ -412,6 +425,76 @@ read_exclude(const char *path, const cf_model *m, size_t *n)
 
 /* ------------------------------------------------------------------ modes */
 
+/*
+ * --items: new items (not in the model) scored from their metadata by
+ * the model's item_features (itemfeat.h), each item's bias and vector
+ * computed once.
+ */
+struct newitems {
+	const cf_model *m;
+	cf_meta *meta;
+	signed char *state;     /* per pairs item: 0 not yet, 1 has features, -1 none */
+	double *b;
+	float *q;               /* per pairs item: k */
+	size_t scored;
+};
+
+static void
+newitems_init(struct newitems *n, const struct opts *o, const cf_model *m, uint32_t nitems)
+{
+	memset(n, 0, sizeof *n);
+	if (!o->items)
+		return;
+	if (!m->itemfeat)
+		cf_die("--items: this '%s' model keeps no item features (an fm model trained "
+		       "with --items does)", m->algo);
+	n->m = m;
+	n->meta = cf_meta_new();
+	cf_meta_load_movies(n->meta, o->items);     /* dies naming the file and line */
+	n->state = cf_xcalloc((size_t)nitems + 1, 1);
+	n->b = cf_xcalloc((size_t)nitems + 1, sizeof *n->b);
+	n->q = cf_xcalloc((size_t)nitems * m->k + 1, sizeof *n->q);
+}
+
+static void
+newitems_free(struct newitems *n)
+{
+	cf_meta_free(n->meta);
+	free(n->state);
+	free(n->b);
+	free(n->q);
+}
+
+/* Item j of the pairs (id) for model user u (or CF_NOID): 1 and *score, or 0. */
+static int
+newitems_score(struct newitems *n, uint32_t j, const char *id, size_t len, uint32_t u,
+               float *score)
+{
+	if (!n->meta)
+		return 0;
+	const cf_model *m = n->m;
+	float *q = n->q + (size_t)j * m->k;
+	cf_movie mv;
+
+	if (n->state[j] == 0) {
+		int has = cf_meta_find(n->meta, id, len, &mv) && mv.in_movies &&
+		          cf_itemfeat_item(m->itemfeat, mv.genres, mv.genres_len, mv.year, &n->b[j],
+		                           q) > 0;
+		n->state[j] = has ? 1 : -1;
+	}
+	if (n->state[j] < 0)
+		return 0;
+	float s = (float)m->mu + (float)n->b[j];
+	if (u != CF_NOID) {
+		s += m->bu[u];
+		for (int c = 0; c < m->k; c++)
+			s += m->P[(size_t)u * m->k + c] * q[c];
+	}
+	*score = cf_model_clip(m, s);
+	n->scored++;
+	return 1;
+}
+
 static void
 do_pairs(const struct opts *o, cf_scorer *sc, out *w)
 {
@@ -425,23 +508,34 @@ do_pairs(const struct opts *o, cf_scorer *sc, out *w)
 	cf_ratings_read_input(r, &rs);
 	cf_reader_close(r);
 	uint32_t *umap = cf_idmap_map(rs.users, m->users), *imap = cf_idmap_map(rs.items, m->items);
+	struct newitems nw;
+	newitems_init(&nw, o, m, cf_idmap_count(rs.items));
 	out_table(w, "scores", cols, types, 4);
 	for (size_t j = 0; j < rs.n; j++) {
 		uint32_t u = umap[rs.user[j]], i = imap[rs.item[j]];
-		nu += u == CF_NOID && i != CF_NOID;
-		ni += i == CF_NOID && u != CF_NOID;
-		nb += u == CF_NOID && i == CF_NOID;
 		const char *id = cf_idmap_id(rs.users, rs.user[j], &len);
 		cf_rowbuf_str(w->b, 0, id, len);
 		id = cf_idmap_id(rs.items, rs.item[j], &len);
 		cf_rowbuf_str(w->b, 1, id, len);
-		cf_rowbuf_f32(w->b, 2, cf_score_pair(sc, u, i));
+		float s;
+		if (i == CF_NOID && newitems_score(&nw, rs.item[j], id, len, u, &s)) {
+			cf_rowbuf_f32(w->b, 2, s);      /* a new item, from its metadata */
+		} else {
+			nu += u == CF_NOID && i != CF_NOID;
+			ni += i == CF_NOID && u != CF_NOID;
+			nb += u == CF_NOID && i == CF_NOID;
+			cf_rowbuf_f32(w->b, 2, cf_score_pair(sc, u, i));
+		}
 		cf_rowbuf_f32(w->b, 3, rs.rating[j]);
 		cf_rowbuf_end_row(w->b);
 	}
 	if (nu + ni + nb)
 		cf_warn("%zu of %zu pairs scored from biases alone: %zu unknown user, "
 		        "%zu unknown item, %zu both", nu + ni + nb, rs.n, nu, ni, nb);
+	if (nw.scored)
+		cf_warn("%zu of %zu pairs of items new to the model scored from their genres and "
+		        "year (--items)", nw.scored, rs.n);
+	newitems_free(&nw);
 	free(umap);
 	free(imap);
 	cf_ratings_free(&rs);

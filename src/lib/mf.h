@@ -59,6 +59,7 @@ typedef struct cf_mf_params {
 	unsigned fm_groups;     /* CF_FM_* feature groups */
 	unsigned fm_groups_set; /* the groups asked for explicitly (not defaults) */
 	const struct cf_meta *items_meta;       /* --items: genres and years, or NULL */
+	const struct cf_ufeat *users_feat;      /* --users: user side features, or NULL */
 	struct cf_fm_probe *fm_probe;           /* tests only (below), else NULL */
 } cf_mf_params;
 
@@ -68,7 +69,7 @@ typedef struct cf_mf_params {
  * feature, factor coord or -1 for its bias) ndraws times from its
  * conditional, each from that same state.  The arrays are malloc'd here
  * (cf_fm_probe_free).  Groups appear in the order user, implicit, item,
- * raters, genres, year (those trained); genres are numbered in order of
+ * raters, genres, year, profile (those trained); genres are numbered in order of
  * first appearance over the items, years as (year / 5 - the lowest).
  */
 typedef struct cf_fm_probe {
@@ -78,21 +79,21 @@ typedef struct cf_fm_probe {
 	/* out */
 	double *draws, w0, alpha, prior_mean, prior_prec;
 	int ngroups;
-	const char *names[6];
-	uint32_t nf[6];
-	double *w[6], *V[6];    /* nf, nf x k */
+	const char *names[7];
+	uint32_t nf[7];
+	double *w[7], *V[7];    /* nf, nf x k */
 } cf_fm_probe;
 void cf_fm_probe_free(cf_fm_probe *p);
 
 /* fm's feature groups (each switchable: mf-fit --groups). */
 enum {
 	CF_FM_USER = 1, CF_FM_ITEM = 2, CF_FM_IMPLICIT = 4, CF_FM_RATERS = 8,
-	CF_FM_GENRES = 16, CF_FM_YEAR = 32, CF_FM_ALL = 63,
+	CF_FM_GENRES = 16, CF_FM_YEAR = 32, CF_FM_PROFILE = 64, CF_FM_ALL = 127,
 };
 /* "user,item,implicit,raters,genres,year" (any subset) -> mask; -1 if bad. */
 int cf_fm_groups_parse(const char *s, unsigned *mask);
 /* The mask as that list (genres and year only with_meta). */
-void cf_fm_groups_format(unsigned mask, int with_meta, char *b, size_t len);
+void cf_fm_groups_format(unsigned mask, int with_meta, int with_users, char *b, size_t len);
 /* ease: the largest catalogue fitted without --max-items (X'X: 1.6 GB). */
 #define CF_EASE_MAX_ITEMS 20000
 

@@ -3,6 +3,7 @@
  */
 #include "model.h"
 #include "blend.h"
+#include "itemfeat.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -68,6 +69,7 @@ cf_model_free(cf_model *m)
 	cf_reader_close(m->src);
 	cf_idmap_free(m->users);
 	cf_idmap_free(m->items);
+	cf_itemfeat_free(m->itemfeat);
 	cf_schema_free(m->attrs);
 	free(m);
 }
@@ -314,6 +316,9 @@ cf_model_write(cf_writer *w, const cf_model *m)
 	if (rc == 0 && m->nn_ptr)
 		rc = write_neighbors(w, m, ucol);
 	free(ucol);
+	/* fm's optional table for new items (itemfeat.h). */
+	if (rc == 0 && m->itemfeat)
+		rc = cf_itemfeat_write(w, m->itemfeat);
 	return rc;
 }
 
@@ -731,18 +736,41 @@ model_read(cf_reader *r, char *err, size_t errlen, int part)
 	if (m->hp.form == CF_FORM_ITEMNN && read_neighbors(m, r, msg, sizeof msg) < 0)
 		return bad(m, r, err, errlen, "%s", msg);
 	if (part) {
+		/* a blend's part: the next table is the next part's (an fm part's
+		 * item_features are not read: blends score known items only) */
 		m->src = NULL;
 		return m;
 	}
-	/* Nothing may follow: data after a model is no part of it, and is not dropped. */
-	if (cf_read_end(r, m->nn_ptr ? "the model's 'neighbors' table, where an item-neighbour "
-	                "model stream ends" : "the model's 'seen' table, where a model stream ends") != 0) {
+	/*
+	 * Nothing may follow but fm's optional 'item_features' (itemfeat.h):
+	 * data after a model is no part of it, and is not dropped.
+	 */
+	const char *after = m->nn_ptr ? "the model's 'neighbors' table, where an item-neighbour "
+	                                "model stream ends" :
+	                                "the model's 'seen' table, where a model stream ends";
+	int rc = cf_read_table(r, &s);
+	char end[400] = "";
+	if (rc == 1 && !m->nn_ptr && strcmp(s->name, "item_features") == 0) {
+		if (!(m->itemfeat = cf_itemfeat_read(r, s, m->k, msg, sizeof msg)))
+			return bad(m, r, err, errlen, "%s", msg);
+		after = "the model's 'item_features' table, where a model stream ends";
+		if (cf_read_end(r, after) != 0)
+			snprintf(end, sizeof end, "%s", cf_reader_error(r));
+	} else if (rc == 1) {
+		snprintf(end, sizeof end, "%s: byte %" PRIu64 ": a '%s' table after %s",
+		         cf_reader_name(r), cf_reader_table_at(r), s->name, after);
+	} else if (rc < 0) {
+		snprintf(end, sizeof end, "%s", cf_reader_error(r));
+	}
+	if (end[0]) {
 		/* The reader's message names the offset: passed on as it is. */
 		m->src = NULL;
 		cf_model_free(m);
 		if (!err)
-			cf_die("%s", cf_reader_error(r));
-		snprintf(err, errlen, "%s", cf_reader_error(r));
+			cf_die("%s", end);
+		snprintf(err, errlen, "%s", end);
+		if (errlen)
+			cf_oneline(err);
 		return NULL;
 	}
 	return m;

@@ -17,6 +17,7 @@
  *   users, items the id dictionaries (row i = index i)
  *   seen         user u32, item u32, rating f32, timestamp i64, sorted
  *                by (user, item)
+ *   item_features optional (fm with genres or years: itemfeat.h)
  *   neighbors    item-neighbour models only (ease, rp3b): item u32,
  *                neighbor u32, weight f32, sorted by (item, neighbor):
  *                w(item -> neighbor), what having item in a history adds
@@ -59,6 +60,10 @@ typedef struct cf_model {
 	float *seen_rating;
 	int64_t *seen_ts;       /* NULL if the training data had no timestamps */
 	uint64_t nseen;
+
+	/* fm: new items' metadata features (itemfeat.h), the optional
+	 * 'item_features' table after 'seen'; NULL for every other model. */
+	struct cf_itemfeat *itemfeat;
 
 	/* Storage: arrays either owned (trained here) or inside tables read
 	 * from a stream (possibly pointing into its mmapped file). */

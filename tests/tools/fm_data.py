@@ -3,6 +3,11 @@
 
   fm_data.py gen DIR      writes DIR/train.csv, DIR/test.csv, DIR/movies.csv
                           and DIR/truth.csv (each test pair's noise-free mean)
+  fm_data.py genusers DIR writes DIR/utrain.csv, DIR/utest.csv and
+                          DIR/users.csv (userId, age, gender, occupation)
+  fm_data.py ucheck DIR PAIRS_A.csv PAIRS_B.csv
+                          prints, over the test ratings of cold users (<= 3
+                          training ratings): n_cold rmse_a rmse_b
   fm_data.py check DIR PAIRS_FM.csv PAIRS_ALS.csv
                           prints: n floor fm als  and, over the test ratings
                           of cold items (<= 3 training ratings):
@@ -12,6 +17,10 @@ The true model: r = 3.5 + bu + bi + pu.qi + N(0, 0.8^2), rank 4, where an
 item's bias and factors are the mean of its genres' (1 to 3 of 10 genres)
 plus a small item-specific part, so that genres tell a cold item's
 ratings.  Item popularity is Zipf-like: many items have few ratings.
+For genusers: r = 3.5 + bu + bi + pu.qi + N(0, 0.5^2), rank 3, where a
+user's bias and factors are mostly its occupation's (8 of them) and its
+age's (a bias of 0.02 per year from 40); gender carries nothing.  A
+third of the users are cold: 2 training ratings and 10 test ones.
 Stdlib only; the same bytes on every run (seeded).
 """
 import csv
@@ -65,6 +74,49 @@ def gen(d):
                                                "|".join("G%d" % g for g in genres[i])))
 
 
+def genusers(d):
+    rnd = random.Random(20261202)
+    nu, ni, rank, nocc = 600, 300, 3, 8
+    ov = [[rnd.gauss(0, 0.6) for _ in range(rank)] for _ in range(nocc)]
+    ob = [rnd.gauss(0, 0.6) for _ in range(nocc)]
+    q = [[rnd.gauss(0, 0.6) for _ in range(rank)] for _ in range(ni)]
+    bi = [rnd.gauss(0, 0.3) for _ in range(ni)]
+    tr = ["userId,movieId,rating,timestamp\n"]
+    te = ["userId,movieId,rating,timestamp\n"]
+    us = ["userId,age,gender,occupation\n"]
+    n = 0
+    for u in range(nu):
+        occ, age = rnd.randrange(nocc), rnd.randint(18, 70)
+        us.append("%d,%d,%s,occ%d\n" % (u + 1, age, rnd.choice("MF"), occ))
+        bu = ob[occ] + 0.02 * (age - 40) + rnd.gauss(0, 0.1)
+        p = [ov[occ][f] + rnd.gauss(0, 0.15) for f in range(rank)]
+        cold = u % 3 == 0
+        items = rnd.sample(range(ni), 12 if cold else 60)
+        for j, i in enumerate(items):
+            mean = 3.5 + bu + bi[i] + sum(a * b for a, b in zip(p, q[i]))
+            r = min(5.0, max(0.5, mean + rnd.gauss(0, 0.5)))
+            test = j >= 2 if cold else j % 5 == 0
+            (te if test else tr).append("%d,%d,%.4f,%d\n" % (u + 1, i + 1, r, 1000000 + n))
+            n += 1
+    for name, rows in (("utrain", tr), ("utest", te), ("users", us)):
+        with open("%s/%s.csv" % (d, name), "w") as f:
+            f.writelines(rows)
+
+
+def ucheck(d, a_path, b_path):
+    count = {}
+    with open(d + "/utrain.csv") as f:
+        for r in csv.DictReader(f):
+            count[r["userId"]] = count.get(r["userId"], 0) + 1
+    a, b = scores(a_path), scores(b_path)
+    assert set(a) == set(b), "the two score files have different pairs"
+    cold = [k for k in a if count.get(k[0], 0) <= 3]
+    sa = sum((a[k][1] - a[k][0]) ** 2 for k in cold)
+    sb = sum((b[k][1] - b[k][0]) ** 2 for k in cold)
+    m = max(len(cold), 1)
+    print(len(cold), "%.5f" % math.sqrt(sa / m), "%.5f" % math.sqrt(sb / m))
+
+
 def scores(path):
     with open(path) as f:
         return {(r["user"], r["item"]): (float(r["score"]), float(r["rating"]))
@@ -100,6 +152,10 @@ def check(d, fm_path, als_path):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["gen"] and len(sys.argv) == 3:
         gen(sys.argv[2])
+    elif sys.argv[1:2] == ["genusers"] and len(sys.argv) == 3:
+        genusers(sys.argv[2])
+    elif sys.argv[1:2] == ["ucheck"] and len(sys.argv) == 5:
+        ucheck(*sys.argv[2:])
     elif sys.argv[1:2] == ["check"] and len(sys.argv) == 5:
         check(*sys.argv[2:])
     else:

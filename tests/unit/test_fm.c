@@ -10,7 +10,9 @@
  * mu) / precision.  Many draws from one state must show that mean and
  * variance.  Also: the stored model predicts the average of the samples
  * (its valid RMSE against the averaged one), and thread counts do not
- * change a bit.
+ * change a bit.  The users have a profile (--users: an occupation and an
+ * age, ufeat.h), its features numbered as ufeat.h says: the occupations
+ * in order of first appearance, then the ages' distinct values in order.
  */
 #include <check.h>
 
@@ -20,11 +22,13 @@
 #include <string.h>
 
 #include "check_util.h"
+#include "frame.h"
 #include "meta.h"
 #include "mf.h"
 #include "model.h"
 #include "ratings.h"
 #include "rng.h"
+#include "ufeat.h"
 #include "util.h"
 
 Suite *fm_suite(void);
@@ -34,6 +38,51 @@ enum { NU = 7, NI = 6, K = 3, NDRAWS = 20000 };
 /* Items' genres and years (the movies.csv written for --items). */
 static const char *const genres[NI] = {"A|B", "B", "A|C", "C", "B|C|A", "A"};
 static const int years[NI] = {1990, 1994, 2001, 1990, 2012, 1996};
+/* Users' profiles (the users frame written for --users; "" is none). */
+static const char *const occs[NU] = {"b", "a", "b", "c", "", "a", "c"};
+static const char *const ages[NU] = {"30", "20", "", "30", "50", "20", "40"};
+static const int occ_level[NU] = {0, 1, 0, 2, -1, 1, 2};
+static const int age_level[NU] = {1, 0, -1, 1, 3, 0, 2};
+
+/* The users frame: userId, occupation, age (all str, as csv2bin writes). */
+static cf_ufeat *
+tiny_users(const char *dir)
+{
+	char path[512], err[256], ids[NU][16], bytes[3][128];
+	uint32_t off[3][NU + 1];
+	cf_strcol sc[3];
+	const void *cols[3];
+
+	snprintf(path, sizeof path, "%s/users.bin", dir);
+	FILE *fp = fopen(path, "wb");
+	ck_assert_ptr_nonnull(fp);
+	cf_schema *s = cf_schema_new("users");
+	cf_schema_add(s, "userId", CF_STR, 1);
+	cf_schema_add(s, "occupation", CF_STR, 1);
+	cf_schema_add(s, "age", CF_STR, 1);
+	for (int c = 0; c < 3; c++) {
+		off[c][0] = 0;
+		for (int u = 0; u < NU; u++) {
+			snprintf(ids[u], sizeof ids[u], "u%d", u);
+			const char *v = c == 0 ? ids[u] : c == 1 ? occs[u] : ages[u];
+			memcpy(bytes[c] + off[c][u], v, strlen(v));
+			off[c][u + 1] = off[c][u] + (uint32_t)strlen(v);
+		}
+		sc[c].off = off[c];
+		sc[c].data = bytes[c];
+		cols[c] = &sc[c];
+	}
+	cf_writer *w = cf_writer_new(fp, path);
+	cf_write_table(w, s);
+	cf_write_block(w, NU, cols);
+	cf_writer_finish(w);
+	fclose(fp);
+	cf_schema_free(s);
+	cf_ufeat *uf = cf_ufeat_load(path, NULL, err, sizeof err);
+	ck_assert_msg(uf != NULL, "%s", err);
+	ck_assert_int_eq(cf_ufeat_count(uf), 3 + 4);
+	return uf;
+}
 
 static void
 tiny(cf_ratings *rs)
@@ -81,7 +130,7 @@ tiny_meta(char *dir, size_t len)
 
 struct dense {
 	int p;                  /* features */
-	int off[6];             /* each group's first feature */
+	int off[7];             /* each group's first feature */
 	double *X;              /* n x p */
 	double *w, *V;          /* p, p x K (the probe's state) */
 };
@@ -133,6 +182,7 @@ dense_build(struct dense *d, const cf_ratings *rs, const cf_fm_probe *pr)
 	int gu = group_index(pr, "user"), gi = group_index(pr, "item");
 	int gm = group_index(pr, "implicit"), gr = group_index(pr, "raters");
 	int gg = group_index(pr, "genres"), gy = group_index(pr, "year");
+	int gp = group_index(pr, "profile");
 	for (size_t t = 0; t < rs->n; t++) {
 		double *x = d->X + t * d->p;
 		uint32_t u = rs->user[t], i = rs->item[t];
@@ -157,6 +207,13 @@ dense_build(struct dense *d, const cf_ratings *rs, const cf_fm_probe *pr)
 		}
 		if (gy >= 0)
 			x[d->off[gy] + years[i] / 5 - ylo] = 1;
+		if (gp >= 0) {
+			int m = (occ_level[u] >= 0) + (age_level[u] >= 0);
+			if (occ_level[u] >= 0)
+				x[d->off[gp] + occ_level[u]] = 1 / sqrt(m);
+			if (age_level[u] >= 0)
+				x[d->off[gp] + 3 + age_level[u]] = 1 / sqrt(m);
+		}
 	}
 }
 
@@ -201,6 +258,7 @@ check_coordinate(const char *group, uint32_t feature, int coord)
 
 	tiny(&rs);
 	meta = tiny_meta(dir, sizeof dir);
+	cf_ufeat *uf = tiny_users(dir);
 	memset(&pr, 0, sizeof pr);
 	pr.group = group;
 	pr.feature = feature;
@@ -213,11 +271,12 @@ check_coordinate(const char *group, uint32_t feature, int coord)
 	p.quiet = 1;
 	p.threads = 2;
 	p.items_meta = meta;
+	p.users_feat = uf;
 	p.fm_probe = &pr;
 	cf_model *m = cf_mf_train(&rs, NULL, &p, NULL, err, sizeof err);
 	ck_assert_msg(m != NULL, "%s", err);
 	ck_assert_msg(pr.draws != NULL, "no draws for %s %u %d", group, feature, coord);
-	ck_assert_int_eq(pr.ngroups, 6);
+	ck_assert_int_eq(pr.ngroups, 7);
 
 	dense_build(&d, &rs, &pr);
 	int g = group_index(&pr, group);
@@ -251,6 +310,7 @@ check_coordinate(const char *group, uint32_t feature, int coord)
 	cf_fm_probe_free(&pr);
 	cf_model_free(m);
 	cf_meta_free(meta);
+	cf_ufeat_free(uf);
 	cf_ratings_free(&rs);
 	cf_test_rmdir(dir);
 }
@@ -281,6 +341,73 @@ START_TEST(conditional_year)
 {
 	check_coordinate("year", 0, -1);
 	check_coordinate("year", 4, 0);
+}
+END_TEST
+START_TEST(conditional_profile)
+{
+	check_coordinate("profile", 0, -1);     /* occupation b */
+	check_coordinate("profile", 5, 2);      /* age 40 */
+}
+END_TEST
+
+/*
+ * A numeric column of many values: deciles by rank, ties in one bin, NaN
+ * no feature; an integer column of few values: a level per value.
+ */
+START_TEST(profile_deciles)
+{
+	enum { N = 101 };
+	char dir[256], path[512], err[256];
+	int64_t id[N];
+	double score[N];
+	int32_t kids[N];
+	const void *cols[3] = {id, score, kids};
+
+	cf_test_mkdtemp(dir, sizeof dir, "ufeat");
+	snprintf(path, sizeof path, "%s/u.bin", dir);
+	for (int r = 0; r < N; r++) {
+		id[r] = 1000 + r;
+		score[r] = r < N - 1 ? (double)(r / 2) : NAN;  /* pairs tie */
+		kids[r] = (r * 7) % 3 - 1;                      /* -1, 0 or 1 */
+	}
+	FILE *fp = fopen(path, "wb");
+	ck_assert_ptr_nonnull(fp);
+	cf_schema *s = cf_schema_new("people");
+	cf_schema_add(s, "id", CF_I64, 1);
+	cf_schema_add(s, "score", CF_F64, 1);
+	cf_schema_add(s, "kids", CF_I32, 1);
+	cf_writer *w = cf_writer_new(fp, path);
+	cf_write_table(w, s);
+	cf_write_block(w, N, cols);
+	cf_writer_finish(w);
+	fclose(fp);
+	cf_schema_free(s);
+	cf_ufeat *uf = cf_ufeat_load(path, NULL, err, sizeof err);
+	ck_assert_msg(uf != NULL, "%s", err);
+	ck_assert_int_eq(cf_ufeat_count(uf), 10 + 3);
+	for (int r = 0; r < N; r++) {
+		char b[16];
+		snprintf(b, sizeof b, "%d", 1000 + r);
+		uint32_t row = cf_ufeat_find(uf, b, strlen(b)), n;
+		const uint32_t *idx;
+		ck_assert_uint_eq(row, (uint32_t)r);
+		cf_ufeat_row(uf, row, &idx, &n);
+		uint32_t want_kids = 10 + (uint32_t)(kids[r] + 1);
+		if (r == N - 1) {
+			ck_assert_uint_eq(n, 1);
+			ck_assert_uint_eq(idx[0], want_kids);
+		} else {
+			ck_assert_uint_eq(n, 2);
+			ck_assert_uint_eq(idx[0], (uint32_t)(r / 2 * 2 * 10 / (N - 1)));
+			ck_assert_uint_eq(idx[1], want_kids);
+		}
+	}
+	ck_assert_uint_eq(cf_ufeat_find(uf, "0999", 4), UINT32_MAX);
+	ck_assert_uint_eq(cf_ufeat_find(uf, "01000", 5), 0);     /* canonical ids */
+	cf_ufeat_free(uf);
+	ck_assert_ptr_null(cf_ufeat_load(path, "kids,nope", err, sizeof err));
+	ck_assert_msg(strstr(err, "no feature column 'nope'") != NULL, "%s", err);
+	cf_test_rmdir(dir);
 }
 END_TEST
 
@@ -337,6 +464,8 @@ fm_suite(void)
 	tcase_add_test(tc, conditional_raters);
 	tcase_add_test(tc, conditional_genres);
 	tcase_add_test(tc, conditional_year);
+	tcase_add_test(tc, conditional_profile);
+	tcase_add_test(tc, profile_deciles);
 	tcase_add_test(tc, stored_is_average);
 	suite_add_tcase(s, tc);
 	return s;

@@ -7,6 +7,7 @@
  * belongs to each algorithm's file.
  */
 #include "fit.h"
+#include "itemfeat.h"
 #include "par.h"
 #include "progress.h"
 #include "rng.h"
@@ -483,6 +484,7 @@ fit_free(struct fit *f)
 	free(f->bi);
 	free(f->P);
 	free(f->Q);
+	cf_itemfeat_free(f->itemfeat);
 	free(f->ufix);
 	free(f->ifix);
 	free(f->vu);
@@ -766,6 +768,8 @@ fit_model(struct fit *f, struct run *r, const cf_ratings *train, cf_idmap *users
 		m->nnn = f->nn.ptr[f->ni];
 		memset(&f->nn, 0, sizeof f->nn);
 	}
+	m->itemfeat = f->itemfeat;      /* fm's, for new items (itemfeat.h) */
+	f->itemfeat = NULL;
 	cf_fit_build_seen(m, f);
 	model_attrs(m, f, r, final_rmse, final_recall);
 	cf_model_parse_hparams(m);
@@ -784,6 +788,7 @@ fit_run(struct fit *f, const cf_ratings *train, struct rows *rw, const cf_rating
 	if (fit_data(f, train, rw, init, &users, &items) < 0)
 		goto out;
 	f->items = items;
+	f->users = users;
 	fit_params(f, init);
 	if (valid && valid->n > 0)
 		fit_valid(f, valid, users, items);

@@ -85,6 +85,8 @@ struct fit {
 	char *err;
 	size_t errlen;
 	const cf_idmap *items;  /* the model's item dictionary (fm's --items) */
+	const cf_idmap *users;  /* the model's user dictionary (fm's --users) */
+	struct cf_itemfeat *itemfeat;   /* fm: new items' features, moved into the model */
 };
 
 /*

@@ -7,13 +7,17 @@
  *
  * Features come in groups, each on one side of a rating:
  *   user side   the user (one-hot); the items the user rated, each
- *               1/sqrt|N(u)| (SVD++'s implicit feedback)
+ *               1/sqrt|N(u)| (SVD++'s implicit feedback); its profile,
+ *               each column's value or bin from --users (ufeat.h), each
+ *               1/sqrt(its features)
  *   item side   the item (one-hot); the users who rated it, each
  *               1/sqrt|R(i)| ("flipped" implicit feedback); its genres,
  *               each 1/sqrt|G(i)|, and its release year in 5-year bins
  *               (from --items, meta.h)
- * all taken from the training ratings only.  Because every feature
- * belongs to the user or to the item, a sample's prediction is exactly
+ * all taken from the training ratings only (the groups are built in
+ * fmfeat.c; fm-int.h holds the state both files share).  Because every
+ * feature belongs to the user or to the item, a sample's prediction is
+ * exactly
  *     w0 + cu + ci + <pu, pi>,
  * pu = sum of the user side's x v, cu = its linear terms plus the
  * pairwise terms inside the user side (likewise for the item), which is
@@ -38,8 +42,8 @@
  * generator per (sweep, group, factor).  Every sum is per entity, added
  * in index order: the same seed gives the same model at any thread count.
  */
-#include "fit.h"
-#include "meta.h"
+#include "fm-int.h"
+#include "itemfeat.h"
 #include "par.h"
 #include "rng.h"
 #include "util.h"
@@ -57,61 +61,6 @@
 #define MAX_STORED ((size_t)1 << 28)
 /* The widest model a stream may hold (model.c refuses k > 4096 at load). */
 #define MAX_K 4096
-
-enum { SU, SI };
-
-/*
- * A feature group on one side.  Feature j is active for the entities
- * fidx[fptr[j] .. fptr[j+1]); entity e's features are eidx[eptr[e] ..
- * eptr[e+1]); the value of any feature of e is xs[e] (NULL: 1).  A
- * one-hot group has no lists: feature e is entity e.
- */
-struct group {
-	const char *name;
-	int side, onehot;
-	uint32_t nf;
-	const uint64_t *fptr, *eptr;
-	const uint32_t *fidx, *eidx;
-	uint64_t *own_fptr, *own_eptr;  /* lists built here (genres, years) */
-	uint32_t *own_fidx, *own_eidx;
-	float *xs;
-	unsigned char *act;             /* sampled: active for some rated entity */
-	uint32_t nact;
-	double *w, *V;                  /* nf, nf x k */
-	double mw, lw, *mv, *lv;        /* hyperparameters: means, precisions */
-};
-
-/*
- * An entity's working set for the coordinate being drawn, in one cache
- * line: the draws visit entities in the order of a feature's incidence
- * (random), so everything one visit needs sits together.  p is the
- * coordinate's side sum (for the biases: the linear sum b), d its sum of
- * x^2 v^2, n the entity's ratings.
- */
-struct slot {
-	double p, d, E1, E2, Q1, Q2, n, pad;
-};
-
-/* One side's entities: their ratings, residuals and the sums above. */
-struct side {
-	uint32_t n;
-	const struct csr *c;            /* ratings by entity (idx: the other side's) */
-	double *e;                      /* residuals, in c's order */
-	double *b, *p, *d, *cst;        /* linear sum; k sums of x v and x^2 v^2; the constant */
-	struct slot *w;                 /* the coordinate being drawn */
-	double *pold, *dold;            /* its values before the draws */
-};
-
-struct fm {
-	int k, S, ng, taken;
-	struct group g[6];
-	struct side s[2];
-	double w0, alpha;
-	float *P, *Q;                   /* the stored model: nu x kpS, ni x kpS */
-	double *bu, *bi, mu;            /* sums over samples */
-	int kpS;
-	double *vsum, vrmse, *part;
-};
 
 /*
  * Entities per parallel chunk: about CHUNK_RATINGS ratings' worth.  A
@@ -159,152 +108,6 @@ draw(cf_rng *r, double prec, double num)
 	return num / prec + cf_rng_normal(r) / sqrt(prec);
 }
 
-/* ------------------------------------------------------------ features */
-
-static void
-group_alloc(struct group *g, const char *name, int side, uint32_t nf, int k)
-{
-	g->name = name;
-	g->side = side;
-	g->nf = nf;
-	g->w = cf_xcalloc((size_t)nf + 1, sizeof *g->w);
-	g->V = cf_xcalloc((size_t)nf * k + 1, sizeof *g->V);
-	g->act = cf_xcalloc((size_t)nf + 1, 1);
-	g->mv = cf_xcalloc((size_t)k, sizeof *g->mv);
-	g->lv = cf_xmalloc((size_t)k * sizeof *g->lv);
-	for (int f = 0; f < k; f++)
-		g->lv[f] = 1;
-	g->lw = 1;
-}
-
-static void
-group_free(struct group *g)
-{
-	free(g->own_fptr);
-	free(g->own_eptr);
-	free(g->own_fidx);
-	free(g->own_eidx);
-	free(g->xs);
-	free(g->act);
-	free(g->w);
-	free(g->V);
-	free(g->mv);
-	free(g->lv);
-}
-
-/* 1/sqrt(n) of each entity's ratings (0 for none). */
-static float *
-inv_sqrt_counts(const struct csr *c, uint32_t n)
-{
-	float *x = cf_xmalloc(((size_t)n + 1) * sizeof *x);
-
-	for (uint32_t e = 0; e < n; e++) {
-		uint64_t m = c->ptr[e + 1] - c->ptr[e];
-		x[e] = m ? (float)(1 / sqrt((double)m)) : 0;
-	}
-	return x;
-}
-
-/* Transposes entity -> feature lists into feature -> entity lists. */
-static void
-transpose(struct group *g, uint32_t nent)
-{
-	uint64_t m = g->own_eptr[nent];
-
-	g->own_fptr = cf_xcalloc((size_t)g->nf + 2, sizeof *g->own_fptr);
-	g->own_fidx = cf_xmalloc((m + 1) * sizeof *g->own_fidx);
-	for (uint64_t t = 0; t < m; t++)
-		g->own_fptr[g->own_eidx[t] + 2]++;
-	for (uint32_t j = 0; j < g->nf; j++)
-		g->own_fptr[j + 2] += g->own_fptr[j + 1];
-	for (uint32_t e = 0; e < nent; e++)
-		for (uint64_t t = g->own_eptr[e]; t < g->own_eptr[e + 1]; t++)
-			g->own_fidx[g->own_fptr[g->own_eidx[t] + 1]++] = e;
-	g->fptr = g->own_fptr;
-	g->eptr = g->own_eptr;
-	g->fidx = g->own_fidx;
-	g->eidx = g->own_eidx;
-}
-
-/* A name's index in a growing list of names (genres). */
-static uint32_t
-name_index(cf_idmap *names, const char *s, size_t len)
-{
-	int added;
-
-	return cf_idmap_intern(names, s, len, &added);
-}
-
-/*
- * The item side's metadata groups from --items: genres (each
- * 1/sqrt|G(i)|) and the year in 5-year bins (1).  Items the metadata
- * does not list have neither.
- */
-static void
-meta_groups(struct fm *s, const struct fit *f, const cf_meta *meta, int genres, int years)
-{
-	uint32_t ni = f->ni;
-	cf_idmap *gn = cf_idmap_new();
-	uint64_t *gp = cf_xcalloc((size_t)ni + 1, sizeof *gp), *yp = cf_xcalloc((size_t)ni + 1, 8);
-	size_t gcap = 1024, gm = 0;
-	uint32_t *gi = cf_xmalloc(gcap * sizeof *gi), *yi = cf_xmalloc(((size_t)ni + 1) * 4);
-	float *gx = cf_xcalloc((size_t)ni + 1, sizeof *gx);
-	int ylo = 1 << 30, yhi = -1;
-	int *year = cf_xcalloc((size_t)ni + 1, sizeof *year);
-
-	for (uint32_t i = 0; i < ni; i++) {
-		size_t len, pos = 0, glen, n0 = gm;
-		const char *id = cf_idmap_id(f->items, i, &len), *g;
-		cf_movie mv;
-		if (cf_meta_find(meta, id, len, &mv) && mv.in_movies) {
-			while (genres && cf_genre_next(mv.genres, mv.genres_len, &pos, &g, &glen)) {
-				if (gm == gcap)
-					gi = cf_xrealloc(gi, (gcap *= 2) * sizeof *gi);
-				gi[gm++] = name_index(gn, g, glen);
-			}
-			year[i] = mv.year;
-			if (mv.year > 0) {
-				ylo = mv.year / 5 < ylo ? mv.year / 5 : ylo;
-				yhi = mv.year / 5 > yhi ? mv.year / 5 : yhi;
-			}
-		}
-		gp[i + 1] = gm;
-		gx[i] = gm > n0 ? (float)(1 / sqrt((double)(gm - n0))) : 0;
-	}
-	if (genres && gm > 0) {
-		struct group *g = &s->g[s->ng++];
-		group_alloc(g, "genres", SI, cf_idmap_count(gn), s->k);
-		g->own_eptr = gp;
-		g->own_eidx = gi;
-		g->xs = gx;
-		gp = NULL;
-		gi = NULL;
-		gx = NULL;
-		transpose(g, ni);
-	}
-	if (years && yhi >= 0) {
-		size_t m = 0;
-		for (uint32_t i = 0; i < ni; i++) {
-			if (year[i] > 0)
-				yi[m++] = (uint32_t)(year[i] / 5 - ylo);
-			yp[i + 1] = m;
-		}
-		struct group *g = &s->g[s->ng++];
-		group_alloc(g, "year", SI, (uint32_t)(yhi - ylo + 1), s->k);
-		g->own_eptr = yp;
-		g->own_eidx = yi;
-		yp = NULL;
-		yi = NULL;
-		transpose(g, ni);
-	}
-	cf_idmap_free(gn);
-	free(gp);
-	free(gi);
-	free(gx);
-	free(yp);
-	free(yi);
-	free(year);
-}
 
 /* Marks the features that touch a rated entity (the others stay 0). */
 static void
@@ -672,6 +475,7 @@ draw_hypers(struct fm *s, struct fit *f, uint64_t sweep)
 
 /* ------------------------------------------------------------ the sweep */
 
+
 /* Adds this sample to the stored model and the validation sums. */
 static void
 take_sample(struct fm *s, struct fit *f)
@@ -690,6 +494,7 @@ take_sample(struct fm *s, struct fit *f)
 		}
 	}
 	s->mu += s->w0;
+	cf_fm_meta_sample(s, c0, sc);
 	s->taken++;
 	for (size_t v = 0; v < f->vn; v++)
 		s->vsum[v] += pred(s, f->vu[v], f->vi[v]);
@@ -810,7 +615,7 @@ fm_release(struct fit *f)
 	if (!s)
 		return;
 	for (int gi = 0; gi < s->ng; gi++)
-		group_free(&s->g[gi]);
+		cf_fm_group_free(&s->g[gi]);
 	side_free(&s->s[SU]);
 	side_free(&s->s[SI]);
 	free(s->P);
@@ -819,6 +624,10 @@ fm_release(struct fit *f)
 	free(s->bi);
 	free(s->vsum);
 	free(s->part);
+	cf_idmap_free(s->gnames);
+	free(s->fw);
+	free(s->fG);
+	free(s->fV);
 	free(s);
 	f->state = NULL;
 }
@@ -841,6 +650,10 @@ fm_setup(struct fit *f)
 		cf_fit_fail(f, "fm: the genres and year groups need --items");
 		return -1;
 	}
+	if ((gm & CF_FM_PROFILE) && !f->p.users_feat && (f->p.fm_groups_set & CF_FM_PROFILE)) {
+		cf_fit_fail(f, "fm: the profile group needs --users");
+		return -1;
+	}
 	struct fm *s = cf_xcalloc(1, sizeof *s);
 	f->state = s;
 	s->k = k;
@@ -849,34 +662,37 @@ fm_setup(struct fit *f)
 	side_alloc(&s->s[SU], f->nu, &f->byu, f->n, k);
 	side_alloc(&s->s[SI], f->ni, &f->byi, f->n, k);
 	s->part = cf_xcalloc((size_t)(f->nu > f->ni ? f->nu : f->ni) + 1, sizeof *s->part);
+	s->ggen = s->gyear = -1;
 	if (gm & CF_FM_USER) {
-		group_alloc(&s->g[s->ng], "user", SU, f->nu, k);
+		cf_fm_group_alloc(&s->g[s->ng], "user", SU, f->nu, k);
 		s->g[s->ng++].onehot = 1;
 	}
 	if (gm & CF_FM_IMPLICIT) {
 		struct group *g = &s->g[s->ng++];
-		group_alloc(g, "implicit", SU, f->ni, k);
+		cf_fm_group_alloc(g, "implicit", SU, f->ni, k);
 		g->fptr = f->byi.ptr;
 		g->fidx = f->byi.idx;
 		g->eptr = f->byu.ptr;
 		g->eidx = f->byu.idx;
-		g->xs = inv_sqrt_counts(&f->byu, f->nu);
+		g->xs = cf_fm_inv_sqrt_counts(&f->byu, f->nu);
 	}
 	if (gm & CF_FM_ITEM) {
-		group_alloc(&s->g[s->ng], "item", SI, f->ni, k);
+		cf_fm_group_alloc(&s->g[s->ng], "item", SI, f->ni, k);
 		s->g[s->ng++].onehot = 1;
 	}
 	if (gm & CF_FM_RATERS) {
 		struct group *g = &s->g[s->ng++];
-		group_alloc(g, "raters", SI, f->nu, k);
+		cf_fm_group_alloc(g, "raters", SI, f->nu, k);
 		g->fptr = f->byu.ptr;
 		g->fidx = f->byu.idx;
 		g->eptr = f->byi.ptr;
 		g->eidx = f->byi.idx;
-		g->xs = inv_sqrt_counts(&f->byi, f->ni);
+		g->xs = cf_fm_inv_sqrt_counts(&f->byi, f->ni);
 	}
 	if (f->p.items_meta && (gm & (CF_FM_GENRES | CF_FM_YEAR)))
-		meta_groups(s, f, f->p.items_meta, !!(gm & CF_FM_GENRES), !!(gm & CF_FM_YEAR));
+		cf_fm_meta_groups(s, f, f->p.items_meta, !!(gm & CF_FM_GENRES), !!(gm & CF_FM_YEAR));
+	if (f->p.users_feat && (gm & CF_FM_PROFILE) && cf_fm_profile_group(s, f, f->p.users_feat) < 0)
+		return -1;      /* fm_release frees what is built */
 	for (int gi = 0; gi < s->ng; gi++) {
 		struct group *g = &s->g[gi];
 		mark_active(g, &s->s[g->side]);
@@ -896,6 +712,13 @@ fm_setup(struct fit *f)
 	s->bu = cf_xcalloc((size_t)f->nu + 1, sizeof *s->bu);
 	s->bi = cf_xcalloc((size_t)f->ni + 1, sizeof *s->bi);
 	s->vsum = cf_xcalloc(f->vn + 1, sizeof *s->vsum);
+	uint32_t fn = (s->ggen >= 0 ? s->g[s->ggen].nf : 0) + (s->gyear >= 0 ? s->g[s->gyear].nf : 0);
+	if (fn <= CF_ITEMFEAT_MAX) {    /* more: new items fall back to biases */
+		s->fn = fn;
+		s->fw = cf_xcalloc((size_t)fn + 1, sizeof *s->fw);
+		s->fG = cf_xcalloc((size_t)fn * fn + 1, sizeof *s->fG);
+		s->fV = cf_xcalloc((size_t)fn * kpS + 1, sizeof *s->fV);
+	}
 	return 0;
 }
 
@@ -980,8 +803,9 @@ fm_finish(struct fit *f)
 	if (s->taken == 0)
 		return 0;
 	/* Fewer samples than planned (never, without early stopping): rescale. */
+	float sc = 1;
 	if (s->taken < s->S) {
-		float sc = (float)sqrt((double)s->S / s->taken);
+		sc = (float)sqrt((double)s->S / s->taken);
 		for (size_t t = 0; t < (size_t)f->nu * s->kpS; t++)
 			s->P[t] *= sc;
 		for (size_t t = 0; t < (size_t)f->ni * s->kpS; t++)
@@ -992,6 +816,8 @@ fm_finish(struct fit *f)
 	f->P = s->P;
 	f->Q = s->Q;
 	s->P = s->Q = NULL;
+	if (s->fn)
+		cf_fm_meta_finish(s, f, sc);
 	f->k = s->taken * s->k;
 	f->kp = s->kpS;
 	f->mu = s->mu / S;
@@ -1011,7 +837,8 @@ fm_attrs(cf_schema *a, const cf_mf_params *p)
 	cf_schema_set(a, "burn_in", b);
 	snprintf(b, sizeof b, "%d", p->k);
 	cf_schema_set(a, "fm_k", b);
-	cf_fm_groups_format(p->fm_groups, p->items_meta != NULL, b, sizeof b);
+	cf_fm_groups_format(p->fm_groups, p->items_meta != NULL, p->users_feat != NULL, b,
+	                    sizeof b);
 	cf_schema_set(a, "fm_groups", b);
 	cf_fit_attr_num(a, "reg", p->reg);
 	cf_fit_attr_num(a, "reg_bias", p->reg_bias);
@@ -1029,52 +856,3 @@ const cf_fit_ops cf_fit_fm = {
 	.release = fm_release,
 	.attrs = fm_attrs,
 };
-
-/* ------------------------------------------------------------ groups */
-
-static const struct {
-	const char *name;
-	unsigned bit;
-} group_names[] = {
-	{"user", CF_FM_USER}, {"item", CF_FM_ITEM}, {"implicit", CF_FM_IMPLICIT},
-	{"raters", CF_FM_RATERS}, {"genres", CF_FM_GENRES}, {"year", CF_FM_YEAR},
-};
-
-int
-cf_fm_groups_parse(const char *s, unsigned *mask)
-{
-	unsigned m = 0;
-
-	while (*s) {
-		size_t len = strcspn(s, ",");
-		size_t g;
-		for (g = 0; g < sizeof group_names / sizeof group_names[0]; g++)
-			if (strlen(group_names[g].name) == len && !strncmp(s, group_names[g].name, len))
-				break;
-		if (g == sizeof group_names / sizeof group_names[0])
-			return -1;
-		m |= group_names[g].bit;
-		s += len + (s[len] == ',');
-	}
-	if (!m)
-		return -1;
-	*mask = m;
-	return 0;
-}
-
-void
-cf_fm_groups_format(unsigned mask, int with_meta, char *b, size_t len)
-{
-	size_t w = 0;
-
-	b[0] = 0;
-	for (size_t g = 0; g < sizeof group_names / sizeof group_names[0]; g++) {
-		unsigned bit = group_names[g].bit;
-		if (!(mask & bit) || (!with_meta && (bit & (CF_FM_GENRES | CF_FM_YEAR))))
-			continue;
-		int r = snprintf(b + w, len - w, "%s%s", w ? "," : "", group_names[g].name);
-		if (r < 0 || (size_t)r >= len - w)
-			break;
-		w += (size_t)r;
-	}
-}

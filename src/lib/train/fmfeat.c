@@ -1,0 +1,329 @@
+/*
+ * train/fmfeat.c - fm's feature groups (fm-int.h): their arrays, the
+ * lists built from --items (genres, year bins) and --users (the profile),
+ * the sums new items are scored by (the model's item_features,
+ * itemfeat.h), and the --groups names.
+ */
+#include "fm-int.h"
+#include "itemfeat.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+cf_fm_group_alloc(struct group *g, const char *name, int side, uint32_t nf, int k)
+{
+	g->name = name;
+	g->side = side;
+	g->nf = nf;
+	g->w = cf_xcalloc((size_t)nf + 1, sizeof *g->w);
+	g->V = cf_xcalloc((size_t)nf * k + 1, sizeof *g->V);
+	g->act = cf_xcalloc((size_t)nf + 1, 1);
+	g->mv = cf_xcalloc((size_t)k, sizeof *g->mv);
+	g->lv = cf_xmalloc((size_t)k * sizeof *g->lv);
+	for (int f = 0; f < k; f++)
+		g->lv[f] = 1;
+	g->lw = 1;
+}
+
+void
+cf_fm_group_free(struct group *g)
+{
+	free(g->own_fptr);
+	free(g->own_eptr);
+	free(g->own_fidx);
+	free(g->own_eidx);
+	free(g->xs);
+	free(g->act);
+	free(g->w);
+	free(g->V);
+	free(g->mv);
+	free(g->lv);
+}
+
+/* 1/sqrt(n) of each entity's ratings (0 for none). */
+float *
+cf_fm_inv_sqrt_counts(const struct csr *c, uint32_t n)
+{
+	float *x = cf_xmalloc(((size_t)n + 1) * sizeof *x);
+
+	for (uint32_t e = 0; e < n; e++) {
+		uint64_t m = c->ptr[e + 1] - c->ptr[e];
+		x[e] = m ? (float)(1 / sqrt((double)m)) : 0;
+	}
+	return x;
+}
+
+/* Transposes entity -> feature lists into feature -> entity lists. */
+static void
+transpose(struct group *g, uint32_t nent)
+{
+	uint64_t m = g->own_eptr[nent];
+
+	g->own_fptr = cf_xcalloc((size_t)g->nf + 2, sizeof *g->own_fptr);
+	g->own_fidx = cf_xmalloc((m + 1) * sizeof *g->own_fidx);
+	for (uint64_t t = 0; t < m; t++)
+		g->own_fptr[g->own_eidx[t] + 2]++;
+	for (uint32_t j = 0; j < g->nf; j++)
+		g->own_fptr[j + 2] += g->own_fptr[j + 1];
+	for (uint32_t e = 0; e < nent; e++)
+		for (uint64_t t = g->own_eptr[e]; t < g->own_eptr[e + 1]; t++)
+			g->own_fidx[g->own_fptr[g->own_eidx[t] + 1]++] = e;
+	g->fptr = g->own_fptr;
+	g->eptr = g->own_eptr;
+	g->fidx = g->own_fidx;
+	g->eidx = g->own_eidx;
+}
+
+/* A name's index in a growing list of names (genres). */
+static uint32_t
+name_index(cf_idmap *names, const char *s, size_t len)
+{
+	int added;
+
+	return cf_idmap_intern(names, s, len, &added);
+}
+
+/*
+ * The item side's metadata groups from --items: genres (each
+ * 1/sqrt|G(i)|) and the year in 5-year bins (1).  Items the metadata
+ * does not list have neither.
+ */
+void
+cf_fm_meta_groups(struct fm *s, const struct fit *f, const cf_meta *meta, int genres, int years)
+{
+	uint32_t ni = f->ni;
+	cf_idmap *gn = cf_idmap_new();
+	uint64_t *gp = cf_xcalloc((size_t)ni + 1, sizeof *gp), *yp = cf_xcalloc((size_t)ni + 1, 8);
+	size_t gcap = 1024, gm = 0;
+	uint32_t *gi = cf_xmalloc(gcap * sizeof *gi), *yi = cf_xmalloc(((size_t)ni + 1) * 4);
+	float *gx = cf_xcalloc((size_t)ni + 1, sizeof *gx);
+	int ylo = 1 << 30, yhi = -1;
+	int *year = cf_xcalloc((size_t)ni + 1, sizeof *year);
+
+	for (uint32_t i = 0; i < ni; i++) {
+		size_t len, pos = 0, glen, n0 = gm;
+		const char *id = cf_idmap_id(f->items, i, &len), *g;
+		cf_movie mv;
+		if (cf_meta_find(meta, id, len, &mv) && mv.in_movies) {
+			while (genres && cf_genre_next(mv.genres, mv.genres_len, &pos, &g, &glen)) {
+				if (gm == gcap)
+					gi = cf_xrealloc(gi, (gcap *= 2) * sizeof *gi);
+				gi[gm++] = name_index(gn, g, glen);
+			}
+			year[i] = mv.year;
+			if (mv.year > 0) {
+				ylo = mv.year / 5 < ylo ? mv.year / 5 : ylo;
+				yhi = mv.year / 5 > yhi ? mv.year / 5 : yhi;
+			}
+		}
+		gp[i + 1] = gm;
+		gx[i] = gm > n0 ? (float)(1 / sqrt((double)(gm - n0))) : 0;
+	}
+	if (genres && gm > 0) {
+		struct group *g = &s->g[s->ng++];
+		cf_fm_group_alloc(g, "genres", SI, cf_idmap_count(gn), s->k);
+		g->own_eptr = gp;
+		g->own_eidx = gi;
+		g->xs = gx;
+		gp = NULL;
+		gi = NULL;
+		gx = NULL;
+		transpose(g, ni);
+		s->ggen = s->ng - 1;
+	}
+	if (years && yhi >= 0) {
+		size_t m = 0;
+		for (uint32_t i = 0; i < ni; i++) {
+			if (year[i] > 0)
+				yi[m++] = (uint32_t)(year[i] / 5 - ylo);
+			yp[i + 1] = m;
+		}
+		struct group *g = &s->g[s->ng++];
+		cf_fm_group_alloc(g, "year", SI, (uint32_t)(yhi - ylo + 1), s->k);
+		g->own_eptr = yp;
+		g->own_eidx = yi;
+		yp = NULL;
+		yi = NULL;
+		transpose(g, ni);
+		s->gyear = s->ng - 1;
+		s->ylo = ylo;
+	}
+	s->gnames = gn;         /* the names of new items' features */
+	free(gp);
+	free(gi);
+	free(gx);
+	free(yp);
+	free(yi);
+	free(year);
+}
+
+/*
+ * The user side's profile group from --users: each training user's
+ * features (a value or bin per column), each 1/sqrt(their count).  Every
+ * training user must be in the table: a user without a profile would
+ * silently get none.  -1 (f's message set) if one is missing.
+ */
+int
+cf_fm_profile_group(struct fm *s, struct fit *f, const cf_ufeat *uf)
+{
+	uint32_t nu = f->nu;
+	uint64_t *ep = cf_xcalloc((size_t)nu + 1, sizeof *ep), m = 0;
+	uint32_t *ei = NULL;
+	size_t cap = 0;
+	float *xs = cf_xcalloc((size_t)nu + 1, sizeof *xs);
+
+	for (uint32_t u = 0; u < nu; u++) {
+		size_t len;
+		const char *id = cf_idmap_id(f->users, u, &len);
+		uint32_t row = cf_ufeat_find(uf, id, len), n;
+		const uint32_t *idx;
+		if (row == UINT32_MAX) {
+			cf_fit_fail(f, "%s: user '%.*s' of the training ratings is not in the table "
+			            "(--users needs every user)", cf_ufeat_path(uf),
+			            (int)(len > 40 ? 40 : len), id);
+			free(ep);
+			free(ei);
+			free(xs);
+			return -1;
+		}
+		cf_ufeat_row(uf, row, &idx, &n);
+		cf_grow((void **)&ei, &cap, m + n + 1, sizeof *ei);
+		memcpy(ei + m, idx, n * sizeof *idx);
+		m += n;
+		ep[u + 1] = m;
+		xs[u] = n ? (float)(1 / sqrt((double)n)) : 0;
+	}
+	struct group *g = &s->g[s->ng++];
+	cf_fm_group_alloc(g, "profile", SU, cf_ufeat_count(uf), s->k);
+	g->own_eptr = ep;
+	g->own_eidx = ei ? ei : cf_xcalloc(1, sizeof *ei);
+	g->xs = xs;
+	transpose(g, nu);
+	return 0;
+}
+/* The metadata groups' feature a (genres first, then years): its group and index. */
+static const struct group *
+meta_feature(const struct fm *s, uint32_t a, uint32_t *j)
+{
+	const struct group *g = s->ggen >= 0 ? &s->g[s->ggen] : NULL;
+
+	if (g && a < g->nf) {
+		*j = a;
+		return g;
+	}
+	*j = a - (g ? g->nf : 0);
+	return &s->g[s->gyear];
+}
+
+/* Adds this sample's metadata features to the sums new items are scored by. */
+void
+cf_fm_meta_sample(struct fm *s, int c0, float sc)
+{
+	int k = s->k;
+
+	for (uint32_t a = 0; a < s->fn; a++) {
+		uint32_t ja, jb;
+		const struct group *ga = meta_feature(s, a, &ja);
+		const double *va = ga->V + (size_t)ja * k;
+		s->fw[a] += ga->w[ja];
+		for (int c = 0; c < k; c++)
+			s->fV[(size_t)a * s->kpS + c0 + c] = (float)va[c] * sc;
+		for (uint32_t b = 0; b < s->fn; b++) {
+			const struct group *gb = meta_feature(s, b, &jb);
+			const double *vb = gb->V + (size_t)jb * k;
+			double d = 0;
+			for (int c = 0; c < k; c++)
+				d += va[c] * vb[c];
+			s->fG[(size_t)a * s->fn + b] += d;
+		}
+	}
+}
+
+/* The sums as the model's item_features table (f->itemfeat). */
+void
+cf_fm_meta_finish(struct fm *s, struct fit *f, float rescale)
+{
+	int K = s->taken * s->k;
+	cf_itemfeat *it = cf_itemfeat_new(s->fn, K);
+	char b[64];
+
+	for (uint32_t a = 0; a < s->fn; a++) {
+		uint32_t j;
+		const struct group *g = meta_feature(s, a, &j);
+		size_t len;
+		int added;
+		/* The names itemfeat.h's rule gives an item's genres and year. */
+		if (s->ggen >= 0 && g == &s->g[s->ggen]) {
+			const char *nm = cf_idmap_id(s->gnames, j, &len);
+			char *key = cf_xmalloc(len + 7);
+			memcpy(key, "genre:", 6);
+			memcpy(key + 6, nm, len);
+			cf_idmap_intern(it->ids, key, len + 6, &added);
+			free(key);
+		} else {
+			int n = snprintf(b, sizeof b, "year:%d", (s->ylo + (int)j) * 5);
+			cf_idmap_intern(it->ids, b, (size_t)n, &added);
+		}
+		it->bias[a] = (float)(s->fw[a] / s->taken);
+		for (int c = 0; c < K; c++)
+			it->V[(size_t)a * K + c] = s->fV[(size_t)a * s->kpS + c] * rescale;
+		for (uint32_t o = 0; o < s->fn; o++)
+			it->pair[(size_t)a * s->fn + o] = (float)(s->fG[(size_t)a * s->fn + o] / s->taken);
+	}
+	cf_itemfeat_free(f->itemfeat);
+	f->itemfeat = it;
+}
+/* ------------------------------------------------------------ groups */
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} group_names[] = {
+	{"user", CF_FM_USER}, {"item", CF_FM_ITEM}, {"implicit", CF_FM_IMPLICIT},
+	{"raters", CF_FM_RATERS}, {"genres", CF_FM_GENRES}, {"year", CF_FM_YEAR},
+	{"profile", CF_FM_PROFILE},
+};
+
+int
+cf_fm_groups_parse(const char *s, unsigned *mask)
+{
+	unsigned m = 0;
+
+	while (*s) {
+		size_t len = strcspn(s, ",");
+		size_t g;
+		for (g = 0; g < sizeof group_names / sizeof group_names[0]; g++)
+			if (strlen(group_names[g].name) == len && !strncmp(s, group_names[g].name, len))
+				break;
+		if (g == sizeof group_names / sizeof group_names[0])
+			return -1;
+		m |= group_names[g].bit;
+		s += len + (s[len] == ',');
+	}
+	if (!m)
+		return -1;
+	*mask = m;
+	return 0;
+}
+
+void
+cf_fm_groups_format(unsigned mask, int with_meta, int with_users, char *b, size_t len)
+{
+	size_t w = 0;
+
+	b[0] = 0;
+	for (size_t g = 0; g < sizeof group_names / sizeof group_names[0]; g++) {
+		unsigned bit = group_names[g].bit;
+		if (!(mask & bit) || (!with_meta && (bit & (CF_FM_GENRES | CF_FM_YEAR))) ||
+		    (!with_users && bit == CF_FM_PROFILE))
+			continue;
+		int r = snprintf(b + w, len - w, "%s%s", w ? "," : "", group_names[g].name);
+		if (r < 0 || (size_t)r >= len - w)
+			break;
+		w += (size_t)r;
+	}
+}
