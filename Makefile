@@ -94,10 +94,11 @@ include $(addprefix $(TOPDIR)pipelines/,prep.mk train.mk evaluate.mk recommend.m
 
 # README's main command: data-prep -> train -> evaluate -> recommend.  Its
 # first line says what it does and roughly how long it takes from
-# scratch: PIPELINE_S_PER_100K seconds per 100,000 ratings for the five
-# models, as measured on a quiet 2-core box (README, "make"); time grows
-# about linearly with the ratings and the models.
-PIPELINE_S_PER_100K = 3
+# scratch: PIPELINE_S_PER_100K seconds per 100,000 ratings for the nine
+# default models, as measured on a 2-core box (23 s for ml-latest-small,
+# most of it ease's X'X inverse, fitted twice for the blend); scaled by
+# the ratings and the number of models, a rough guide only.
+PIPELINE_S_PER_100K = 22
 .PHONY: pipeline
 pipeline: all
 	@n=$$(($$(wc -l < $(DATA)/ratings.csv) - 1)); \
@@ -105,7 +106,7 @@ pipeline: all
 		'$(DATA)' $$n '$(shell echo '100 - $(RATIO) * 100' | bc | sed 's/\.0*$$//')' \
 		'$(shell echo '$(RATIO) * 100' | bc | sed 's/\.0*$$//')' '$(SEED)' '$(ALGOS)' '$(rec_user)' \
 		$$(awk -v n=$$n -v a='$(words $(ALGOS))' -v c=$(PIPELINE_S_PER_100K) \
-			'BEGIN { s = c * n / 100000 * a / 5; printf "%.0f", s < 1 ? 1 : s }')
+			'BEGIN { s = c * n / 100000 * a / 9; printf "%.0f", s < 1 ? 1 : s }')
 	@$(MAKE) -f $(SELF) -s --no-print-directory prep
 	@$(MAKE) -f $(SELF) -s --no-print-directory evaluate
 	@$(MAKE) -f $(SELF) -s --no-print-directory demo
