@@ -18,7 +18,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lopenbl
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Isrc/lib $(PKG_CFLAGS) -pthread
 LDLIBS   = $(PKG_LIBS) -lm -pthread
 
-PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-score topk tune \
+PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-step mf-score topk tune \
            metrics join-meta serve
 LIB_SRC  = $(wildcard src/lib/*.c src/lib/train/*.c)
 LIB_HDR  = $(wildcard src/lib/*.h src/lib/train/*.h)

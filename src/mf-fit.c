@@ -7,6 +7,7 @@
  * trains with the chosen algorithm (src/lib/train/) and writes the model
  * stream (src/lib/model.h) on stdout or, atomically, to -o FILE.
  */
+#include "dist.h"
 #include "dups.h"
 #include "frame.h"
 #include "mf.h"
@@ -22,6 +23,8 @@
 struct opts {
 	cf_algo algo;
 	const char *input, *output, *valid, *init, *log;
+	const char *dist_init, *dist_model;     /* distributed ALS: pipelines/dist.mk */
+	long long shards;       /* --dist-init's; 0: not given */
 	int quiet;
 	/* flags given on the command line (override the algorithm's defaults) */
 	int set_algo, set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
@@ -45,6 +48,8 @@ usage(FILE *fp)
 	    "              [--solver exact|cg] [--cg-steps N] [--seed N] [--threads N]\n"
 	    "              [--valid FRAME] [--patience N] [--init MODEL] [--log FILE] [-q]\n"
 	    "              [-o MODEL] [FILE] > MODEL\n"
+	    "       mf-fit [training flags] --dist-init DIR [--shards N] [FILE]\n"
+	    "       mf-fit [training flags] --dist-model DIR [-o MODEL] [FILE] > MODEL\n"
 	    "Trains a model on the 'ratings' table of stdin (or FILE; raw ids from csv2bin\n"
 	    "or encoded ones from encode-ids/split) and writes the model stream on stdout.\n"
 	    "Duplicate (user, item) pairs are resolved first: the latest by timestamp\n"
@@ -118,6 +123,15 @@ usage(FILE *fp)
 	    "  -l, --log FILE       per-epoch rows as CSV (epoch,train_*,valid_*,seconds)\n"
 	    "  -q, --quiet          no progress or summary on stderr\n"
 	    "  -o, --output FILE    write the model to FILE (atomically) instead of stdout\n"
+	    "      --dist-init DIR  als, ials: no training: the start of a distributed run\n"
+	    "                       in DIR (which exists): the state, each of --shards N\n"
+	    "                       (default 2) shards' ratings and the start factors;\n"
+	    "                       mf-step then solves the shards, anywhere (make\n"
+	    "                       train-dist, pipelines/dist.mk, docs/scaling.md)\n"
+	    "      --dist-model DIR the model of DIR's run after --epochs, given the same\n"
+	    "                       ratings and training flags as --dist-init: byte for\n"
+	    "                       byte the model mf-fit trains on one machine.  Neither\n"
+	    "                       takes --valid, --patience or --init\n"
 	    "  -h, --help           this help;  -V, --version  the version\n"
 	    "\n"
 	    "Progress on stderr: one row per epoch (epoch, train RMSE or iALS loss per\n"
@@ -159,7 +173,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT, O_ALPHA0,
-	       O_NU, O_SOLVER, O_CG };
+	       O_NU, O_SOLVER, O_CG, O_DINIT, O_DMODEL, O_SHARDS };
 	static const struct option lo[] = {
 		{"algo", 1, 0, 'a'}, {"factors", 1, 0, 'k'}, {"epochs", 1, 0, 'e'},
 		{"lr", 1, 0, O_LR}, {"lr-decay", 1, 0, O_DECAY}, {"reg", 1, 0, 'r'},
@@ -168,7 +182,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"valid", 1, 0, O_VALID}, {"patience", 1, 0, O_PAT}, {"init", 1, 0, O_INIT},
 		{"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
 		{"alpha0", 1, 0, O_ALPHA0}, {"nu", 1, 0, O_NU}, {"solver", 1, 0, O_SOLVER},
-		{"cg-steps", 1, 0, O_CG},
+		{"cg-steps", 1, 0, O_CG}, {"dist-init", 1, 0, O_DINIT},
+		{"dist-model", 1, 0, O_DMODEL}, {"shards", 1, 0, O_SHARDS},
 		CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	int c;
@@ -203,6 +218,9 @@ parse(int argc, char **argv, struct opts *o)
 		case 't': o->threads = integer("--threads", optarg); o->set_threads = 1; break;
 		case O_PAT: o->patience = integer("--patience", optarg); o->set_patience = 1; break;
 		case O_VALID: o->valid = optarg; break;
+		case O_DINIT: o->dist_init = optarg; break;
+		case O_DMODEL: o->dist_model = optarg; break;
+		case O_SHARDS: o->shards = integer("--shards", optarg); break;
 		case O_INIT: o->init = optarg; break;
 		case 'l': o->log = optarg; break;
 		case 'q': o->quiet = 1; break;
@@ -213,6 +231,13 @@ parse(int argc, char **argv, struct opts *o)
 		}
 	}
 	o->input = cf_one_operand(argc, argv, usage);
+	if (o->dist_init && o->dist_model)
+		cf_usage_error(usage, "give --dist-init or --dist-model, not both");
+	if ((o->dist_init || o->dist_model) && (o->valid || o->init || o->set_patience))
+		cf_usage_error(usage, "--dist-init and --dist-model take no --valid, --init or "
+		               "--patience");
+	if (o->shards && !o->dist_init)
+		cf_usage_error(usage, "--shards is for --dist-init");
 }
 
 /* Range checks the library cannot make on an int (bad values: exit 1). */
@@ -315,8 +340,18 @@ main(int argc, char **argv)
 		logf = cf_outfile_open(o.log);
 		p.log = logf->fp;
 	}
+	if (o.dist_init) {
+		int shards = clamp_int("--shards", o.shards ? o.shards : 2, 1, 4096);
+		cf_dist_init(&train, &p, shards, o.dist_init);
+		cf_ratings_free(&train);
+		cf_close_stdout();
+		return CF_EXIT_OK;
+	}
 	/* Training takes over the rating arrays: they are not held twice. */
-	m = cf_mf_train_take(&train, have_valid ? &valid : NULL, &p, init, err, sizeof err);
+	if (o.dist_model)
+		m = cf_dist_model(&train, &p, o.dist_model);
+	else
+		m = cf_mf_train_take(&train, have_valid ? &valid : NULL, &p, init, err, sizeof err);
 	if (!m)
 		cf_die("%s", err);
 
