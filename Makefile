@@ -78,7 +78,7 @@ $(BIN) $(BUILD)/lib $(BUILD)/tests:
 
 # ---- workflows (pipelines/*.mk) ----------------------------------------
 include pipelines/prep.mk pipelines/train.mk pipelines/evaluate.mk pipelines/recommend.mk \
-        pipelines/serve.mk pipelines/tune.mk
+        pipelines/serve.mk pipelines/tune.mk pipelines/dist.mk
 
 # README's main command: data-prep -> train -> evaluate -> recommend.
 .PHONY: pipeline
