@@ -5,6 +5,7 @@
 #   make train-dist [ALGO=als|ials] [SHARDS=2] [HOSTS=h1,h2 | SLF=FILE]
 #                   [EPOCHS=10] [RANK=..] [REG=..] [FIT_FLAGS='..']
 #                   [DIST_TRAIN=ratings.bin] [DIST_THREADS=1] [DIST_RETRIES=2]
+#                   [DIST_RSYNC_OPTS=-rlDRt]
 #
 # mf-fit --dist-init writes the start into $(DIST); then every
 # half-iteration is one target: GNU parallel runs `mf-step solve` for each
@@ -40,7 +41,11 @@ dist_shards = $(shell seq 0 $$(($(SHARDS) - 1)))
 # like: the hosts get this machine's OPENBLAS_* settings, so that they run
 # the same kernels (and so the same bits).
 dist_env    = $(foreach v,$(sort $(filter OPENBLAS_%,$(.VARIABLES))),--env $(v))
-dist_par    = parallel --will-cite --halt now,fail=1 --retries $(DIST_RETRIES) \
+# rsync without -z (factors hardly compress; compressing costs more than
+# it saves on a LAN), with -t so that a file already there (a shard's
+# ratings) is skipped by rsync's size and time check.
+DIST_RSYNC_OPTS ?= -rlDRt
+dist_par    = PARALLEL_RSYNC_OPTS='$(DIST_RSYNC_OPTS)' parallel --will-cite --halt now,fail=1 --retries $(DIST_RETRIES) \
               $(if $(dist_hosts),$(dist_hosts) $(dist_env) --workdir $(DIST_WD) \
                 --basefile bin/mf-step --basefile state.bin,-j $(SHARDS))
 

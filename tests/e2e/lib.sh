@@ -76,7 +76,8 @@ t_true() {	# t_true NAME CMD...
 # port, loopback only) with a host key and a user key made here, for
 # root@127.0.0.1.  t_sshd_start returns non-zero when it cannot run one
 # (no sshd, ssh or rsync, not root, or it did not start); on success it
-# exports PARALLEL_SSH and the sshd goes with t_sshd_stop or the test's end.
+# exports PARALLEL_SSH (one multiplexed connection: ControlMaster) and
+# the sshd goes with t_sshd_stop or the test's end.
 t_sshd_start() {
 	SSHD=$(command -v sshd || echo /usr/sbin/sshd)
 	[ -x "$SSHD" ] && command -v ssh > /dev/null && command -v rsync > /dev/null &&
@@ -102,11 +103,13 @@ CONF
 	while [ $i -lt 50 ] && ! [ -s "$T_DIR/sshd.pid" ]; do sleep 0.1; i=$((i + 1)); done
 	[ -s "$T_DIR/sshd.pid" ] || return 1
 	trap 't_sshd_stop; rm -rf "$T_DIR"' EXIT INT TERM
-	PARALLEL_SSH="ssh -p $port -i $T_DIR/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=10"
+	PARALLEL_SSH="ssh -p $port -i $T_DIR/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=10 -o ControlMaster=auto -o ControlPath=$T_DIR/cm-%C -o ControlPersist=60"
 	export PARALLEL_SSH
 }
 
 t_sshd_stop() {
+	# The ssh master connection (ControlPersist) first, then the sshd.
+	[ -n "${PARALLEL_SSH:-}" ] && $PARALLEL_SSH -O exit root@127.0.0.1 2>/dev/null
 	[ -s "$T_DIR/sshd.pid" ] && kill "$(cat "$T_DIR/sshd.pid")" 2>/dev/null
 	rm -f "$T_DIR/sshd.pid"
 	return 0
