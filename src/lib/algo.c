@@ -32,7 +32,7 @@ static const cf_algo_info algos[CF_NALGOS] = {
  * als and ials solve by 3 warm-started CG steps, at half the exact
  * solve's cost (README: Performance): als' test RMSE is the exact one's
  * to 1e-5 on ml-latest-small (seeds 1-3) and to 0.0002 on the 22.5M
- * bench after 4 iterations; ials' NDCG@10 on seeds 1-3 0.3705 against
+ * bench after 4 iterations; ials' NDCG@10 on seeds 1-3 0.3704 against
  * 0.3703.  ials stays Hu-Koren-Volinsky's (alpha0 1, nu 0): Rendle et
  * al.'s form, cross-validated on the same seeds (bench/ials-cv.sh), peaks
  * at 0.3691 (alpha0 0.3, alpha 0, nu 0.75, reg 0.05).

@@ -4,6 +4,7 @@ the C code: every user's factors (and bias) must solve that user's
 regularized least-squares problem against the model's own item factors.
 
 usage: als_check.py MODEL.json TOL
+       als_check.py --items A.json B.json TOL
 
 MODEL.json is a model dumped by cfdump.py --json.  Its 'seen' table is the
 training data; its attributes give reg, reg_bias, alpha, alpha0, nu and
@@ -18,7 +19,10 @@ objective (README, mf-fit --help), in float64:
         lam = reg w(n) (n + alpha0 n_items)^nu.
 
 Prints the largest difference relative to the largest reference value;
-exit status 1 if it exceeds TOL.  Python 3 standard library only.
+exit status 1 if it exceeds TOL.  --items compares two models' item
+factors instead (the largest difference relative to A's largest value):
+CG training ends with an exact user step, so its item factors are where
+a CG solve shows.  Python 3 standard library only.
 """
 import json
 import math
@@ -47,7 +51,26 @@ def solve(A, b):
     return x
 
 
+def items(path):
+    with open(path) as f:
+        ts = {t["name"]: t for t in json.load(f)}
+    return [r[1] if isinstance(r[1], list) else [r[1]] for r in ts["item_factors"]["rows"]]
+
+
+def compare_items(a, b, tol):
+    A, B = items(a), items(b)
+    if len(A) != len(B):
+        print("als_check: %d items against %d" % (len(A), len(B)))
+        return 1
+    d = max(abs(x - y) for ra, rb in zip(A, B) for x, y in zip(ra, rb))
+    s = max(abs(x) for r in A for x in r) or 1.0
+    print("als_check: item factors differ by %.3g of %.3g (%.3g relative)" % (d, s, d / s))
+    return 0 if d / s <= tol else 1
+
+
 def main(argv):
+    if len(argv) == 5 and argv[1] == "--items":
+        return compare_items(argv[2], argv[3], float(argv[4]))
     if len(argv) != 3:
         sys.stderr.write("usage: als_check.py MODEL.json TOL\n")
         return 2

@@ -4,8 +4,9 @@
  * side: exactly (Cholesky per row, LAPACK) or by cg_steps
  * conjugate-gradient steps warm-started from the last iteration's
  * factors (--solver; solve.h).  Factor penalty reg x sqrt(n), bias
- * penalty reg_bias (algo.c).  Fine-tuning is the same sweep over the
- * rows the new ratings touch, always exact.
+ * penalty reg_bias (algo.c).  CG training ends with one exact user step.
+ * Fine-tuning is the same sweep over the rows the new ratings touch,
+ * always exact.
  */
 #include "fit.h"
 
@@ -16,6 +17,13 @@ als_epoch(struct fit *f, int ep)
 
 	(void)ep;
 	return isnan(l) ? NAN : sqrt(l / f->n);
+}
+
+/* CG training ends with an exact user step (fit.h). */
+static int
+als_finish(struct fit *f)
+{
+	return cf_fit_exact_users(f, 0);
 }
 
 static void
@@ -31,5 +39,6 @@ const cf_fit_ops cf_fit_als = {
 	.algo = CF_ALS,
 	.need_byi = 1,
 	.epoch = als_epoch,
+	.finish = als_finish,
 	.attrs = als_attrs,
 };

@@ -194,6 +194,14 @@ double cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const flo
 double cf_fit_sweep(struct fit *f, int implicit);
 
 /*
+ * After CG training: every user solved exactly against the final items,
+ * so that a model's users are the exact solutions fold-in and --explain
+ * compute (as sgd ends with its exact user step).  Returns 1 if it
+ * changed the parameters (the solver was CG), else 0.
+ */
+int cf_fit_exact_users(struct fit *f, int implicit);
+
+/*
  * One half-step of cf_fit_sweep over the rows of c alone (a shard of one
  * side: dist.c), each row's loss into loss[0 .. nrows).  Returns their sum.
  */

@@ -191,3 +191,17 @@ cf_fit_attr_solver(cf_schema *s, const cf_mf_params *p)
 		cf_schema_set(s, "cg_steps", b);
 	}
 }
+
+int
+cf_fit_exact_users(struct fit *f, int implicit)
+{
+	if (f->p.solver != CF_SOLVER_CG)
+		return 0;
+	/* A row whose system is singular (reg 0) keeps its CG factors; the
+	 * message is not an error here. */
+	cf_fit_half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix, implicit,
+	            f->info->reg_weight, f->info->reg_bias_weight, "user");
+	if (f->err && f->errlen)
+		f->err[0] = 0;
+	return 1;
+}

@@ -18,6 +18,13 @@ ials_epoch(struct fit *f, int ep)
 	return isnan(l) ? NAN : l / f->n;
 }
 
+/* CG training ends with an exact user step (fit.h). */
+static int
+ials_finish(struct fit *f)
+{
+	return cf_fit_exact_users(f, 1);
+}
+
 static void
 ials_attrs(cf_schema *a, const cf_mf_params *p)
 {
@@ -33,5 +40,6 @@ const cf_fit_ops cf_fit_ials = {
 	.algo = CF_IALS,
 	.need_byi = 1,
 	.epoch = ials_epoch,
+	.finish = ials_finish,
 	.attrs = ials_attrs,
 };
