@@ -26,7 +26,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lopenbl
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) -Isrc/lib $(PKG_CFLAGS) -pthread
 LDLIBS   = $(PKG_LIBS) -lm -pthread
 
-PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-score topk tune \
+PROGS    = csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-step mf-score topk tune \
            metrics join-meta serve blend
 LIB_SRC  = $(wildcard src/lib/*.c src/lib/train/*.c)
 LIB_HDR  = $(wildcard src/lib/*.h src/lib/train/*.h)
@@ -90,7 +90,7 @@ $(BIN) $(BUILD)/lib $(BUILD)/tests:
 
 # ---- workflows (pipelines/*.mk) ----------------------------------------
 include $(addprefix $(TOPDIR)pipelines/,prep.mk train.mk evaluate.mk recommend.mk \
-        serve.mk tune.mk)
+        serve.mk tune.mk dist.mk)
 
 # README's main command: data-prep -> train -> evaluate -> recommend.  Its
 # first line says what it does and roughly how long it takes from
@@ -169,6 +169,8 @@ MAN_NAME_tune        = hyper-parameter search for mf-fit
 MAN_NAME_metrics     = evaluate predictions and top-N lists
 MAN_NAME_join-meta   = join item ids with movie titles, genres and links
 MAN_NAME_serve       = the recommendation API over HTTP, and a web page
+MAN_NAME_blend       = blend ranking models, weights fitted on a validation split
+MAN_NAME_mf-step     = one step of a distributed als or ials run
 # Programs named as a command a system already has (coreutils' split):
 # installed as cf-NAME (see install).
 CLASH    ?= split

@@ -90,7 +90,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 'o': o->output = optarg; break;
 		case 'h': usage(stdout); cf_close_stdout(); exit(CF_EXIT_OK);
 		case 'V': cf_version();
-		default: cf_usage_error(usage, "unknown option");
+		default: cf_usage_hint();      /* getopt said what was wrong */
 		}
 	}
 	o->models = argv + optind;

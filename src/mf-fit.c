@@ -7,6 +7,7 @@
  * trains with the chosen algorithm (src/lib/train/) and writes the model
  * stream (src/lib/model.h) on stdout or, atomically, to -o FILE.
  */
+#include "dist.h"
 #include "dups.h"
 #include "meta.h"
 #include "frame.h"
@@ -25,6 +26,8 @@
 struct opts {
 	cf_algo algo;
 	const char *input, *output, *valid, *init, *log, *items, *groups, *users, *ucols;
+	const char *dist_init, *dist_model;     /* distributed ALS: pipelines/dist.mk */
+	long long shards;       /* --dist-init's; 0: not given */
 	int quiet;
 	/* flags given on the command line (override the algorithm's defaults) */
 	int set_algo, set_k, set_epochs, set_lr, set_decay, set_reg, set_regb, set_alpha, set_scale;
@@ -56,6 +59,8 @@ usage(FILE *fp)
 	    "              [--samples N] [--burn-in N] [--groups LIST] [--items FRAME]\n"
 	    "              [--beta X] [--keep M] [--max-items N]\n"
 	    "              [--users FRAME [--user-columns LIST]] [-o MODEL] [FILE] > MODEL\n"
+	    "       mf-fit [training flags] --dist-init DIR [--shards N] [FILE]\n"
+	    "       mf-fit [training flags] --dist-model DIR [-o MODEL] [FILE] > MODEL\n"
 	    "Trains a model on the 'ratings' table of stdin (or FILE; raw ids from csv2bin\n"
 	    "or encoded ones from encode-ids/split) and writes the model stream on stdout.\n"
 	    "Duplicate (user, item) pairs are resolved first: the latest by timestamp\n"
@@ -177,6 +182,15 @@ usage(FILE *fp)
 	    "  -l, --log FILE       per-epoch rows as CSV (epoch,train_*,valid_*,seconds)\n"
 	    "  -q, --quiet          no progress or summary on stderr\n"
 	    "  -o, --output FILE    write the model to FILE (atomically) instead of stdout\n"
+	    "      --dist-init DIR  als, ials: no training: the start of a distributed run\n"
+	    "                       in DIR (which exists): the state, each of --shards N\n"
+	    "                       (default 2) shards' ratings and the start factors;\n"
+	    "                       mf-step then solves the shards, anywhere (make\n"
+	    "                       train-dist, pipelines/dist.mk, docs/scaling.md)\n"
+	    "      --dist-model DIR the model of DIR's run after --epochs, given the same\n"
+	    "                       ratings and training flags as --dist-init: byte for\n"
+	    "                       byte the model mf-fit trains on one machine.  Neither\n"
+	    "                       takes --valid, --patience or --init\n"
 	    "  -h, --help           this help;  -V, --version  the version\n"
 	    "\n"
 	    "Progress on stderr: one row per epoch (epoch, train RMSE or iALS loss per\n"
@@ -224,7 +238,7 @@ parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT, O_BURN,
 	       O_GROUPS, O_ITEMS, O_BETA, O_KEEP, O_MAXI, O_ALPHA0, O_NU, O_SOLVER, O_CG, O_USERS,
-	       O_UCOLS };
+	       O_UCOLS, O_DINIT, O_DMODEL, O_SHARDS };
 	static const struct option lo[] = {
 		{"algo", 1, 0, 'a'}, {"factors", 1, 0, 'k'}, {"epochs", 1, 0, 'e'},
 		{"lr", 1, 0, O_LR}, {"lr-decay", 1, 0, O_DECAY}, {"reg", 1, 0, 'r'},
@@ -236,7 +250,8 @@ parse(int argc, char **argv, struct opts *o)
 		{"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
 		{"beta", 1, 0, O_BETA}, {"keep", 1, 0, O_KEEP}, {"max-items", 1, 0, O_MAXI},
 		{"alpha0", 1, 0, O_ALPHA0}, {"nu", 1, 0, O_NU}, {"solver", 1, 0, O_SOLVER},
-		{"cg-steps", 1, 0, O_CG},
+		{"cg-steps", 1, 0, O_CG}, {"dist-init", 1, 0, O_DINIT},
+		{"dist-model", 1, 0, O_DMODEL}, {"shards", 1, 0, O_SHARDS},
 		CF_STD_LONGOPTS, {0, 0, 0, 0},
 	};
 	int c;
@@ -276,6 +291,9 @@ parse(int argc, char **argv, struct opts *o)
 		case O_USERS: o->users = optarg; break;
 		case O_UCOLS: o->ucols = optarg; break;
 		case O_VALID: o->valid = optarg; break;
+		case O_DINIT: o->dist_init = optarg; break;
+		case O_DMODEL: o->dist_model = optarg; break;
+		case O_SHARDS: o->shards = integer("--shards", optarg); break;
 		case O_INIT: o->init = optarg; break;
 		case O_BETA: o->beta = num("--beta", optarg); o->set_beta = 1; break;
 		case O_KEEP: o->keep = integer("--keep", optarg); o->set_keep = 1; break;
@@ -289,6 +307,13 @@ parse(int argc, char **argv, struct opts *o)
 		}
 	}
 	o->input = cf_one_operand(argc, argv, usage);
+	if (o->dist_init && o->dist_model)
+		cf_usage_error(usage, "give --dist-init or --dist-model, not both");
+	if ((o->dist_init || o->dist_model) && (o->valid || o->init || o->set_patience))
+		cf_usage_error(usage, "--dist-init and --dist-model take no --valid, --init or "
+		               "--patience");
+	if (o->shards && !o->dist_init)
+		cf_usage_error(usage, "--shards is for --dist-init");
 }
 
 /* Range checks the library cannot make on an int (bad values: usage errors). */
@@ -431,8 +456,18 @@ main(int argc, char **argv)
 		logf = cf_outfile_open(o.log);
 		p.log = logf->fp;
 	}
+	if (o.dist_init) {
+		int shards = clamp_int("--shards", o.shards ? o.shards : 2, 1, 4096);
+		cf_dist_init(&train, &p, shards, o.dist_init);
+		cf_ratings_free(&train);
+		cf_close_stdout();
+		return CF_EXIT_OK;
+	}
 	/* Training takes over the rating arrays: they are not held twice. */
-	m = cf_mf_train_take(&train, have_valid ? &valid : NULL, &p, init, err, sizeof err);
+	if (o.dist_model)
+		m = cf_dist_model(&train, &p, o.dist_model);
+	else
+		m = cf_mf_train_take(&train, have_valid ? &valid : NULL, &p, init, err, sizeof err);
 	if (!m)
 		cf_die("%s", err);
 

@@ -2,7 +2,7 @@
 # one-line errors on corrupt or truncated frames, quiet early pipe close.
 . "$TOP/tests/e2e/lib.sh"
 
-PROGS="csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-score topk metrics join-meta"
+PROGS="csv2bin bin2csv encode-ids split gen-ratings mf-fit mf-step mf-score topk metrics join-meta blend"
 # Programs that read a frame stream on stdin.
 FRAME_READERS="bin2csv encode-ids split mf-fit mf-score topk metrics join-meta"
 

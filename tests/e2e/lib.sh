@@ -81,3 +81,46 @@ t_true() {	# t_true NAME CMD...
 		t_record fail "$T_NAME" "$(head -c 300 t_true.err)"
 	fi
 }
+
+# A second host for GNU parallel --sshlogin: an sshd on 127.0.0.1 (a high
+# port, loopback only) with a host key and a user key made here, for
+# root@127.0.0.1.  t_sshd_start returns non-zero when it cannot run one
+# (no sshd, ssh or rsync, not root, or it did not start); on success it
+# exports PARALLEL_SSH (one multiplexed connection: ControlMaster) and
+# the sshd goes with t_sshd_stop or the test's end.
+t_sshd_start() {
+	SSHD=$(command -v sshd || echo /usr/sbin/sshd)
+	[ -x "$SSHD" ] && command -v ssh > /dev/null && command -v rsync > /dev/null &&
+		[ "$(id -u)" -eq 0 ] || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$T_DIR/hostkey" &&
+		ssh-keygen -q -t ed25519 -N '' -f "$T_DIR/userkey" || return 1
+	cp "$T_DIR/userkey.pub" "$T_DIR/authorized_keys"
+	port=$((20000 + $$ % 20000))
+	mkdir -p /run/sshd
+	cat > "$T_DIR/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $T_DIR/hostkey
+PidFile $T_DIR/sshd.pid
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+AuthorizedKeysFile $T_DIR/authorized_keys
+StrictModes no
+UsePAM no
+CONF
+	"$SSHD" -f "$T_DIR/sshd_config" -E "$T_DIR/sshd.log" || return 1
+	i=0
+	while [ $i -lt 50 ] && ! [ -s "$T_DIR/sshd.pid" ]; do sleep 0.1; i=$((i + 1)); done
+	[ -s "$T_DIR/sshd.pid" ] || return 1
+	trap 't_sshd_stop; rm -rf "$T_DIR"' EXIT INT TERM
+	PARALLEL_SSH="ssh -p $port -i $T_DIR/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=10 -o ControlMaster=auto -o ControlPath=$T_DIR/cm-%C -o ControlPersist=60"
+	export PARALLEL_SSH
+}
+
+t_sshd_stop() {
+	# The ssh master connection (ControlPersist) first, then the sshd.
+	[ -n "${PARALLEL_SSH:-}" ] && $PARALLEL_SSH -O exit root@127.0.0.1 2>/dev/null
+	[ -s "$T_DIR/sshd.pid" ] && kill "$(cat "$T_DIR/sshd.pid")" 2>/dev/null
+	rm -f "$T_DIR/sshd.pid"
+	return 0
+}

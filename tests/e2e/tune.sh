@@ -59,33 +59,12 @@ t_true "... and trains on them" "test -s '$OUTD/model-baseline.bin'"
 # A second host: an sshd on 127.0.0.1 with keys made here, started and
 # stopped by this test, runs the trials (GNU parallel --sshlogin; the
 # programs and the cuts are sent as --basefile, results come back).
-SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-if [ -x "$SSHD" ] && command -v ssh > /dev/null && command -v rsync > /dev/null && [ "$(id -u)" -eq 0 ]; then
-	ssh-keygen -q -t ed25519 -N '' -f hostkey && ssh-keygen -q -t ed25519 -N '' -f userkey
-	cp userkey.pub authorized_keys
-	port=$((20000 + $$ % 20000))
-	mkdir -p /run/sshd
-	cat > sshd_config <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $T_DIR/hostkey
-PidFile $T_DIR/sshd.pid
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-AuthorizedKeysFile $T_DIR/authorized_keys
-StrictModes no
-UsePAM no
-CONF
-	"$SSHD" -f "$T_DIR/sshd_config" -E "$T_DIR/sshd.log"
-	i=0
-	while [ $i -lt 50 ] && ! [ -s sshd.pid ]; do sleep 0.1; i=$((i + 1)); done
-	PARALLEL_SSH="ssh -p $port -i $T_DIR/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=10"
-	export PARALLEL_SSH
+if t_sshd_start; then
 	t_run "tune on a second host (ssh to 127.0.0.1)" 0 "tune --algo baseline --trials 4 -j 2 -q --sshlogin root@127.0.0.1 -o tssh < train.bin"
 	t_true "every trial ran on that host" "test \$(awk -F'\t' 'NR > 1 && \$2 == \"root@127.0.0.1\" && \$7 == 0' tssh/joblog-0.txt | wc -l) -eq 4"
 	tune --algo baseline --trials 4 -j 2 -q -o tloc < train.bin > /dev/null
 	t_true "the same leaderboard as on this host" "cmp tssh/leaderboard.csv tloc/leaderboard.csv"
-	kill "$(cat sshd.pid)" 2>/dev/null
+	t_sshd_stop
 elif [ "${CI:-}" = true ]; then
 	t_record fail "tune on a second host" "no sshd, ssh or rsync, or not root: .ci/run installs them (tools/deps.sh)"
 else

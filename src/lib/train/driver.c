@@ -821,6 +821,36 @@ cf_mf_train(const cf_ratings *train, const cf_ratings *valid, const cf_mf_params
 	return fit_run(&F, train, &rw, valid, init);
 }
 
+/* train's arrays as the rows to fit (taken), and f set up; -1 (err set) if refused. */
+static int
+take_rows(struct fit *f, cf_ratings *train, const cf_mf_params *p, const cf_model *init,
+          char *err, size_t errlen, struct rows *rw)
+{
+	rw->n = train->n;
+	rw->u = train->user;
+	rw->i = train->item;
+	rw->r = train->rating;
+	rw->t.w = 0;
+	rw->t.a = NULL;
+	train->user = train->item = NULL;
+	train->rating = NULL;
+	if (fit_init(f, p, rw->n, init, err, errlen) < 0) {
+		free(train->ts);
+		train->ts = NULL;
+		cf_rows_free(rw);
+		return -1;
+	}
+	rw->t = cf_ts_pack(train->has_ts ? train->ts : NULL, rw->n, 1);
+	if (!train->has_ts)
+		free(train->ts);
+	train->ts = NULL;
+	/* The arrays may have room to spare (grown while reading). */
+	rw->u = cf_xrealloc(rw->u, rw->n * sizeof *rw->u);
+	rw->i = cf_xrealloc(rw->i, rw->n * sizeof *rw->i);
+	rw->r = cf_xrealloc(rw->r, rw->n * sizeof *rw->r);
+	return 0;
+}
+
 cf_model *
 cf_mf_train_take(cf_ratings *train, const cf_ratings *valid, const cf_mf_params *p,
                  const cf_model *init, char *err, size_t errlen)
@@ -828,27 +858,44 @@ cf_mf_train_take(cf_ratings *train, const cf_ratings *valid, const cf_mf_params 
 	struct fit F;
 	struct rows rw;
 
-	rw.n = train->n;
-	rw.u = train->user;
-	rw.i = train->item;
-	rw.r = train->rating;
-	rw.t.w = 0;
-	rw.t.a = NULL;
-	train->user = train->item = NULL;
-	train->rating = NULL;
-	if (fit_init(&F, p, rw.n, init, err, errlen) < 0) {
-		free(train->ts);
-		train->ts = NULL;
-		cf_rows_free(&rw);
+	if (take_rows(&F, train, p, init, err, errlen, &rw) < 0)
 		return NULL;
-	}
-	rw.t = cf_ts_pack(train->has_ts ? train->ts : NULL, rw.n, 1);
-	if (!train->has_ts)
-		free(train->ts);
-	train->ts = NULL;
-	/* The arrays may have room to spare (grown while reading). */
-	rw.u = cf_xrealloc(rw.u, rw.n * sizeof *rw.u);
-	rw.i = cf_xrealloc(rw.i, rw.n * sizeof *rw.i);
-	rw.r = cf_xrealloc(rw.r, rw.n * sizeof *rw.r);
 	return fit_run(&F, train, &rw, valid, init);
+}
+
+/* ------------------------------------------------------------ step by step */
+
+int
+cf_fit_prepare(struct fit *f, cf_ratings *train, const cf_mf_params *p, cf_idmap **users,
+               cf_idmap **items, char *err, size_t errlen)
+{
+	struct rows rw;
+
+	*users = *items = NULL;
+	if (take_rows(f, train, p, NULL, err, errlen, &rw) < 0)
+		return -1;
+	if (fit_data(f, train, &rw, NULL, users, items) < 0) {
+		fit_free(f);
+		return -1;
+	}
+	fit_params(f, NULL);
+	return 0;
+}
+
+cf_model *
+cf_fit_model_after(struct fit *f, const cf_ratings *train, double last_train,
+                   cf_idmap *users, cf_idmap *items)
+{
+	/* What fit_loop reports after p.epochs epochs without validation. */
+	struct run r = {f->p.epochs, f->p.epochs, last_train, NAN, NAN};
+	cf_model *m = fit_model(f, &r, train, users, items);
+
+	fit_free(f);
+	return m;
+}
+
+void
+cf_fit_release(struct fit *f)
+{
+	fit_free(f);
 }

@@ -235,6 +235,29 @@ void cf_nn_attrs(cf_schema *a, const cf_mf_params *p);
  */
 int cf_fit_exact_users(struct fit *f, int implicit);
 
+/*
+ * One half-step of cf_fit_sweep over the rows of c alone (a shard of one
+ * side: dist.c), each row's loss into loss[0 .. nrows).  Returns their sum.
+ */
+double cf_fit_half_rows(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
+                        const float *fb, uint32_t nother, float *X, float *xb, int implicit,
+                        const char *what, double *loss);
+
+/* ---- driver.c: a fit run step by step (dist.c) ---- */
+/*
+ * The state of a fit from scratch before its first epoch, as
+ * cf_mf_train_take makes it (train's arrays taken): the data, mu, byu and
+ * byi, the factors' start.  0, or -1 with err set (f then needs nothing).
+ */
+int cf_fit_prepare(struct fit *f, cf_ratings *train, const cf_mf_params *p, cf_idmap **users,
+                   cf_idmap **items, char *err, size_t errlen);
+/* The model after p.epochs epochs without validation, the last epoch's
+ * figure last_train (as an epoch returns it); frees f, takes the dictionaries. */
+cf_model *cf_fit_model_after(struct fit *f, const cf_ratings *train, double last_train,
+                             cf_idmap *users, cf_idmap *items);
+/* Frees a prepared fit (on failure). */
+void cf_fit_release(struct fit *f);
+
 /* ---- seen.c ---- */
 /* The model's seen table from byu (whose arrays it takes) and the timestamps. */
 void cf_fit_build_seen(cf_model *m, struct fit *f);

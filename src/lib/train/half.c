@@ -83,11 +83,12 @@ half_range(void *a, size_t lo, size_t hi, int tid)
 	}
 }
 
-/* cf_fit_half with cg_steps conjugate-gradient steps per row (0: exact). */
+/* cf_fit_half with cg_steps conjugate-gradient steps per row (0: exact);
+ * each row's loss into loss[] if given. */
 static double
 half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F, const float *fb,
      uint32_t nother, float *X, float *xb, const unsigned char *fix, int implicit,
-     cf_regw regw, cf_regw regbw, int cg_steps, const char *what)
+     cf_regw regw, cf_regw regbw, int cg_steps, const char *what, double *loss)
 {
 	struct half_job j;
 	float *G = NULL;
@@ -116,7 +117,7 @@ half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F, const f
 	j.regw = regw;
 	j.regbw = regbw;
 	j.cg_steps = cg_steps;
-	j.loss = cf_xmalloc(((size_t)nrows + 1) * sizeof *j.loss);
+	j.loss = loss ? loss : cf_xmalloc(((size_t)nrows + 1) * sizeof *j.loss);
 	j.s = cf_xmalloc(f->threads * sizeof *j.s);
 	atomic_init(&j.bad, 0);
 	for (int t = 0; t < f->threads; t++)
@@ -133,7 +134,8 @@ half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F, const f
 	for (int t = 0; t < f->threads; t++)
 		cf_lsq_free(&j.s[t]);
 	free(j.s);
-	free(j.loss);
+	if (!loss)
+		free(j.loss);
 	free(G);
 	return total;
 }
@@ -143,23 +145,38 @@ cf_fit_half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
             const float *fb, uint32_t nother, float *X, float *xb, const unsigned char *fix,
             int implicit, cf_regw regw, cf_regw regbw, const char *what)
 {
-	return half(f, c, nrows, F, fb, nother, X, xb, fix, implicit, regw, regbw, 0, what);
+	return half(f, c, nrows, F, fb, nother, X, xb, fix, implicit, regw, regbw, 0, what, NULL);
+}
+
+/* Fine-tuning solves exactly: its new rows start from random factors,
+ * not from the last iteration's. */
+static int
+sweep_steps(const struct fit *f)
+{
+	return f->p.solver == CF_SOLVER_CG && !f->finetune ? f->p.cg_steps : 0;
+}
+
+double
+cf_fit_half_rows(struct fit *f, const struct csr *c, uint32_t nrows, const float *F,
+                 const float *fb, uint32_t nother, float *X, float *xb, int implicit,
+                 const char *what, double *loss)
+{
+	return half(f, c, nrows, F, fb, nother, X, xb, NULL, implicit, f->info->reg_weight,
+	            f->info->reg_bias_weight, sweep_steps(f), what, loss);
 }
 
 double
 cf_fit_sweep(struct fit *f, int implicit)
 {
 	cf_regw w = f->info->reg_weight, wb = f->info->reg_bias_weight;
-	/* Fine-tuning solves exactly: its new rows start from random factors,
-	 * not from the last iteration's. */
-	int steps = f->p.solver == CF_SOLVER_CG && !f->finetune ? f->p.cg_steps : 0;
+	int steps = sweep_steps(f);
 	double l;
 
 	l = half(f, &f->byi, f->ni, f->P, f->bu, f->nu, f->Q, f->bi, f->ifix, implicit, w, wb,
-	         steps, "item");
+	         steps, "item", NULL);
 	if (!isnan(l))
 		l = half(f, &f->byu, f->nu, f->Q, f->bi, f->ni, f->P, f->bu, f->ufix, implicit, w,
-		         wb, steps, "user");
+		         wb, steps, "user", NULL);
 	return l;
 }
 
