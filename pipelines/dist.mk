@@ -83,3 +83,34 @@ $(DIST_MODEL): $(DIST)/users-$(DIST_EPOCHS).fac
 	$(if $(dist_hosts),parallel --will-cite --nonall $(dist_hosts) rm -rf $(DIST_WD))
 
 train-dist: $(DIST_MODEL)
+
+# ---- batch top-N over the same hosts ------------------------------------
+#   make score-dist [ALGO=als] [SHARDS=2] [HOSTS=.. | SLF=..] [TOP=20]
+#                   [SCORE_MODEL=model.bin] [SCORE_OUT=top.bin]
+#
+# mf-score --all --top TOP --shard S/SHARDS for each shard, run by GNU
+# parallel here (-j SHARDS) or on the HOSTS (mf-score and the model sent
+# once per host with --basefile, each shard's topk frame back with
+# --return), then `cat | topk TOP`: byte for byte the unsharded
+# `mf-score --all --top TOP` (tests/e2e/dist.sh).  Any failed shard stops
+# it (--halt now,fail=1), with no output.
+TOP         ?= 20
+SCORE_MODEL ?= $(OUT)/model-$(ALGO).bin
+SCORE_OUT   ?= $(OUT)/top$(TOP)-$(ALGO).bin
+SCORE_DIST   = $(SCORE_OUT).shards
+SCORE_WD    ?= .cinefilter-score/$(subst /,_,$(abspath $(SCORE_DIST)))
+
+.PHONY: score-dist
+score-dist: $(SCORE_MODEL) $(BIN)/mf-score $(BIN)/topk
+	@echo "score-dist: $(SCORE_MODEL), top $(TOP), $(SHARDS) shards$(if $(dist_hosts), on $(HOSTS)$(SLF))"
+	@rm -rf $(SCORE_DIST) && mkdir -p $(SCORE_DIST)/bin
+	@cp $(BIN)/mf-score $(SCORE_DIST)/bin/mf-score && cp $(SCORE_MODEL) $(SCORE_DIST)/model.bin
+	cd $(SCORE_DIST) && PARALLEL_RSYNC_OPTS='$(DIST_RSYNC_OPTS)' parallel --will-cite \
+		--halt now,fail=1 --retries $(DIST_RETRIES) --joblog joblog.txt \
+		$(if $(dist_hosts),$(dist_hosts) $(dist_env) --workdir $(SCORE_WD) \
+		  --basefile bin/mf-score --basefile model.bin --return top-{}.bin,-j $(SHARDS)) \
+		'bin/mf-score --all --top $(TOP) --threads $(DIST_THREADS) --shard {}/$(SHARDS) < model.bin > top-{}.bin' \
+		::: $(dist_shards)
+	$(if $(dist_hosts),parallel --will-cite --nonall $(dist_hosts) rm -rf $(SCORE_WD))
+	cd $(SCORE_DIST) && for s in $(dist_shards); do cat top-$$s.bin; done | $(abspath $(BIN))/topk $(TOP) > $(abspath $(SCORE_OUT)).tmp
+	@mv $(SCORE_OUT).tmp $(SCORE_OUT) && rm -rf $(SCORE_DIST)

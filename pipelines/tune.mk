@@ -4,6 +4,7 @@
 # a time (GNU parallel).  Included by the top Makefile after train.mk.
 #
 #   make tune [ALGO=sgd] [TRIALS=50] [JOBS=2] [TUNE_FLAGS='--folds 5 ...']
+#             [HOSTS=h1,h2 | SLF=FILE]   (trials on those hosts: dist.mk's list)
 #
 # The result, $(OUT)/tune-ALGO/best.flags, is what `make train` and
 # `make pipeline` then train ALGO with (they say so); delete the
@@ -24,7 +25,7 @@ $(OUT)/tune-%/best.flags: $(PREP_TRAIN) $(BIN)/tune $(BIN)/split $(BIN)/mf-fit \
 	if [ -d $$d/res ] && cmp -s $(OUT)/tune-$*.args $$d/args 2>/dev/null && \
 	   [ $$d/args -nt $(PREP_TRAIN) ]; then resume=--resume; else rm -rf $$d; resume=; fi; \
 	mkdir -p $$d; cp $(OUT)/tune-$*.args $$d/args; \
-	$(BIN)/tune --algo $* $(tune_args) -j $(JOBS) -o $$d $$resume < $(PREP_TRAIN)
+	$(BIN)/tune --algo $* $(tune_args) -j $(JOBS) $(dist_hosts) -o $$d $$resume < $(PREP_TRAIN)
 
 .PHONY: tune
 tune: $(OUT)/tune-$(ALGO)/best.flags

@@ -31,6 +31,15 @@ t_true "every shard of every half-iteration logged, exit 0" \
 t_run "make train-dist again: nothing to do" 0 "$MK train-dist ALGO=als EPOCHS=3 FIT_FLAGS='-k 16' DIST_TRAIN=$T_DIR/train.bin DIST=$T_DIR/d-als-2 DIST_MODEL=$T_DIR/m-als-2.bin SHARDS=2 > again.out 2>&1"
 t_true "... runs no step" "! grep -q mf-step again.out"
 
+# Batch top-N over the same shards and hosts: make score-dist equals the
+# unsharded mf-score --all --top, byte for byte.
+mf-score --all --top 20 < als.bin > top-als.bin
+t_run "score-dist, 3 local shards" 0 "$MK score-dist SHARDS=3 TOP=20 SCORE_MODEL=$T_DIR/als.bin SCORE_OUT=$T_DIR/sd3.bin"
+t_true "score-dist, 3 local shards: the unsharded top 20, byte for byte" "cmp top-als.bin sd3.bin"
+t_true "score-dist: its shard files are gone" "! test -e sd3.bin.shards"
+t_true "make tune takes the same host list" \
+	"$MK -n tune ALGO=sgd HOSTS=2/alice@h1 2>/dev/null | grep -q -- '--sshlogin 2/alice@h1'"
+
 # The steps refuse what is not theirs, with one line.
 t_run "mf-step: a shard that is not the run's" 1 "mf-step -C d-als-2 solve items 1 7"
 t_err_line "mf-step: a shard that is not the run's" mf-step "shard 7 of 2"
@@ -54,6 +63,9 @@ if t_sshd_start; then
 		"test \$(cat d-als-ssh/joblog-*.txt | awk -F'\t' '\$2 == \"root@127.0.0.1\" && \$7 == 0' | wc -l) -eq 12"
 	dist_case ials-ssh ials "-k 16" ials.bin SHARDS=3 "HOSTS=root@127.0.0.1,:"
 	t_true "ials-ssh: the hosts' work directories are gone" "! ls -d /root/.cinefilter-dist/*d-ials-ssh* 2>/dev/null"
+	t_run "score-dist through ssh" 0 "$MK score-dist SHARDS=2 TOP=20 HOSTS=root@127.0.0.1,: SCORE_MODEL=$T_DIR/als.bin SCORE_OUT=$T_DIR/sd-ssh.bin"
+	t_true "score-dist through ssh: the unsharded top 20, byte for byte" "cmp top-als.bin sd-ssh.bin"
+	t_true "score-dist through ssh: the host's work directory is gone" "! ls -d /root/.cinefilter-score/*sd-ssh* 2>/dev/null"
 	t_sshd_stop
 elif [ "${CI:-}" = true ]; then
 	t_record fail "train-dist on a second host" "no sshd, ssh or rsync, or not root: .ci/run installs them (tools/deps.sh)"
