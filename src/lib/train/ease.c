@@ -40,9 +40,6 @@ struct ease_job {
 	float *G;
 	const float *pdiag;
 	struct nn_rows *R;
-	float **row, **hw;
-	uint32_t **hi;
-	uint64_t **key;
 };
 
 /* Rows [lo, hi) of G = X'X over the catalogue: co-occurrence counts. */
@@ -75,7 +72,7 @@ b_rows(void *arg, size_t lo, size_t hi, int tid)
 {
 	struct ease_job *J = arg;
 	size_t nc = J->nc;
-	float *row = J->row[tid];
+	float *row = cf_nn_row(J->R, tid);
 
 	for (size_t j = lo; j < hi; j++) {
 		/* spotri left P in G's upper triangle (row-major view): P(j, i),
@@ -85,8 +82,7 @@ b_rows(void *arg, size_t lo, size_t hi, int tid)
 			row[i] = -p / J->pdiag[i];
 		}
 		row[j] = 0;
-		cf_nn_keep_row(J->R, J->cat[j], row, (uint32_t)nc, J->cat, (uint32_t)j, J->hw[tid],
-		               J->hi[tid], J->key[tid]);
+		cf_nn_keep_row(J->R, tid, J->cat[j], (uint32_t)nc, J->cat, (uint32_t)j);
 	}
 }
 
@@ -159,7 +155,7 @@ ease_epoch(struct fit *f, int ep)
 		            "--max-items", J.nc, 4.0 * J.nc * J.nc / 1e9);
 		goto out;
 	}
-	if (cf_nn_rows_init(f, &R) < 0)
+	if (cf_nn_rows_init(f, &R, J.nc) < 0)
 		goto out;
 	memset(cmap, 0xff, ((size_t)f->ni + 1) * sizeof *cmap);
 	for (uint32_t a = 0; a < J.nc; a++)
@@ -169,37 +165,15 @@ ease_epoch(struct fit *f, int ep)
 	J.R = &R;
 	cf_par_for(f->threads, J.nc, 16, gram_rows, &J);
 	if (ease_solve(f, &J) < 0) {
-		free(R.idx);
-		free(R.w);
-		free(R.cnt);
+		cf_nn_rows_free(&R);
 		goto out;
 	}
 	float *pdiag = cf_xmalloc(((size_t)J.nc + 1) * sizeof *pdiag);
 	for (size_t i = 0; i < J.nc; i++)
 		pdiag[i] = J.G[i * J.nc + i];
 	J.pdiag = pdiag;
-	J.row = cf_xcalloc((size_t)f->threads, sizeof *J.row);
-	J.hw = cf_xcalloc((size_t)f->threads, sizeof *J.hw);
-	J.hi = cf_xcalloc((size_t)f->threads, sizeof *J.hi);
-	J.key = cf_xcalloc((size_t)f->threads, sizeof *J.key);
-	for (int t = 0; t < f->threads; t++) {
-		J.row[t] = cf_xmalloc(((size_t)J.nc + 1) * sizeof **J.row);
-		J.hw[t] = cf_xmalloc((size_t)R.keep * sizeof **J.hw);
-		J.hi[t] = cf_xmalloc((size_t)R.keep * sizeof **J.hi);
-		J.key[t] = cf_xmalloc((size_t)R.keep * sizeof **J.key);
-	}
 	/* Items outside the catalogue have no row: their count stays 0. */
 	cf_par_for(f->threads, J.nc, 16, b_rows, &J);
-	for (int t = 0; t < f->threads; t++) {
-		free(J.row[t]);
-		free(J.hw[t]);
-		free(J.hi[t]);
-		free(J.key[t]);
-	}
-	free(J.row);
-	free(J.hw);
-	free(J.hi);
-	free(J.key);
 	free(pdiag);
 	cf_nn_rows_done(f, &R);
 	for (uint32_t i = 0; i < f->ni; i++)

@@ -212,16 +212,29 @@ struct nn_rows {
 	int keep;
 	uint32_t *idx, *cnt;    /* ni x keep, ni */
 	float *w;
+	/* per thread: a row of rowlen to fill, and the keep-sized scratch */
+	int threads;
+	float **row, **hw;
+	uint32_t **hi;
+	uint64_t **key;
 };
-/* 0, or -1 (f->err set) if there is no memory for ni x keep weights. */
-int cf_nn_rows_init(struct fit *f, struct nn_rows *R);
 /*
- * Row j: the `keep` weights of largest magnitude among row[0 .. n) (zeros
- * and position `self` left out; ties by lower position); position c is
- * model item map[c] (map NULL: c itself).  hw, hi, key: scratch of keep each.
+ * 0, or -1 (f->err set) if there is no memory for ni x keep weights; each
+ * of f->threads threads gets a row of rowlen floats (cf_nn_row).
  */
-void cf_nn_keep_row(struct nn_rows *R, uint32_t j, const float *row, uint32_t n,
-                    const uint32_t *map, uint32_t self, float *hw, uint32_t *hi, uint64_t *key);
+int cf_nn_rows_init(struct fit *f, struct nn_rows *R, size_t rowlen);
+/* Thread tid's row to compute an item's weights into. */
+static inline float *cf_nn_row(const struct nn_rows *R, int tid) { return R->row[tid]; }
+/*
+ * Row j, computed by thread tid into cf_nn_row(R, tid): the `keep`
+ * weights of largest magnitude among row[0 .. n) (zeros and position
+ * `self` left out; ties by lower position); position c is model item
+ * map[c] (map NULL: c itself).
+ */
+void cf_nn_keep_row(struct nn_rows *R, int tid, uint32_t j, uint32_t n, const uint32_t *map,
+                    uint32_t self);
+/* Frees the rows and scratch without making f->nn (a failed fit). */
+void cf_nn_rows_free(struct nn_rows *R);
 /* f->nn from the rows (freed), each sorted by neighbour. */
 void cf_nn_rows_done(struct fit *f, struct nn_rows *R);
 /* The weights as model attributes: keep (and what the algorithm adds). */

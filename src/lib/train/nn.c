@@ -11,26 +11,56 @@
 #include "util.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+void
+cf_nn_rows_free(struct nn_rows *R)
+{
+	free(R->idx);
+	free(R->w);
+	free(R->cnt);
+	for (int t = 0; R->row && t < R->threads; t++) {
+		free(R->row[t]);
+		free(R->hw[t]);
+		free(R->hi[t]);
+		free(R->key[t]);
+	}
+	free(R->row);
+	free(R->hw);
+	free(R->hi);
+	free(R->key);
+	memset(R, 0, sizeof *R);
+}
 
 int
-cf_nn_rows_init(struct fit *f, struct nn_rows *R)
+cf_nn_rows_init(struct fit *f, struct nn_rows *R, size_t rowlen)
 {
 	/* An item has at most ni - 1 neighbours: a larger --keep costs nothing. */
 	int keep = (uint32_t)f->p.keep < f->ni ? f->p.keep : (int)(f->ni ? f->ni : 1);
 	size_t cells = (size_t)f->ni * (size_t)keep;
 
+	memset(R, 0, sizeof *R);
 	R->ni = f->ni;
 	R->keep = keep;
 	R->idx = malloc((cells ? cells : 1) * sizeof *R->idx);
 	R->w = malloc((cells ? cells : 1) * sizeof *R->w);
 	R->cnt = calloc((size_t)f->ni + 1, sizeof *R->cnt);
 	if (!R->idx || !R->w || !R->cnt) {
-		free(R->idx);
-		free(R->w);
-		free(R->cnt);
+		cf_nn_rows_free(R);
 		cf_fit_fail(f, "no memory for %u items x --keep %d weights (%.3g GB)", f->ni,
 		            f->p.keep, cells * 8 / 1e9);
 		return -1;
+	}
+	R->threads = f->threads;
+	R->row = cf_xcalloc((size_t)R->threads, sizeof *R->row);
+	R->hw = cf_xcalloc((size_t)R->threads, sizeof *R->hw);
+	R->hi = cf_xcalloc((size_t)R->threads, sizeof *R->hi);
+	R->key = cf_xcalloc((size_t)R->threads, sizeof *R->key);
+	for (int t = 0; t < R->threads; t++) {
+		R->row[t] = cf_xmalloc((rowlen + 1) * sizeof **R->row);
+		R->hw[t] = cf_xmalloc((size_t)keep * sizeof **R->hw);
+		R->hi[t] = cf_xmalloc((size_t)keep * sizeof **R->hi);
+		R->key[t] = cf_xmalloc((size_t)keep * sizeof **R->key);
 	}
 	return 0;
 }
@@ -74,9 +104,13 @@ cmp_u64(const void *a, const void *b)
 }
 
 void
-cf_nn_keep_row(struct nn_rows *R, uint32_t j, const float *row, uint32_t n,
-               const uint32_t *map, uint32_t self, float *hw, uint32_t *hi, uint64_t *key)
+cf_nn_keep_row(struct nn_rows *R, int tid, uint32_t j, uint32_t n, const uint32_t *map,
+               uint32_t self)
 {
+	const float *row = R->row[tid];
+	float *hw = R->hw[tid];
+	uint32_t *hi = R->hi[tid];
+	uint64_t *key = R->key[tid];
 	uint32_t cnt = 0, keep = (uint32_t)R->keep;
 	uint32_t *oi = R->idx + (size_t)j * keep;
 	float *ow = R->w + (size_t)j * keep;
@@ -134,9 +168,7 @@ cf_nn_rows_done(struct fit *f, struct nn_rows *R)
 		memcpy(f->nn.val + f->nn.ptr[j], R->w + (size_t)j * R->keep,
 		       R->cnt[j] * sizeof *f->nn.val);
 	}
-	free(R->idx);
-	free(R->w);
-	free(R->cnt);
+	cf_nn_rows_free(R);
 }
 
 void

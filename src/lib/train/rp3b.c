@@ -21,9 +21,6 @@ struct rp3b_job {
 	const float *uw;        /* |I_u|^-alpha */
 	const float *ipen;      /* |U_i|^-beta (0 for unrated items) */
 	struct nn_rows *R;
-	float **row, **hw;
-	uint32_t **hi;
-	uint64_t **key;
 };
 
 static void
@@ -31,7 +28,7 @@ rp3b_rows(void *arg, size_t lo, size_t hi, int tid)
 {
 	struct rp3b_job *J = arg;
 	const struct fit *f = J->f;
-	float *row = J->row[tid];
+	float *row = cf_nn_row(J->R, tid);
 
 	for (size_t j = lo; j < hi; j++) {
 		uint64_t a = f->byi.ptr[j], b = f->byi.ptr[j + 1];
@@ -49,8 +46,7 @@ rp3b_rows(void *arg, size_t lo, size_t hi, int tid)
 		}
 		for (uint32_t i = 0; i < f->ni; i++)
 			row[i] *= J->ipen[i];
-		cf_nn_keep_row(J->R, (uint32_t)j, row, f->ni, NULL, (uint32_t)j, J->hw[tid],
-		               J->hi[tid], J->key[tid]);
+		cf_nn_keep_row(J->R, tid, (uint32_t)j, f->ni, NULL, (uint32_t)j);
 	}
 }
 
@@ -63,7 +59,7 @@ rp3b_epoch(struct fit *f, int ep)
 	float *ipen = cf_xmalloc(((size_t)f->ni + 1) * sizeof *ipen);
 
 	(void)ep;
-	if (cf_nn_rows_init(f, &R) < 0) {
+	if (cf_nn_rows_init(f, &R, f->ni) < 0) {
 		free(uw);
 		free(ipen);
 		return NAN;
@@ -79,27 +75,7 @@ rp3b_epoch(struct fit *f, int ep)
 	J.uw = uw;
 	J.ipen = ipen;
 	J.R = &R;
-	J.row = cf_xcalloc((size_t)f->threads, sizeof *J.row);
-	J.hw = cf_xcalloc((size_t)f->threads, sizeof *J.hw);
-	J.hi = cf_xcalloc((size_t)f->threads, sizeof *J.hi);
-	J.key = cf_xcalloc((size_t)f->threads, sizeof *J.key);
-	for (int t = 0; t < f->threads; t++) {
-		J.row[t] = cf_xmalloc(((size_t)f->ni + 1) * sizeof **J.row);
-		J.hw[t] = cf_xmalloc((size_t)R.keep * sizeof **J.hw);
-		J.hi[t] = cf_xmalloc((size_t)R.keep * sizeof **J.hi);
-		J.key[t] = cf_xmalloc((size_t)R.keep * sizeof **J.key);
-	}
 	cf_par_for(f->threads, f->ni, 16, rp3b_rows, &J);
-	for (int t = 0; t < f->threads; t++) {
-		free(J.row[t]);
-		free(J.hw[t]);
-		free(J.hi[t]);
-		free(J.key[t]);
-	}
-	free(J.row);
-	free(J.hw);
-	free(J.hi);
-	free(J.key);
 	free(uw);
 	free(ipen);
 	cf_nn_rows_done(f, &R);
