@@ -2,6 +2,7 @@
  * blend.c - the blend rule and the weight search (see blend.h).
  */
 #include "blend.h"
+#include "evalm.h"
 #include "score.h"
 #include "util.h"
 
@@ -119,16 +120,8 @@ ndcg10(const float *s, uint32_t n, const unsigned char *skip, const unsigned cha
 	double dcg = 0, idcg = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if ((skip && skip[i]) || !ranked(s[i]))
-			continue;
-		if (nt == TOPN && !(s[i] > s[top[TOPN - 1]]))
-			continue;
-		int p = nt < TOPN ? nt++ : TOPN - 1;
-		while (p > 0 && s[i] > s[top[p - 1]]) {
-			top[p] = top[p - 1];
-			p--;
-		}
-		top[p] = i;
+		if (!(skip && skip[i]) && ranked(s[i]))
+			cf_top_insert(s, i, top, &nt, TOPN);
 	}
 	for (int p = 0; p < nt; p++)
 		if (isrel[top[p]])

@@ -121,4 +121,23 @@ typedef struct cf_rank_result {
 int cf_eval_ranking(const cf_recs *rc, const cf_ratings *truth,
                     const cf_rank_opts *o, cf_rank_result *out);
 
+/*
+ * One step of a top-n list kept by insertion over a row of scores s[],
+ * best first, ties by lower index (the candidates come in index order):
+ * i enters top[0 .. *nt) if the list is not full or it beats the last.
+ * Training's validation NDCG (train/eval.c) and blend's weight search.
+ */
+static inline void
+cf_top_insert(const float *s, uint32_t i, uint32_t *top, int *nt, int n)
+{
+	if (*nt == n && !(s[i] > s[top[n - 1]]))
+		return;
+	int p = *nt < n ? (*nt)++ : n - 1;
+	while (p > 0 && s[i] > s[top[p - 1]]) {
+		top[p] = top[p - 1];
+		p--;
+	}
+	top[p] = i;
+}
+
 #endif

@@ -3,6 +3,7 @@
  * validation RMSE, and NDCG@10 / recall@10 for top-N models, each summed
  * over fixed chunks or entities in index order (thread-count independent).
  */
+#include "evalm.h"
 #include "fit.h"
 #include "par.h"
 #include "util.h"
@@ -168,18 +169,9 @@ topn_range(void *a, size_t lo, size_t hi, int tid)
 		/* Top TOPN by score, ties by lower index. */
 		uint32_t top[TOPN];
 		int nt = 0;
-		for (uint32_t i = 0; i < f->ni; i++) {
-			if (s[i] == -INFINITY)
-				continue;
-			if (nt == TOPN && !(s[i] > s[top[TOPN - 1]]))
-				continue;
-			int p = nt < TOPN ? nt++ : TOPN - 1;
-			while (p > 0 && s[i] > s[top[p - 1]]) {
-				top[p] = top[p - 1];
-				p--;
-			}
-			top[p] = i;
-		}
+		for (uint32_t i = 0; i < f->ni; i++)
+			if (s[i] != -INFINITY)
+				cf_top_insert(s, i, top, &nt, TOPN);
 		double dcg = 0, idcg = 0;
 		int hits = 0;
 		for (int p = 0; p < nt; p++)
