@@ -68,6 +68,27 @@ cv_score = $(BIN)/mf-score --all --top $(TOPK) --threads 1 < $(CV)/model-{}.bin 
 	b=$$($(cv_rank) --metric recall < $(CV)/top-{}.bin)
 endif
 
+# A fold's model.  The blend's weights need a validation split inside the
+# fold: each of BLEND_PARTS is trained twice, on the fold's train set (the
+# parts blended) and on that set less a 10% cut of it (the parts whose
+# scores of the cut fit the weights), as make evaluate does on the whole
+# train set; the fold's held-out part is read only by cv_score.
+ifeq ($(ALGO),blend)
+cv_part  = $(BIN)/mf-fit --algo $$p $$([ $$p != fm ] || echo --items $(DATA)/movies.csv) \
+		--threads 1 --quiet
+cv_train = $(BIN)/split --ratio 0.1 --seed $(SEED) --test $(CV)/valid-{}.bin \
+		< $(CV)/train-{}.bin > $(CV)/fit-{}.bin && \
+	for p in $(BLEND_PARTS); do \
+		$(cv_part) < $(CV)/train-{}.bin > $(CV)/part-$$p-{}.bin && \
+		$(cv_part) < $(CV)/fit-{}.bin > $(CV)/fitpart-$$p-{}.bin || exit 1; done && \
+	$(BIN)/blend --valid $(CV)/valid-{}.bin \
+		--fit $(subst $(space),$(comma),$(BLEND_PARTS:%=$(CV)/fitpart-%-{}.bin)) \
+		-o $(CV)/model-{}.bin $(BLEND_PARTS:%=$(CV)/part-%-{}.bin) 2> $(CV)/blend-{}.log
+else
+cv_train = $(BIN)/mf-fit --algo $(ALGO) $(call algo_flags,$(ALGO)) $(fit_flags) --threads 1 --quiet \
+		< $(CV)/train-{}.bin > $(CV)/model-{}.bin
+endif
+
 $(CV).txt: $(PREP_ENCODED) $(BIN)/split $(BIN)/mf-fit $(BIN)/mf-score $(BIN)/metrics \
            $(OUT)/fit-$(ALGO).flags pipelines/recommend.mk
 	@mkdir -p $(CV)
@@ -81,8 +102,7 @@ $(CV).txt: $(PREP_ENCODED) $(BIN)/split $(BIN)/mf-fit $(BIN)/mf-score $(BIN)/met
 		--halt now,fail=1 -j $(JOBS) \
 		'$(BIN)/split --folds $(FOLDS) --fold {} --seed $(SEED) --test $(cv_fold) \
 			< $(PREP_ENCODED) > $(CV)/train-{}.bin && \
-		 $(BIN)/mf-fit --algo $(ALGO) $(call algo_flags,$(ALGO)) $(fit_flags) --threads 1 --quiet \
-			< $(CV)/train-{}.bin > $(CV)/model-{}.bin && \
+		 $(cv_train) && \
 		 $(cv_score) && echo "$$a $$b" > $(CV)/fold-{}.txt && \
 		 { [ -z "$$CF_TTY" ] || { d=$$(ls $(CV)/fold-*.txt | wc -l); e=$$(($$(date +%s) - T0)); \
 		   printf "\rcv: %d/%d folds done, %d s, ETA %d s\033[K" $$d $(FOLDS) $$e \
