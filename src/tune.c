@@ -99,6 +99,8 @@ usage(FILE *fp)
 	    "  als       k=4:256:log2 reg=0.01:10:log reg_bias=0.1:30:log\n"
 	    "  ials      k=4:256:log2 reg=0.5:300:log alpha=0.05:20:log\n"
 	    "  baseline  reg_bias=0.1:100:log\n"
+	    "  ease      reg=20:3000:log\n"
+	    "  rp3b      alpha=0.1:2:log beta=0:1:lin\n"
 	    "\n"
 	    "Output: an aligned table of the best configurations on stdout; in DIR\n"
 	    "leaderboard.csv (every trial and rung: trial, rung, epochs, the\n"

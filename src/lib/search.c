@@ -12,7 +12,7 @@
 static const char *const scale_names[] = {"lin", "log", "int", "logint", "log2"};
 /* What mf-fit takes, and may be searched. */
 static const char *const tunable[] = {"k", "lr", "lr_decay", "reg", "reg_bias", "alpha",
-                                      "init_scale", "alpha0", "nu"};
+                                      "init_scale", "alpha0", "nu", "beta"};
 
 static void
 add(cf_space *s, const char *name, double lo, double hi, cf_pscale sc)
@@ -55,6 +55,14 @@ cf_space_default(cf_algo a, cf_space *s)
 	case CF_BASELINE:
 		add(s, "reg_bias", 0.1, 100, CF_PS_LOG);
 		break;
+	/* ease's lambda and rp3b's exponents: one fit each, nothing to halve. */
+	case CF_EASE:
+		add(s, "reg", 20, 3000, CF_PS_LOG);
+		break;
+	case CF_RP3B:
+		add(s, "alpha", 0.1, 2, CF_PS_LOG);
+		add(s, "beta", 0, 1, CF_PS_LIN);
+		break;
 	default:
 		break;
 	}
@@ -86,7 +94,7 @@ parse_one(cf_space *s, char *item, char *err, size_t errlen)
 		known |= strcmp(item, tunable[j]) == 0;
 	if (!known)
 		return snprintf(err, errlen, "'%s' is not a parameter tune can search (k, lr, "
-		                "lr_decay, reg, reg_bias, alpha, init_scale, alpha0, nu)", item), -1;
+		                "lr_decay, reg, reg_bias, alpha, init_scale, alpha0, nu, beta)", item), -1;
 	int at = find(s, item);
 	if (strcmp(eq + 1, "off") == 0) {
 		if (at >= 0)
@@ -195,7 +203,7 @@ cf_space_defaults(const cf_space *s, cf_algo a, double *x)
 		double v = strcmp(nm, "k") == 0 ? d->k : strcmp(nm, "lr") == 0 ? d->lr :
 		           strcmp(nm, "lr_decay") == 0 ? d->lr_decay : strcmp(nm, "reg") == 0 ?
 		           d->reg : strcmp(nm, "reg_bias") == 0 ? d->reg_bias :
-		           strcmp(nm, "alpha") == 0 ? d->alpha :
+		           strcmp(nm, "alpha") == 0 ? d->alpha : strcmp(nm, "beta") == 0 ? d->beta :
 		           /* ials' Rendle et al. parameters (mf-fit --alpha0, --nu) */
 		           strcmp(nm, "alpha0") == 0 ? cf_algo_lsq(a)->alpha0 :
 		           strcmp(nm, "nu") == 0 ? cf_algo_lsq(a)->nu :

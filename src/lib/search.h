@@ -47,7 +47,7 @@ void cf_space_default(cf_algo a, cf_space *s);
 /*
  * Adds or replaces parameters from "name=lo:hi:scale,..." (scale: lin,
  * log, int, logint, log2; a name mf-fit takes: k, lr, lr_decay, reg,
- * reg_bias, alpha, init_scale, alpha0, nu), or removes one with "name=off", or fixes
+ * reg_bias, alpha, init_scale, alpha0, nu, beta), or removes one with "name=off", or fixes
  * one with "name=value".  0, or -1 with a message.
  */
 int cf_space_parse(cf_space *s, const char *spec, char *err, size_t errlen);
