@@ -38,8 +38,8 @@ struct opts {
 	double lr, decay, reg, regb, alpha, scale, alpha0, nu;
 	cf_solver solver;
 	/* item-neighbour models (ease, rp3b) */
-	int set_beta, set_keep, set_max_items;
-	double beta;
+	int set_beta, set_keep, set_max_items, set_twin, set_twt;
+	double beta, twin, twt;
 	long long keep, max_items;
 };
 
@@ -143,6 +143,11 @@ usage(FILE *fp)
 	    "      --keep M         ease, rp3b: weights kept per item (the largest |w|)\n"
 	    "      --max-items N    ease: fit the N most popular items only (0: all, up to\n"
 	    "                       the limit above)\n"
+	    "      --time-window T  ease: the co-rating time kernel's window in seconds: a\n"
+	    "                       user who rated i and j adds 1 + W exp(-|t_i - t_j| / T)\n"
+	    "                       to X'X[i][j] instead of 1 (0: off; needs timestamps)\n"
+	    "      --time-weight W  ease: the kernel's weight (0: off)\n"
+	    "                       (defaults: --time-window %g --time-weight %g)\n"
 	    "      --init-scale X   factors start as N(0, (X / sqrt(k))^2) (default %g)\n"
 	    "  -s, --seed N         seed (default %llu)\n"
 	    "  -t, --threads N      threads (default 0: all cores)\n"
@@ -205,7 +210,7 @@ usage(FILE *fp)
 	    s.lr, s.lr_decay, s.reg, s.reg_bias, i.k, i.epochs, i.reg, i.alpha, i.alpha0, i.nu,
 	    i.init_scale, cf_solver_name(i.solver), i.cg_steps, b.epochs, b.reg_bias, f.k, f.epochs,
 	    f.burn_in, f.init_scale, CF_EASE_MAX_ITEMS, e.reg, e.keep, r.alpha, r.beta, r.keep,
-	    s.init_scale, (unsigned long long)s.seed, f.burn_in, CF_UFEAT_MAX_LEVELS);
+	    e.time_window, e.time_weight, s.init_scale, (unsigned long long)s.seed, f.burn_in, CF_UFEAT_MAX_LEVELS);
 }
 
 static double
@@ -237,7 +242,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_LR = 256, O_DECAY, O_REGB, O_ALPHA, O_SCALE, O_VALID, O_PAT, O_INIT, O_BURN,
-	       O_GROUPS, O_ITEMS, O_BETA, O_KEEP, O_MAXI, O_ALPHA0, O_NU, O_SOLVER, O_CG, O_USERS,
+	       O_GROUPS, O_ITEMS, O_BETA, O_KEEP, O_MAXI, O_TWIN, O_TWT, O_ALPHA0, O_NU, O_SOLVER, O_CG, O_USERS,
 	       O_UCOLS, O_DINIT, O_DMODEL, O_SHARDS };
 	static const struct option lo[] = {
 		{"algo", 1, 0, 'a'}, {"factors", 1, 0, 'k'}, {"epochs", 1, 0, 'e'},
@@ -249,6 +254,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"items", 1, 0, O_ITEMS}, {"users", 1, 0, O_USERS}, {"user-columns", 1, 0, O_UCOLS},
 		{"log", 1, 0, 'l'}, {"quiet", 0, 0, 'q'}, {"output", 1, 0, 'o'},
 		{"beta", 1, 0, O_BETA}, {"keep", 1, 0, O_KEEP}, {"max-items", 1, 0, O_MAXI},
+		{"time-window", 1, 0, O_TWIN}, {"time-weight", 1, 0, O_TWT},
 		{"alpha0", 1, 0, O_ALPHA0}, {"nu", 1, 0, O_NU}, {"solver", 1, 0, O_SOLVER},
 		{"cg-steps", 1, 0, O_CG}, {"dist-init", 1, 0, O_DINIT},
 		{"dist-model", 1, 0, O_DMODEL}, {"shards", 1, 0, O_SHARDS},
@@ -298,6 +304,8 @@ parse(int argc, char **argv, struct opts *o)
 		case O_BETA: o->beta = num("--beta", optarg); o->set_beta = 1; break;
 		case O_KEEP: o->keep = integer("--keep", optarg); o->set_keep = 1; break;
 		case O_MAXI: o->max_items = integer("--max-items", optarg); o->set_max_items = 1; break;
+		case O_TWIN: o->twin = num("--time-window", optarg); o->set_twin = 1; break;
+		case O_TWT: o->twt = num("--time-weight", optarg); o->set_twt = 1; break;
 		case 'l': o->log = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'o': o->output = optarg; break;
@@ -382,6 +390,10 @@ main(int argc, char **argv)
 		p.keep = clamp_int("--keep", o.keep, 1, 1000000);
 	if (o.set_max_items)
 		p.max_items = clamp_int("--max-items", o.max_items, 0, 100000);
+	if (o.set_twin)
+		p.time_window = o.twin;
+	if (o.set_twt)
+		p.time_weight = o.twt;
 	/* The solver is als's and ials's, alpha0 and nu ials's alone. */
 	if ((o.set_solver || o.set_cg) && p.algo != CF_ALS && p.algo != CF_IALS)
 		cf_usage_error(usage, "--solver and --cg-steps are for als and ials, not %s", cf_algo_name(p.algo));

@@ -103,6 +103,8 @@ typedef struct cf_lsq_defaults {
 } cf_lsq_defaults;
 
 const cf_lsq_defaults *cf_algo_lsq(cf_algo a);
+/* ease's co-rating time kernel: its window in seconds (0: off) and weight. */
+void cf_algo_time_defaults(cf_algo a, double *window, double *weight);
 
 /* The row of a (valid) algorithm. */
 const cf_algo_info *cf_algo_get(cf_algo a);

@@ -45,6 +45,8 @@ typedef struct cf_mf_params {
 	double beta;            /* rp3b: popularity penalty pop(i)^-beta */
 	int keep;               /* weights kept per item (the largest) */
 	int max_items;          /* ease: the catalogue (most popular); 0: all, up to a limit */
+	double time_window;     /* ease: seconds of the co-rating time kernel; 0: off */
+	double time_weight;     /* ease: the kernel's weight beside the plain counts */
 	double alpha0;          /* iALS weight of unrated pairs (1: Hu et al.) */
 	double nu;              /* iALS penalty x (n + alpha0 x others)^nu */
 	cf_solver solver;       /* als, ials: exact or conjugate gradient */

@@ -55,6 +55,28 @@ t_run "rp3b: trains" 0 "mf-fit -q --algo rp3b --alpha 0.7 --beta 0.4 --keep 1000
 $DUMP --json rp3b.bin > rp3b.json
 t_true "rp3b = the NumPy walk (1e-5 of max|w|)" "$CHK rp3b rp3b.json 0.7 0.4 1e-5"
 t_true "a wrong lambda is caught by the reference" "! $CHK ease ease.json 25 1e-4"
+# The co-rating time kernel (on by default): the reference adds it from the
+# model's attributes and the seen table's timestamps; without it, the same
+# reference must disagree with this model and agree with --time-window 0's.
+t_true "ease: the time kernel is on by default" \
+	"grep -q '\"time_window\": \"600\"' ease.json && grep -q '\"time_weight\": \"4\"' ease.json"
+sed 's/"time_weight": "4"/"time_weight": "0"/' ease.json > ease-nok.json
+t_true "the kernel is caught by the reference (left out: no match)" "! $CHK ease ease-nok.json 20 1e-4"
+t_run "ease --time-window 0: plain X'X" 0 "mf-fit -q --algo ease --reg 20 --keep 1000 --time-window 0 < gen.bin > ease-t0.bin"
+$DUMP --json ease-t0.bin > ease-t0.json
+t_true "ease --time-window 0 = the NumPy dense inverse" "$CHK ease ease-t0.json 20 1e-4"
+t_run "ease: a wider window, a heavier weight" 0 \
+	"mf-fit -q --algo ease --reg 20 --keep 1000 --time-window 86400 --time-weight 3 < gen.bin > ease-t2.bin"
+$DUMP --json ease-t2.bin > ease-t2.json
+t_true "... = the NumPy reference with that kernel" "$CHK ease ease-t2.json 20 1e-4"
+t_true "... byte-identical at 1 and 2 threads" \
+	"mf-fit -q --algo ease --reg 20 --keep 1000 --time-window 86400 --time-weight 3 --threads 1 < gen.bin | cmp - ease-t2.bin"
+printf 'userId,movieId,rating\n1,10,4\n1,11,3\n2,10,5\n2,12,4\n3,11,2\n3,12,5\n' | csv2bin | encode-ids > nots.bin
+t_run "ease on ratings without timestamps" 1 "mf-fit -q --algo ease < nots.bin > /dev/null"
+t_err_line "ease on ratings without timestamps" mf-fit "timestamps.*--time-window 0"
+t_run "... trains with --time-window 0" 0 "mf-fit -q --algo ease --time-window 0 < nots.bin > /dev/null"
+t_run "ease: a negative --time-weight" 2 "mf-fit -q --algo ease --time-weight -1 < gen.bin > /dev/null"
+t_usage "ease: a negative --time-weight" mf-fit "--time-weight"
 
 t_run "ease --keep 7" 0 "mf-fit -q --algo ease --reg 20 --keep 7 < gen.bin > ease7.bin"
 $DUMP --json ease7.bin > ease7.json

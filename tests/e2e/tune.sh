@@ -27,7 +27,7 @@ t_true "rp3b: alpha and beta searched, NDCG the objective" "head -n 1 out | grep
 t_true "rp3b: trial 0 is the defaults, one epoch" "grep -q '^0,1,1,0.5,0.5,0\\.[0-9]*$' t6/leaderboard.csv"
 t_true "rp3b: best.flags" "grep -Eq '^--algo rp3b --alpha [0-9.e-]+ --beta [0-9.e-]+ --epochs 1$' t6/best.flags"
 t_run "tune ease, 2 trials" 0 "tune --algo ease --trials 2 -j 2 -q -o t7 < train.bin"
-t_true "ease: its lambda searched, trial 0 the default" "grep -q '^0,1,1,250,0\\.[0-9]*$' t7/leaderboard.csv"
+t_true "ease: its lambda searched, trial 0 the default" "grep -q '^0,1,1,700,0\\.[0-9]*$' t7/leaderboard.csv"
 
 # Interrupted, then resumed: no finished trial runs again.
 tune --algo als --trials 6 --eta 1 -j 1 -o t3 < train.bin > /dev/null 2> t3.err &

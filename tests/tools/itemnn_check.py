@@ -9,7 +9,9 @@ usage:
       EASE recomputed with NumPy in double precision from the model's own
       training ratings (its 'seen' table, binary): G = X'X + LAMBDA I,
       P = inv(G) (a dense inverse, not a Cholesky), B = I - P diag(1/P_jj),
-      diag 0.  Every stored weight must match B to TOL times max|B|, and
+      diag 0; with the model's time kernel (attributes time_window T and
+      time_weight w), G also sums w exp(-|t_ui - t_uj| / T) over each user's
+      pairs of items, from the seen table's timestamps.  Every stored weight must match B to TOL times max|B|, and
       every weight of B above that must be stored (a model fitted with
       --keep >= the number of items)
   itemnn_check.py rp3b MODEL.json ALPHA BETA TOL
@@ -75,10 +77,30 @@ def compare(name, W, ref, tol):
           % (name, W.shape[0], W.shape[1], err, scale))
 
 
+def time_gram(m, ni):
+    """The co-rating time kernel's part of G, from the model's own attributes
+    (time_window T, time_weight w): sum over users of w exp(-|t_i - t_j| / T)
+    over each pair of their items (the pair i, i included: w on the diagonal)."""
+    import numpy as np
+    a = m["model"]["attrs"]
+    T, w = float(a.get("time_window", 0)), float(a.get("time_weight", 0))
+    K = np.zeros((ni, ni))
+    if T <= 0 or w <= 0:
+        return K
+    by = {}
+    for r in m["seen"]["rows"]:
+        by.setdefault(r[0], []).append((r[1], float(r[3])))
+    for rows in by.values():
+        it = np.array([x[0] for x in rows])
+        t = np.array([x[1] for x in rows])
+        K[np.ix_(it, it)] += w * np.exp(-np.abs(t[:, None] - t[None, :]) / T)
+    return K
+
+
 def ease(m, lam, tol):
     import numpy as np
     X = seen_matrix(m)
-    G = X.T @ X + lam * np.eye(X.shape[1])
+    G = X.T @ X + time_gram(m, X.shape[1]) + lam * np.eye(X.shape[1])
     P = np.linalg.inv(G)
     B = -P / np.diag(P)[None, :]
     np.fill_diagonal(B, 0.0)

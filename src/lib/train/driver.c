@@ -57,6 +57,7 @@ cf_mf_defaults(cf_algo algo)
 	p.cg_steps = l->cg_steps;
 	p.alpha0 = l->alpha0;
 	p.nu = l->nu;
+	cf_algo_time_defaults(algo, &p.time_window, &p.time_weight);
 	return p;
 }
 
@@ -183,6 +184,10 @@ check_params(struct fit *f)
 	if (f->info->form == CF_FORM_ITEMNN && (p->keep < 1 || p->max_items < 0))
 		return cf_fit_fail(f, "--keep must be >= 1 and --max-items >= 0, not %d and %d",
 		                   p->keep, p->max_items), -1;
+	if (!(p->time_window >= 0 && p->time_window < 1e12 && p->time_weight >= 0 &&
+	      p->time_weight < 1e6))
+		return cf_fit_fail(f, "--time-window must be 0 to 1e12 seconds and --time-weight "
+		                   "0 to 1e6, not %g and %g", p->time_window, p->time_weight), -1;
 	return 0;
 }
 

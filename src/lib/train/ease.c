@@ -7,6 +7,14 @@
  * binary user x item matrix of the training ratings (a rating's value is
  * not used).  A user's score of i is sum over their items j of B[j][i].
  *
+ * The co-rating time kernel (--time-window T, --time-weight w): a user
+ * who rated i and j adds 1 + w exp(-|t_ui - t_uj| / T) to G[i][j] instead
+ * of 1.  People rate in sessions (MovieLens shows a page of similar movies
+ * at a time), so two movies rated minutes apart by many people are closer
+ * than two rated years apart; the kernel is positive definite, so G stays
+ * a Gram matrix, and a user's score is still their binary history times B
+ * (fold-in and --explain unchanged).  Only training timestamps are read.
+ *
  * The catalogue is the items with ratings, most popular first, cut to
  * --max-items; G is dense over it (4 x items^2 bytes, single precision:
  * README measures what float costs against a double reference), built by
@@ -25,6 +33,7 @@
 #include "util.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 /* LAPACK (Fortran symbols in OpenBLAS, as solve.c declares sposv_). */
@@ -42,13 +51,28 @@ struct ease_job {
 	struct nn_rows *R;
 };
 
-/* Rows [lo, hi) of G = X'X over the catalogue: co-occurrence counts. */
+/* User u's timestamp of item it (its first rating of it). */
+static int64_t
+ts_of(const struct fit *f, uint32_t u, uint32_t it)
+{
+	for (uint64_t s = f->byu.ptr[u]; s < f->byu.ptr[u + 1]; s++)
+		if (f->byu.idx[s] == it)
+			return cf_ts_at(&f->ts, s);
+	return 0;       /* not reached: byi and byu hold the same ratings */
+}
+
+/*
+ * Rows [lo, hi) of G = X'X over the catalogue: co-occurrence counts, each
+ * plus the time kernel's term when it is on.  Each row is one thread's, in
+ * byi's and byu's order: the same sums at any thread count.
+ */
 static void
 gram_rows(void *arg, size_t lo, size_t hi, int tid)
 {
 	struct ease_job *J = arg;
 	const struct fit *f = J->f;
 	size_t nc = J->nc;
+	double w = f->p.time_weight, T = w > 0 ? f->p.time_window : 0;
 
 	(void)tid;
 	for (size_t a = lo; a < hi; a++) {
@@ -56,9 +80,15 @@ gram_rows(void *arg, size_t lo, size_t hi, int tid)
 		uint32_t it = J->cat[a];
 		for (uint64_t t = f->byi.ptr[it]; t < f->byi.ptr[it + 1]; t++) {
 			uint32_t u = f->byi.idx[t];
+			int64_t t0 = T > 0 ? ts_of(f, u, it) : 0;
 			for (uint64_t s = f->byu.ptr[u]; s < f->byu.ptr[u + 1]; s++) {
 				uint32_t c = J->cmap[f->byu.idx[s]];
-				if (c != UINT32_MAX)
+				if (c == UINT32_MAX)
+					continue;
+				if (T > 0) {
+					double dt = (double)(cf_ts_at(&f->ts, s) - t0);
+					g[c] += (float)(1 + w * exp(-fabs(dt) / T));
+				} else
 					g[c] += 1;
 			}
 		}
@@ -142,6 +172,12 @@ ease_epoch(struct fit *f, int ep)
 	double rc = NAN;
 
 	(void)ep;
+	if (f->p.time_window > 0 && f->p.time_weight > 0 && !f->ts.w) {
+		cf_fit_fail(f, "ease: the time kernel (--time-window %g) needs the ratings' "
+		            "timestamps, and this input has none: give --time-window 0",
+		            f->p.time_window);
+		goto out;
+	}
 	J.nc = catalogue(f, cat, (uint32_t)f->p.max_items);
 	if (!f->p.max_items && J.nc > CF_EASE_MAX_ITEMS) {
 		cf_fit_fail(f, "ease: %u rated items need %.3g GB for X'X (4 x items^2 bytes), "
@@ -195,6 +231,8 @@ ease_attrs(cf_schema *a, const cf_mf_params *p)
 	cf_nn_attrs(a, p);
 	snprintf(b, sizeof b, "%d", p->max_items);
 	cf_schema_set(a, "max_items", b);
+	cf_fit_attr_num(a, "time_window", p->time_window);
+	cf_fit_attr_num(a, "time_weight", p->time_weight);
 }
 
 const cf_fit_ops cf_fit_ease = {
