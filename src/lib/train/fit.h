@@ -87,6 +87,7 @@ struct fit {
 	const cf_idmap *items;  /* the model's item dictionary (fm's --items) */
 	const cf_idmap *users;  /* the model's user dictionary (fm's --users) */
 	struct cf_itemfeat *itemfeat;   /* fm: new items' features, moved into the model */
+	struct cf_timefeat *timefeat;   /* fm: its time features, moved into the model */
 };
 
 /*
