@@ -454,6 +454,10 @@ fit_valid(struct fit *f, const cf_ratings *valid, const cf_idmap *users,
 		f->vi[j] = im[valid->item[j]];
 		f->vr[j] = valid->rating[j];
 	}
+	/* fm's time features score a validation pair at its own time */
+	if (valid->has_ts)
+		f->vts = memcpy(cf_xmalloc((f->vn + 1) * sizeof *f->vts), valid->ts,
+		                f->vn * sizeof *f->vts);
 	free(um);
 	free(im);
 	if (f->explicit_)
@@ -492,6 +496,7 @@ fit_free(struct fit *f)
 	free(f->vu);
 	free(f->vi);
 	free(f->vr);
+	free(f->vts);
 }
 
 /* ------------------------------------------------------------ the loop */

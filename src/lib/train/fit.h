@@ -76,6 +76,7 @@ struct fit {
 	size_t vn;
 	uint32_t *vu, *vi;
 	float *vr;
+	int64_t *vts;           /* their timestamps, or NULL */
 	struct csr vbyu;        /* validation items by user (known ones), top-N */
 	/* Item-neighbour models (ease, rp3b): the weights, ni rows (nn.c); the
 	 * driver hands them to the model.  ptr NULL for the other algorithms. */

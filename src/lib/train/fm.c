@@ -226,6 +226,53 @@ pred(const struct fm *s, uint32_t u, uint32_t i)
 	return pred3(s, u, i, NOCTX);
 }
 
+/*
+ * A sample's prediction of validation pair v at its own time: its day's
+ * bin and its (user, day) if training has it (fm-int.h's arrays), each
+ * w + <v, pu + pi>, and the pair of the two; as timefeat.h scores it.
+ */
+static double
+pred_valid(const struct fm *s, const struct fit *f, size_t v)
+{
+	uint32_t u = f->vu[v], i = f->vi[v];
+	double y = pred(s, u, i);
+	int k = s->k;
+
+	if (!s->ctx || !f->vts)
+		return y;
+	int64_t day = cf_day_of(f->vts[v]);
+	const double *va[2] = {NULL, NULL};
+	for (int a = 0; a < 2; a++) {
+		const struct group *g = &s->g[a ? s->gud : s->gtime];
+		uint32_t j = UINT32_MAX;
+		if (!a && s->gtime >= 0) {
+			for (j = 0; j + 1 < s->nbins && s->bday[j + 1] <= day; j++)
+				;
+		} else if (a && s->gud >= 0 && u != UINT32_MAX) {
+			size_t lo = 0, hi = s->nud;     /* (user, day) by bisection */
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (s->uduser[mid] < u || (s->uduser[mid] == u && s->udday[mid] < day))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < s->nud && s->uduser[lo] == u && s->udday[lo] == day)
+				j = (uint32_t)lo;
+		}
+		if (j == UINT32_MAX)
+			continue;
+		va[a] = g->V + (size_t)j * k;
+		y += g->w[j];
+		for (int c = 0; c < k; c++)
+			y += va[a][c] * ((u != UINT32_MAX ? s->s[SU].p[(size_t)u * k + c] : 0) +
+			                 (i != UINT32_MAX ? s->s[SI].p[(size_t)i * k + c] : 0));
+	}
+	for (int c = 0; va[0] && va[1] && c < k; c++)
+		y += va[0][c] * va[1][c];
+	return y;
+}
+
 /* Factor fc of the other sides' sum for rating t of side's order. */
 static inline double
 other_p(const struct fm *s, int side, uint64_t t, int fc)
@@ -573,7 +620,7 @@ take_sample(struct fm *s, struct fit *f)
 	time_sample(s, c0, sc);
 	s->taken++;
 	for (size_t v = 0; v < f->vn; v++)
-		s->vsum[v] += pred(s, f->vu[v], f->vi[v]);
+		s->vsum[v] += pred_valid(s, f, v);
 }
 
 static double
@@ -628,7 +675,7 @@ fm_epoch(struct fit *f, int ep)
 	if (f->vn) {
 		double q = 0;
 		for (size_t v = 0; v < f->vn; v++) {
-			double y = after ? s->vsum[v] / s->taken : pred(s, f->vu[v], f->vi[v]);
+			double y = after ? s->vsum[v] / s->taken : pred_valid(s, f, v);
 			double d = f->vr[v] - clip(f, y);
 			q += d * d;
 		}
