@@ -100,7 +100,17 @@ usage(FILE *fp)
 	    "                 mu + bu + bi + p.q with k x samples (<= 4096) factors.\n"
 	    "                 Feature groups (--groups): user, item (one-hot),\n"
 	    "                 implicit (the user's rated items, 1/sqrt n), raters (the\n"
-	    "                 item's users, 1/sqrt n), genres, year (from --items).\n"
+	    "                 item's users, 1/sqrt n), genres, year (from --items);\n"
+	    "                 time (the rating's day in one of 30 bins of equal counts\n"
+	    "                 over training's span) and userday (the rating's (user,\n"
+	    "                 day), timeSVD++'s b_u,t), from the timestamps (UTC days),\n"
+	    "                 named to be used: kept in the model's time_features, they\n"
+	    "                 score mf-score --pairs rows (and --valid) at their own\n"
+	    "                 time; a (user, day) training lacks adds no userday term;\n"
+	    "                 a mode without a timestamp (--user, --all, serve) gets\n"
+	    "                 no time term.  userday stores a k x samples vector per\n"
+	    "                 (user, day) of training and keeps a context row per\n"
+	    "                 rating while sampling (about 100 + 16 k bytes each).\n"
 	    "                 --reg and --reg-bias only say how mf-score --fold-in\n"
 	    "                 solves a new user.  --init retrains anew on the model's\n"
 	    "                 ratings with the new ones merged in; no --patience.\n"
@@ -171,10 +181,11 @@ usage(FILE *fp)
 	    "                       MODEL's unless given (-k and --algo must match)\n"
 	    "      --samples N      fm: kept samples (an alias of --epochs)\n"
 	    "      --burn-in N      fm: sweeps before the first kept sample (default %d)\n"
-	    "      --groups LIST    fm: comma-separated feature groups (default all:\n"
+	    "      --groups LIST    fm: comma-separated feature groups (default\n"
 	    "                       user,item,implicit,raters,genres,year,profile;\n"
 	    "                       genres and year only with --items, profile only\n"
-	    "                       with --users)\n"
+	    "                       with --users; time and userday, which need the\n"
+	    "                       ratings' timestamps, only when named)\n"
 	    "      --items FRAME    fm: movies.csv or csv2bin's 'movies' frame of it: each\n"
 	    "                       item's genres and year (items it lacks have none)\n"
 	    "      --users FRAME    fm: a frame (csv2bin of e.g. users.csv) with a user column\n"
@@ -423,7 +434,7 @@ main(int argc, char **argv)
 	if (o.groups) {
 		if (cf_fm_groups_parse(o.groups, &p.fm_groups) < 0)
 			cf_usage_error(usage, "--groups: '%s' is not a list of user, item, implicit, "
-			               "raters, genres, year", o.groups);
+			               "raters, genres, year, profile, time, userday", o.groups);
 		p.fm_groups_set = p.fm_groups;
 	}
 	if ((o.groups || o.set_burn || o.items || o.users) && p.algo != CF_FM)

@@ -7,6 +7,7 @@
  */
 #include "frame.h"
 #include "itemfeat.h"
+#include "timefeat.h"
 #include "meta.h"
 #include "model.h"
 #include "ratings.h"
@@ -495,6 +496,35 @@ newitems_score(struct newitems *n, uint32_t j, const char *id, size_t len, uint3
 	return 1;
 }
 
+/*
+ * A pair's score by an fm model with time features at timestamp ts: the
+ * stored form (or a new item's, from its metadata) plus the active time
+ * features' terms (timefeat.h), clipped once.
+ */
+static float
+time_score(const cf_model *m, struct newitems *nw, uint32_t j, const char *id, size_t len,
+           uint32_t u, uint32_t i, int64_t ts)
+{
+	const float *p = u != CF_NOID ? m->P + (size_t)u * m->k : NULL;
+	const float *q = i != CF_NOID ? m->Q + (size_t)i * m->k : NULL;
+	double x = m->mu + (u != CF_NOID ? m->bu[u] : 0);
+	float s;
+
+	if (i != CF_NOID) {
+		x += m->bi[i];
+		for (int c = 0; p && c < m->k; c++)
+			x += p[c] * q[c];
+	} else if (nw->meta && newitems_score(nw, j, id, len, u, &s)) {
+		/* newitems_score clips: its unclipped form again, from its sums */
+		q = nw->q + (size_t)j * m->k;
+		x += nw->b[j];
+		for (int c = 0; p && c < m->k; c++)
+			x += p[c] * q[c];
+	}
+	x += cf_timefeat_term(m->timefeat, u, p, q, ts);
+	return cf_model_clip(m, (float)x);
+}
+
 static void
 do_pairs(const struct opts *o, cf_scorer *sc, out *w)
 {
@@ -518,7 +548,10 @@ do_pairs(const struct opts *o, cf_scorer *sc, out *w)
 		id = cf_idmap_id(rs.items, rs.item[j], &len);
 		cf_rowbuf_str(w->b, 1, id, len);
 		float s;
-		if (i == CF_NOID && newitems_score(&nw, rs.item[j], id, len, u, &s)) {
+		if (m->timefeat && rs.has_ts) {
+			/* fm's time features: the pair's own time (timefeat.h) */
+			cf_rowbuf_f32(w->b, 2, time_score(m, &nw, rs.item[j], id, len, u, i, rs.ts[j]));
+		} else if (i == CF_NOID && newitems_score(&nw, rs.item[j], id, len, u, &s)) {
 			cf_rowbuf_f32(w->b, 2, s);      /* a new item, from its metadata */
 		} else {
 			nu += u == CF_NOID && i != CF_NOID;

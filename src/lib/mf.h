@@ -71,8 +71,9 @@ typedef struct cf_mf_params {
  * feature, factor coord or -1 for its bias) ndraws times from its
  * conditional, each from that same state.  The arrays are malloc'd here
  * (cf_fm_probe_free).  Groups appear in the order user, implicit, item,
- * raters, genres, year, profile (those trained); genres are numbered in order of
- * first appearance over the items, years as (year / 5 - the lowest).
+ * raters, genres, year, profile, time, userday (those trained); genres are numbered
+ * in order of first appearance over the items, years as (year / 5 - the lowest),
+ * time bins in order, user-days by (user, day).
  */
 typedef struct cf_fm_probe {
 	const char *group;
@@ -81,20 +82,24 @@ typedef struct cf_fm_probe {
 	/* out */
 	double *draws, w0, alpha, prior_mean, prior_prec;
 	int ngroups;
-	const char *names[7];
-	uint32_t nf[7];
-	double *w[7], *V[7];    /* nf, nf x k */
+	const char *names[9];
+	uint32_t nf[9];
+	double *w[9], *V[9];    /* nf, nf x k */
 } cf_fm_probe;
 void cf_fm_probe_free(cf_fm_probe *p);
 
 /* fm's feature groups (each switchable: mf-fit --groups). */
 enum {
 	CF_FM_USER = 1, CF_FM_ITEM = 2, CF_FM_IMPLICIT = 4, CF_FM_RATERS = 8,
-	CF_FM_GENRES = 16, CF_FM_YEAR = 32, CF_FM_PROFILE = 64, CF_FM_ALL = 127,
+	CF_FM_GENRES = 16, CF_FM_YEAR = 32, CF_FM_PROFILE = 64, CF_FM_TIME = 128,
+	CF_FM_USERDAY = 256, CF_FM_ALL = 511,
+	/* the default: every group but the time ones (asked for by name) */
+	CF_FM_DEFAULT = CF_FM_ALL & ~(CF_FM_TIME | CF_FM_USERDAY),
 };
 /* "user,item,implicit,raters,genres,year" (any subset) -> mask; -1 if bad. */
 int cf_fm_groups_parse(const char *s, unsigned *mask);
-/* The mask as that list (genres and year only with_meta). */
+/* The mask as that list (genres and year only with_meta, profile only
+ * with_users). */
 void cf_fm_groups_format(unsigned mask, int with_meta, int with_users, char *b, size_t len);
 /* ease: the largest catalogue fitted without --max-items (X'X: 1.6 GB). */
 #define CF_EASE_MAX_ITEMS 20000

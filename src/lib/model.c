@@ -4,6 +4,7 @@
 #include "model.h"
 #include "blend.h"
 #include "itemfeat.h"
+#include "timefeat.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -70,6 +71,7 @@ cf_model_free(cf_model *m)
 	cf_idmap_free(m->users);
 	cf_idmap_free(m->items);
 	cf_itemfeat_free(m->itemfeat);
+	cf_timefeat_free(m->timefeat);
 	cf_schema_free(m->attrs);
 	free(m);
 }
@@ -319,6 +321,9 @@ cf_model_write(cf_writer *w, const cf_model *m)
 	/* fm's optional table for new items (itemfeat.h). */
 	if (rc == 0 && m->itemfeat)
 		rc = cf_itemfeat_write(w, m->itemfeat);
+	/* and its time features (timefeat.h) */
+	if (rc == 0 && m->timefeat)
+		rc = cf_timefeat_write(w, m->timefeat);
 	return rc;
 }
 
@@ -742,8 +747,9 @@ model_read(cf_reader *r, char *err, size_t errlen, int part)
 		return m;
 	}
 	/*
-	 * Nothing may follow but fm's optional 'item_features' (itemfeat.h):
-	 * data after a model is no part of it, and is not dropped.
+	 * Nothing may follow but fm's optional 'item_features' (itemfeat.h)
+	 * and 'time_features' (timefeat.h), in that order: data after a model
+	 * is no part of it, and is not dropped.
 	 */
 	const char *after = m->nn_ptr ? "the model's 'neighbors' table, where an item-neighbour "
 	                                "model stream ends" :
@@ -754,6 +760,12 @@ model_read(cf_reader *r, char *err, size_t errlen, int part)
 		if (!(m->itemfeat = cf_itemfeat_read(r, s, m->k, msg, sizeof msg)))
 			return bad(m, r, err, errlen, "%s", msg);
 		after = "the model's 'item_features' table, where a model stream ends";
+		rc = cf_read_table(r, &s);
+	}
+	if (rc == 1 && !m->nn_ptr && strcmp(s->name, "time_features") == 0) {
+		if (!(m->timefeat = cf_timefeat_read(r, s, m->k, m->nusers, msg, sizeof msg)))
+			return bad(m, r, err, errlen, "%s", msg);
+		after = "the model's 'time_features' table, where a model stream ends";
 		if (cf_read_end(r, after) != 0)
 			snprintf(end, sizeof end, "%s", cf_reader_error(r));
 	} else if (rc == 1) {

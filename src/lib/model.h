@@ -18,6 +18,7 @@
  *   seen         user u32, item u32, rating f32, timestamp i64, sorted
  *                by (user, item)
  *   item_features optional (fm with genres or years: itemfeat.h)
+ *   time_features optional (fm with the time or userday group: timefeat.h)
  *   neighbors    item-neighbour models only (ease, rp3b): item u32,
  *                neighbor u32, weight f32, sorted by (item, neighbor):
  *                w(item -> neighbor), what having item in a history adds
@@ -64,6 +65,9 @@ typedef struct cf_model {
 	/* fm: new items' metadata features (itemfeat.h), the optional
 	 * 'item_features' table after 'seen'; NULL for every other model. */
 	struct cf_itemfeat *itemfeat;
+	/* fm with time groups: its time features (timefeat.h), the optional
+	 * 'time_features' table after 'seen' (and item_features); else NULL. */
+	struct cf_timefeat *timefeat;
 
 	/* Storage: arrays either owned (trained here) or inside tables read
 	 * from a stream (possibly pointing into its mmapped file). */

@@ -5,6 +5,9 @@
                           and DIR/truth.csv (each test pair's noise-free mean)
   fm_data.py genusers DIR writes DIR/utrain.csv, DIR/utest.csv and
                           DIR/users.csv (userId, age, gender, occupation)
+  fm_data.py gentime DIR  writes DIR/ttrain.csv, DIR/ttest.csv (with
+                          timestamps) and DIR/ttest-nots.csv (the same
+                          rows without)
   fm_data.py ucheck DIR PAIRS_A.csv PAIRS_B.csv
                           prints, over the test ratings of cold users (<= 3
                           training ratings): n_cold rmse_a rmse_b
@@ -21,6 +24,10 @@ For genusers: r = 3.5 + bu + bi + pu.qi + N(0, 0.5^2), rank 3, where a
 user's bias and factors are mostly its occupation's (8 of them) and its
 age's (a bias of 0.02 per year from 40); gender carries nothing.  A
 third of the users are cold: 2 training ratings and 10 test ones.
+For gentime: r = 3.5 + bu + bi + pu.qi + b_{u,day} + b_week + N(0, 0.4^2),
+rank 3, each user rating on 6 days of a 20-week span, a user-day's bias
+N(0, 0.6^2) (timeSVD++'s b_{u,t}), a week's N(0, 0.2^2); a random fifth of
+the ratings is the test set (its user-days mostly seen in training).
 Stdlib only; the same bytes on every run (seeded).
 """
 import csv
@@ -72,6 +79,37 @@ def gen(d):
         for i in range(NI):
             m.write("%d,Movie %d (%d),%s\n" % (i + 1, i + 1, 1980 + i % 30,
                                                "|".join("G%d" % g for g in genres[i])))
+
+
+def gentime(d):
+    rnd = random.Random(20261207)
+    nu, ni, rank, t0 = 300, 400, 3, 1500000000
+    p = [[rnd.gauss(0, 0.5) for _ in range(rank)] for _ in range(nu)]
+    q = [[rnd.gauss(0, 0.5) for _ in range(rank)] for _ in range(ni)]
+    bu = [rnd.gauss(0, 0.3) for _ in range(nu)]
+    bi = [rnd.gauss(0, 0.3) for _ in range(ni)]
+    bw = [rnd.gauss(0, 0.2) for _ in range(20)]
+    rows = []
+    for u in range(nu):
+        days = rnd.sample(range(140), 6)
+        bd = {day: rnd.gauss(0, 0.6) for day in days}
+        for i in rnd.sample(range(ni), 90):
+            day = rnd.choice(days)
+            mean = 3.5 + bu[u] + bi[i] + sum(a * b for a, b in zip(p[u], q[i])) + \
+                bd[day] + bw[day // 7]
+            r = min(5.0, max(0.5, mean + rnd.gauss(0, 0.4)))
+            rows.append((u, i, r, t0 + day * 86400 + rnd.randrange(86400)))
+    rnd.shuffle(rows)
+    cut = len(rows) // 5
+    with open(d + "/ttest.csv", "w") as te, open(d + "/ttrain.csv", "w") as tr, \
+            open(d + "/ttest-nots.csv", "w") as tn:
+        te.write("userId,movieId,rating,timestamp\n")
+        tr.write("userId,movieId,rating,timestamp\n")
+        tn.write("userId,movieId,rating\n")
+        for n, (u, i, r, ts) in enumerate(rows):
+            (te if n < cut else tr).write("%d,%d,%.4f,%d\n" % (u + 1, i + 1, r, ts))
+            if n < cut:
+                tn.write("%d,%d,%.4f\n" % (u + 1, i + 1, r))
 
 
 def genusers(d):
@@ -152,6 +190,8 @@ def check(d, fm_path, als_path):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["gen"] and len(sys.argv) == 3:
         gen(sys.argv[2])
+    elif sys.argv[1:2] == ["gentime"] and len(sys.argv) == 3:
+        gentime(sys.argv[2])
     elif sys.argv[1:2] == ["genusers"] and len(sys.argv) == 3:
         genusers(sys.argv[2])
     elif sys.argv[1:2] == ["ucheck"] and len(sys.argv) == 5:

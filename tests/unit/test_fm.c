@@ -29,6 +29,8 @@
 #include "ratings.h"
 #include "rng.h"
 #include "ufeat.h"
+#include "timefeat.h"
+#include "train/fm-int.h"
 #include "util.h"
 
 Suite *fm_suite(void);
@@ -84,13 +86,20 @@ tiny_users(const char *dir)
 	return uf;
 }
 
+/* A rating's day: a few per user, over five days in all. */
+static int64_t
+day_of_rating(uint32_t u, uint32_t i)
+{
+	return 17000 + (int64_t)((u * 3 + i) % 5);
+}
+
 static void
 tiny(cf_ratings *rs)
 {
 	cf_rng g;
 	char b[32];
 
-	cf_ratings_init(rs, 0);
+	cf_ratings_init(rs, 1);
 	for (uint32_t u = 0; u < NU; u++) {
 		snprintf(b, sizeof b, "u%u", u);
 		cf_idmap_intern(rs->users, b, strlen(b), NULL);
@@ -103,7 +112,8 @@ tiny(cf_ratings *rs)
 	for (uint32_t u = 0; u < NU; u++)
 		for (uint32_t i = 0; i < NI; i++)
 			if (cf_rng_uniform(&g) < 0.55 || i == u % NI)
-				cf_ratings_add(rs, u, i, (float)(1 + floor(cf_rng_uniform(&g) * 5)), 0);
+				cf_ratings_add(rs, u, i, (float)(1 + floor(cf_rng_uniform(&g) * 5)),
+				               day_of_rating(u, i) * 86400 + 3600 * (int64_t)i);
 }
 
 static cf_meta *
@@ -130,7 +140,7 @@ tiny_meta(char *dir, size_t len)
 
 struct dense {
 	int p;                  /* features */
-	int off[7];             /* each group's first feature */
+	int off[9];             /* each group's first feature */
 	double *X;              /* n x p */
 	double *w, *V;          /* p, p x K (the probe's state) */
 };
@@ -183,6 +193,28 @@ dense_build(struct dense *d, const cf_ratings *rs, const cf_fm_probe *pr)
 	int gm = group_index(pr, "implicit"), gr = group_index(pr, "raters");
 	int gg = group_index(pr, "genres"), gy = group_index(pr, "year");
 	int gp = group_index(pr, "profile");
+	int gt = group_index(pr, "time"), gd = group_index(pr, "userday");
+	/* time bins: 30 of equal counts, each starting at the day of rating
+	 * floor(b n / 30) in day order, repeats merged; user-days numbered in
+	 * (user, day) order */
+	int64_t *days = cf_xmalloc(rs->n * sizeof *days), first[30];
+	int nb = 0;
+	for (size_t t = 0; t < rs->n; t++)
+		days[t] = day_of_rating(rs->user[t], rs->item[t]);
+	for (size_t a = 1; a < rs->n; a++)        /* insertion sort: a few dozen */
+		for (size_t b = a; b > 0 && days[b] < days[b - 1]; b--) {
+			int64_t x = days[b];
+			days[b] = days[b - 1];
+			days[b - 1] = x;
+		}
+	for (int b = 0; b < 30; b++) {
+		int64_t d0 = days[(size_t)((double)b * rs->n / 30)];
+		if (nb == 0 || d0 > first[nb - 1])
+			first[nb++] = d0;
+	}
+	free(days);
+	if (gt >= 0)
+		ck_assert_int_eq(pr->nf[gt], nb);
 	for (size_t t = 0; t < rs->n; t++) {
 		double *x = d->X + t * d->p;
 		uint32_t u = rs->user[t], i = rs->item[t];
@@ -207,6 +239,26 @@ dense_build(struct dense *d, const cf_ratings *rs, const cf_fm_probe *pr)
 		}
 		if (gy >= 0)
 			x[d->off[gy] + years[i] / 5 - ylo] = 1;
+		int64_t day = day_of_rating(u, i);
+		if (gt >= 0) {
+			int b = 0;
+			while (b + 1 < nb && first[b + 1] <= day)
+				b++;
+			x[d->off[gt] + b] = 1;
+		}
+		if (gd >= 0) {
+			/* the user-days before (u, day): other users' below u, u's before day */
+			int j = 0;
+			for (uint32_t v = 0; v < NU; v++)
+				for (int64_t e = 17000; e < 17005; e++) {
+					int has = 0;
+					for (size_t s2 = 0; s2 < rs->n; s2++)
+						has |= rs->user[s2] == v &&
+						       day_of_rating(v, rs->item[s2]) == e;
+					j += has && (v < u || (v == u && e < day));
+				}
+			x[d->off[gd] + j] = 1;
+		}
 		if (gp >= 0) {
 			int m = (occ_level[u] >= 0) + (age_level[u] >= 0);
 			if (occ_level[u] >= 0)
@@ -273,10 +325,11 @@ check_coordinate(const char *group, uint32_t feature, int coord)
 	p.items_meta = meta;
 	p.users_feat = uf;
 	p.fm_probe = &pr;
+	p.fm_groups = CF_FM_ALL;        /* the time groups too: the context side */
 	cf_model *m = cf_mf_train(&rs, NULL, &p, NULL, err, sizeof err);
 	ck_assert_msg(m != NULL, "%s", err);
 	ck_assert_msg(pr.draws != NULL, "no draws for %s %u %d", group, feature, coord);
-	ck_assert_int_eq(pr.ngroups, 7);
+	ck_assert_int_eq(pr.ngroups, 9);
 
 	dense_build(&d, &rs, &pr);
 	int g = group_index(&pr, group);
@@ -354,6 +407,100 @@ END_TEST
  * A numeric column of many values: deciles by rank, ties in one bin, NaN
  * no feature; an integer column of few values: a level per value.
  */
+START_TEST(conditional_time) { check_coordinate("time", 0, -1); check_coordinate("time", 2, 1); }
+END_TEST
+START_TEST(conditional_userday)
+{
+	check_coordinate("userday", 3, -1);
+	check_coordinate("userday", 9, 0);
+}
+END_TEST
+
+/* The time bins' rule, and the model's lookups: a day's bin (before the
+ * first: the first; after the last: the last), a user's day (absent if
+ * training had no rating of that user that day). */
+START_TEST(time_features)
+{
+	int64_t day[10] = {5, 5, 5, 5, 5, 6, 7, 9, 9, 12}, first[4];
+	/* ratings 0, 2, 5, 7 (b n / 4) -> days 5, 5, 6, 9: bins start 5, 6, 9 */
+	ck_assert_uint_eq(cf_fm_time_bins(day, 10, 4, first), 3);
+	ck_assert(first[0] == 5 && first[1] == 6 && first[2] == 9);
+	ck_assert_uint_eq(cf_fm_time_bins(day, 10, 2, first), 2);
+	ck_assert(first[0] == 5 && first[1] == 6);
+	ck_assert_uint_eq(cf_fm_time_bins(day, 5, 3, first), 1);       /* one day: one bin */
+	ck_assert(cf_day_of(-1) == -1 && cf_day_of(86399) == 0 && cf_day_of(86400) == 1);
+
+	cf_ratings rs;
+	char err[256];
+	tiny(&rs);
+	cf_mf_params p = cf_mf_defaults(CF_FM);
+	p.k = K;
+	p.epochs = 3;
+	p.burn_in = 2;
+	p.quiet = 1;
+	p.fm_groups = CF_FM_USER | CF_FM_ITEM | CF_FM_TIME | CF_FM_USERDAY;
+	p.fm_groups_set = p.fm_groups;
+	cf_model *m = cf_mf_train(&rs, NULL, &p, NULL, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+	const cf_timefeat *tf = m->timefeat;
+	ck_assert_ptr_nonnull(tf);
+	ck_assert_int_eq(tf->k, 3 * K);
+	ck_assert_uint_eq(cf_timefeat_bin(tf, 0), 0);
+	ck_assert_uint_eq(cf_timefeat_bin(tf, 1 << 30), tf->nb - 1);
+	for (uint32_t b = 0; b < tf->nb; b++)
+		ck_assert_uint_eq(cf_timefeat_bin(tf, tf->day[b]), b);
+	/* every training (user, day) has its row; the other days none */
+	uint32_t nd = 0;
+	for (uint32_t u = 0; u < NU; u++)
+		for (int64_t d = 16990; d < 17010; d++) {
+			int has = 0;
+			for (size_t t = 0; t < rs.n; t++)
+				has |= rs.user[t] == u && day_of_rating(u, rs.item[t]) == d;
+			uint32_t r = cf_timefeat_userday(tf, u, d);
+			ck_assert_msg(has == (r != UINT32_MAX), "user %u day %lld", u, (long long)d);
+			if (has) {
+				ck_assert(tf->user[r] == u && tf->day[r] == d);
+				nd++;
+			}
+		}
+	ck_assert_uint_eq(nd, tf->nd);
+	ck_assert_uint_eq(cf_timefeat_userday(tf, UINT32_MAX, 17000), UINT32_MAX);
+	/* the stream keeps them */
+	char dir[256], path[512];
+	cf_test_mkdtemp(dir, sizeof dir, "fmt");
+	snprintf(path, sizeof path, "%s/m.bin", dir);
+	FILE *fp = fopen(path, "wb");
+	ck_assert_ptr_nonnull(fp);
+	cf_writer *w = cf_writer_new(fp, path);
+	ck_assert_int_eq(cf_model_write(w, m), 0);
+	cf_writer_finish(w);
+	fclose(fp);
+	cf_reader *rd = cf_reader_open_path(path);
+	cf_model *back = cf_model_read(rd, err, sizeof err);
+	ck_assert_msg(back != NULL, "%s", err);
+	ck_assert_ptr_nonnull(back->timefeat);
+	ck_assert_uint_eq(back->timefeat->nb + back->timefeat->nd, tf->nb + tf->nd);
+	ck_assert_mem_eq(back->timefeat->V, tf->V, (size_t)(tf->nb + tf->nd) * tf->k * 4);
+	ck_assert_mem_eq(back->timefeat->bias, tf->bias, (size_t)(tf->nb + tf->nd) * 4);
+	cf_model_free(back);    /* and its reader */
+	cf_test_rmdir(dir);
+	/* without timestamps, asked for by name: refused */
+	cf_ratings r0;
+	cf_ratings_init(&r0, 0);
+	for (size_t t = 0; t < rs.n; t++)
+		cf_ratings_add(&r0, rs.user[t], rs.item[t], rs.rating[t], 0);
+	cf_idmap_free(r0.users);
+	cf_idmap_free(r0.items);
+	r0.users = cf_idmap_copy(rs.users);
+	r0.items = cf_idmap_copy(rs.items);
+	ck_assert_ptr_null(cf_mf_train(&r0, NULL, &p, NULL, err, sizeof err));
+	ck_assert_msg(strstr(err, "timestamps") != NULL, "%s", err);
+	cf_ratings_free(&r0);
+	cf_model_free(m);
+	cf_ratings_free(&rs);
+}
+END_TEST
+
 START_TEST(profile_deciles)
 {
 	enum { N = 101 };
@@ -465,6 +612,9 @@ fm_suite(void)
 	tcase_add_test(tc, conditional_genres);
 	tcase_add_test(tc, conditional_year);
 	tcase_add_test(tc, conditional_profile);
+	tcase_add_test(tc, conditional_time);
+	tcase_add_test(tc, conditional_userday);
+	tcase_add_test(tc, time_features);
 	tcase_add_test(tc, profile_deciles);
 	tcase_add_test(tc, stored_is_average);
 	suite_add_tcase(s, tc);

@@ -8,6 +8,7 @@
  */
 #include "fit.h"
 #include "itemfeat.h"
+#include "timefeat.h"
 #include "par.h"
 #include "progress.h"
 #include "rng.h"
@@ -48,7 +49,7 @@ cf_mf_defaults(cf_algo algo)
 	p.reg_bias = d->reg_bias;
 	p.alpha = d->alpha;
 	p.burn_in = d->burn_in;
-	p.fm_groups = CF_FM_ALL;
+	p.fm_groups = CF_FM_DEFAULT;
 	p.beta = d->beta;
 	p.keep = d->keep;
 	/* als, ials: the solver; ials: Rendle et al.'s alpha0 and nu */
@@ -89,7 +90,7 @@ cf_mf_params_of(const cf_model *m, cf_mf_params *p)
 		p->burn_in = h->burn_in >= 0 && h->burn_in <= 1000000 ? h->burn_in : p->burn_in;
 		const char *g = cf_schema_get(m->attrs, "fm_groups");
 		if (g && cf_fm_groups_parse(g, &p->fm_groups) < 0)
-			p->fm_groups = CF_FM_ALL;
+			p->fm_groups = CF_FM_DEFAULT;
 	}
 	p->beta = h->beta;
 	p->keep = h->keep;
@@ -458,6 +459,10 @@ fit_valid(struct fit *f, const cf_ratings *valid, const cf_idmap *users,
 		f->vi[j] = im[valid->item[j]];
 		f->vr[j] = valid->rating[j];
 	}
+	/* fm's time features score a validation pair at its own time */
+	if (valid->has_ts)
+		f->vts = memcpy(cf_xmalloc((f->vn + 1) * sizeof *f->vts), valid->ts,
+		                f->vn * sizeof *f->vts);
 	free(um);
 	free(im);
 	if (f->explicit_)
@@ -490,11 +495,13 @@ fit_free(struct fit *f)
 	free(f->P);
 	free(f->Q);
 	cf_itemfeat_free(f->itemfeat);
+	cf_timefeat_free(f->timefeat);
 	free(f->ufix);
 	free(f->ifix);
 	free(f->vu);
 	free(f->vi);
 	free(f->vr);
+	free(f->vts);
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -775,6 +782,8 @@ fit_model(struct fit *f, struct run *r, const cf_ratings *train, cf_idmap *users
 	}
 	m->itemfeat = f->itemfeat;      /* fm's, for new items (itemfeat.h) */
 	f->itemfeat = NULL;
+	m->timefeat = f->timefeat;      /* fm's, for pairs with a timestamp (timefeat.h) */
+	f->timefeat = NULL;
 	cf_fit_build_seen(m, f);
 	model_attrs(m, f, r, final_rmse, final_recall);
 	cf_model_parse_hparams(m);

@@ -76,6 +76,7 @@ struct fit {
 	size_t vn;
 	uint32_t *vu, *vi;
 	float *vr;
+	int64_t *vts;           /* their timestamps, or NULL */
 	struct csr vbyu;        /* validation items by user (known ones), top-N */
 	/* Item-neighbour models (ease, rp3b): the weights, ni rows (nn.c); the
 	 * driver hands them to the model.  ptr NULL for the other algorithms. */
@@ -87,6 +88,7 @@ struct fit {
 	const cf_idmap *items;  /* the model's item dictionary (fm's --items) */
 	const cf_idmap *users;  /* the model's user dictionary (fm's --users) */
 	struct cf_itemfeat *itemfeat;   /* fm: new items' features, moved into the model */
+	struct cf_timefeat *timefeat;   /* fm: its time features, moved into the model */
 };
 
 /*

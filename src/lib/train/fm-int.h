@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { SU, SI };
+/* The sides: the user's features, the item's, and the rating's own (its
+ * time: the context side, whose entities are the ratings in byu order). */
+enum { SU, SI, SC };
 
 /*
  * A feature group on one side.  Feature j is active for the entities
@@ -62,8 +64,8 @@ struct side {
 
 struct fm {
 	int k, S, ng, taken;
-	struct group g[7];
-	struct side s[2];
+	struct group g[9];
+	struct side s[3];
 	double w0, alpha;
 	float *P, *Q;                   /* the stored model: nu x kpS, ni x kpS */
 	double *bu, *bi, mu;            /* sums over samples */
@@ -76,6 +78,20 @@ struct fm {
 	uint32_t fn;                    /* 0: not kept */
 	double *fw, *fG;                /* fn; fn x fn */
 	float *fV;                      /* fn x kpS, like P */
+	/* The context side (time groups; ctx 0: none).  ru: each byu rating's
+	 * user; i2u: each byi rating's byu position; cptr: 0, 1, .., n (one
+	 * rating per context entity). */
+	int ctx, gtime, gud;            /* group indices (-1: none) */
+	uint32_t *ru;
+	uint64_t *i2u, *cptr;
+	struct csr cc;
+	/* Time features kept for the model (timefeat.h): bins, then user-days. */
+	uint32_t nbins, nud;
+	int64_t *bday;                  /* nbins: a bin's first day */
+	uint32_t *uduser, *udbin;       /* nud */
+	int64_t *udday;
+	double *tw;                     /* nbins + nud: bias sums over samples */
+	float *tV;                      /* (nbins + nud) x kpS */
 };
 /* A group's arrays for nf features at rank k (fmfeat.c). */
 void cf_fm_group_alloc(struct group *g, const char *name, int side, uint32_t nf, int k);
@@ -87,6 +103,11 @@ void cf_fm_meta_groups(struct fm *s, const struct fit *f, const cf_meta *meta, i
                        int years);
 /* The user side's profile group from --users; -1 (f's message set) on a missing user. */
 int cf_fm_profile_group(struct fm *s, struct fit *f, const cf_ufeat *uf);
+/* The context side's time and userday groups from the ratings' timestamps. */
+void cf_fm_time_groups(struct fm *s, const struct fit *f, int time, int userday);
+/* Bins of equal rating counts over sorted days (day[0..n)): at most nb
+ * first days, increasing; returns how many. */
+uint32_t cf_fm_time_bins(const int64_t *day, size_t n, uint32_t nb, int64_t *first);
 /* New items' sums: a sample's (at factor offset c0, scale sc); then the model's table. */
 void cf_fm_meta_sample(struct fm *s, int c0, float sc);
 void cf_fm_meta_finish(struct fm *s, struct fit *f, float rescale);

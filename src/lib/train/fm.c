@@ -14,16 +14,20 @@
  *               1/sqrt|R(i)| ("flipped" implicit feedback); its genres,
  *               each 1/sqrt|G(i)|, and its release year in 5-year bins
  *               (from --items, meta.h)
+ *   context     the rating's own (from its timestamp, timefeat.h): its
+ *               day's time bin (one-hot), its (user, day) (one-hot)
  * all taken from the training ratings only (the groups are built in
  * fmfeat.c; fm-int.h holds the state both files share).  Because every
- * feature belongs to the user or to the item, a sample's prediction is
- * exactly
- *     w0 + cu + ci + <pu, pi>,
+ * feature belongs to the user, the item or the rating's context, a
+ * sample's prediction is exactly
+ *     w0 + cu + ci + cc + <pu, pi> + <pu + pi, pc>,
  * pu = sum of the user side's x v, cu = its linear terms plus the
  * pairwise terms inside the user side (likewise for the item), which is
  * the model's biased form; the mean over S samples is the same form with
  * pu's of the S samples laid end to end, each scaled by 1/sqrt(S): the
  * model is exact (k x S stored factors) and every program scores it.
+ * The context's terms are kept per feature (the model's time_features,
+ * timefeat.h) for the scores of pairs with a timestamp.
  *
  * The sampler draws one coordinate at a time, as libFM does, factor f
  * after factor f, side after side.  With the other side fixed, a user's
@@ -33,7 +37,12 @@
  * (e the residuals), computed once per factor and updated in O(1) per
  * (feature, user) after each draw, so a feature active for many users
  * (an implicit item) costs its incidence, not its users' ratings: a sweep
- * is O(k x (nnz + incidences)) = O(k x nnz).
+ * is O(k x (nnz + incidences)) = O(k x nnz).  With context groups the
+ * "other side" of a user's rating is the item's and the context's sum
+ * (pI_f(i) + pC_f(rating)), of an item's the user's and the context's,
+ * and the context side is a third side whose entities are the ratings
+ * (one each, the other side pU_f(u) + pI_f(i)): drawn after the items,
+ * in the same way, still O(k x nnz) a sweep.
  *
  * Threads and determinism: the one-hot groups' draws of one factor are
  * conditionally independent (each touches its own entity's ratings), so
@@ -44,6 +53,7 @@
  */
 #include "fm-int.h"
 #include "itemfeat.h"
+#include "timefeat.h"
 #include "par.h"
 #include "rng.h"
 #include "util.h"
@@ -180,21 +190,105 @@ side_sums(struct fm *s, struct fit *f, int side)
 	cf_par_for(f->threads, s->s[side].n, grain_of(f, s->s[side].n), sums_range, &j);
 }
 
-/* A sample's prediction without the scale's clipping (u, i may be unknown). */
+/* No context: a pair without a rating of training (validation). */
+#define NOCTX UINT64_MAX
+
+/*
+ * A sample's prediction without the scale's clipping (u, i may be
+ * unknown); t: the training rating's byu position for its context terms,
+ * or NOCTX (none active).
+ */
 static double
-pred(const struct fm *s, uint32_t u, uint32_t i)
+pred3(const struct fm *s, uint32_t u, uint32_t i, uint64_t t)
 {
-	const struct side *U = &s->s[SU], *I = &s->s[SI];
+	const struct side *U = &s->s[SU], *I = &s->s[SI], *C = &s->s[SC];
 	double y = s->w0;
+	int k = s->k;
 
 	if (u != UINT32_MAX)
 		y += U->cst[u];
 	if (i != UINT32_MAX)
 		y += I->cst[i];
 	if (u != UINT32_MAX && i != UINT32_MAX)
-		for (int c = 0; c < s->k; c++)
-			y += U->p[(size_t)u * s->k + c] * I->p[(size_t)i * s->k + c];
+		for (int c = 0; c < k; c++)
+			y += U->p[(size_t)u * k + c] * I->p[(size_t)i * k + c];
+	if (s->ctx && t != NOCTX) {
+		y += C->cst[t];
+		for (int c = 0; c < k; c++)
+			y += C->p[t * k + c] * (U->p[(size_t)u * k + c] + I->p[(size_t)i * k + c]);
+	}
 	return y;
+}
+
+static double
+pred(const struct fm *s, uint32_t u, uint32_t i)
+{
+	return pred3(s, u, i, NOCTX);
+}
+
+/*
+ * A sample's prediction of validation pair v at its own time: its day's
+ * bin and its (user, day) if training has it (fm-int.h's arrays), each
+ * w + <v, pu + pi>, and the pair of the two; as timefeat.h scores it.
+ */
+static double
+pred_valid(const struct fm *s, const struct fit *f, size_t v)
+{
+	uint32_t u = f->vu[v], i = f->vi[v];
+	double y = pred(s, u, i);
+	int k = s->k;
+
+	if (!s->ctx || !f->vts)
+		return y;
+	int64_t day = cf_day_of(f->vts[v]);
+	const double *va[2] = {NULL, NULL};
+	for (int a = 0; a < 2; a++) {
+		const struct group *g = &s->g[a ? s->gud : s->gtime];
+		uint32_t j = UINT32_MAX;
+		if (!a && s->gtime >= 0) {
+			for (j = 0; j + 1 < s->nbins && s->bday[j + 1] <= day; j++)
+				;
+		} else if (a && s->gud >= 0 && u != UINT32_MAX) {
+			size_t lo = 0, hi = s->nud;     /* (user, day) by bisection */
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (s->uduser[mid] < u || (s->uduser[mid] == u && s->udday[mid] < day))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < s->nud && s->uduser[lo] == u && s->udday[lo] == day)
+				j = (uint32_t)lo;
+		}
+		if (j == UINT32_MAX)
+			continue;
+		va[a] = g->V + (size_t)j * k;
+		y += g->w[j];
+		for (int c = 0; c < k; c++)
+			y += va[a][c] * ((u != UINT32_MAX ? s->s[SU].p[(size_t)u * k + c] : 0) +
+			                 (i != UINT32_MAX ? s->s[SI].p[(size_t)i * k + c] : 0));
+	}
+	for (int c = 0; va[0] && va[1] && c < k; c++)
+		y += va[0][c] * va[1][c];
+	return y;
+}
+
+/* Factor fc of the other sides' sum for rating t of side's order. */
+static inline double
+other_p(const struct fm *s, int side, uint64_t t, int fc)
+{
+	const struct side *U = &s->s[SU], *I = &s->s[SI], *C = &s->s[SC];
+	int k = s->k;
+
+	switch (side) {
+	case SU:
+		return I->p[(size_t)U->c->idx[t] * k + fc] + (s->ctx ? C->p[t * k + fc] : 0);
+	case SI:
+		return U->p[(size_t)I->c->idx[t] * k + fc] +
+		       (s->ctx ? C->p[s->i2u[t] * k + fc] : 0);
+	default:
+		return U->p[(size_t)s->ru[t] * k + fc] + I->p[(size_t)U->c->idx[t] * k + fc];
+	}
 }
 
 /* Residuals of a side's ratings from scratch; per-entity squared sums in part. */
@@ -210,7 +304,9 @@ resid_range(void *arg, size_t lo, size_t hi, int tid)
 		double q = 0;
 		for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++) {
 			uint32_t o = sd->c->idx[t];
-			double y = j->side == SU ? pred(s, (uint32_t)e, o) : pred(s, o, (uint32_t)e);
+			double y = j->side == SU ? pred3(s, (uint32_t)e, o, t) :
+			           j->side == SI ? pred3(s, o, (uint32_t)e, s->ctx ? s->i2u[t] : NOCTX) :
+			           pred3(s, s->ru[t], o, t);
 			sd->e[t] = sd->c->val[t] - y;
 			q += sd->e[t] * sd->e[t];
 		}
@@ -235,12 +331,11 @@ static void
 cache_one(struct fm *s, int side, size_t e, int fc)
 {
 	struct side *sd = &s->s[side];
-	const struct side *o = &s->s[!side];
 	int k = s->k;
 	double q1 = 0, q2 = 0, e1 = 0, e2 = 0;
 
 	for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++) {
-		double r = sd->e[t], q = fc >= 0 ? o->p[(size_t)sd->c->idx[t] * k + fc] : 0;
+		double r = sd->e[t], q = fc >= 0 ? other_p(s, side, t, fc) : 0;
 		e1 += r;
 		e2 += r * q;
 		q1 += q;
@@ -261,7 +356,6 @@ static void
 update_one(struct fm *s, int side, size_t e, int fc)
 {
 	struct side *sd = &s->s[side];
-	const struct side *o = &s->s[!side];
 	int k = s->k;
 	double p = sd->w[e].p, d = sd->w[e].d;
 
@@ -279,7 +373,7 @@ update_one(struct fm *s, int side, size_t e, int fc)
 	if (dp == 0 && dq == 0)
 		return;
 	for (uint64_t t = sd->c->ptr[e]; t < sd->c->ptr[e + 1]; t++)
-		sd->e[t] -= dp * o->p[(size_t)sd->c->idx[t] * k + fc] + dq;
+		sd->e[t] -= dp * other_p(s, side, t, fc) + dq;
 }
 
 static void
@@ -476,6 +570,34 @@ draw_hypers(struct fm *s, struct fit *f, uint64_t sweep)
 /* ------------------------------------------------------------ the sweep */
 
 
+/*
+ * Adds this sample's time features to the sums kept for the model
+ * (timefeat.h): a bin's bias and vector; a user-day's, its bias with the
+ * product of its vector and its day's bin's (both active together).
+ */
+static void
+time_sample(struct fm *s, int c0, float sc)
+{
+	int k = s->k;
+	const struct group *gt = s->gtime >= 0 ? &s->g[s->gtime] : NULL;
+	const struct group *gd = s->gud >= 0 ? &s->g[s->gud] : NULL;
+
+	for (uint32_t b = 0; gt && b < s->nbins; b++) {
+		s->tw[b] += gt->w[b];
+		for (int c = 0; c < k; c++)
+			s->tV[(size_t)b * s->kpS + c0 + c] = (float)gt->V[(size_t)b * k + c] * sc;
+	}
+	for (uint32_t d = 0; gd && d < s->nud; d++) {
+		const double *v = gd->V + (size_t)d * k;
+		double w = gd->w[d];
+		for (int c = 0; gt && c < k; c++)
+			w += v[c] * gt->V[(size_t)s->udbin[d] * k + c];
+		s->tw[s->nbins + d] += w;
+		for (int c = 0; c < k; c++)
+			s->tV[((size_t)s->nbins + d) * s->kpS + c0 + c] = (float)v[c] * sc;
+	}
+}
+
 /* Adds this sample to the stored model and the validation sums. */
 static void
 take_sample(struct fm *s, struct fit *f)
@@ -495,9 +617,10 @@ take_sample(struct fm *s, struct fit *f)
 	}
 	s->mu += s->w0;
 	cf_fm_meta_sample(s, c0, sc);
+	time_sample(s, c0, sc);
 	s->taken++;
 	for (size_t v = 0; v < f->vn; v++)
-		s->vsum[v] += pred(s, f->vu[v], f->vi[v]);
+		s->vsum[v] += pred_valid(s, f, v);
 }
 
 static double
@@ -518,6 +641,8 @@ fm_epoch(struct fit *f, int ep)
 	if (ep == 1) {
 		side_sums(s, f, SU);
 		side_sums(s, f, SI);
+		if (s->ctx)
+			side_sums(s, f, SC);
 	}
 	double sse = residuals(s, f, SU);
 	s->alpha = rng_gamma(&r, (A0 + (double)f->n) / 2, (B0 + sse) / 2);
@@ -535,14 +660,22 @@ fm_epoch(struct fit *f, int ep)
 	residuals(s, f, SI);
 	half(s, f, SI, sweep);
 	side_sums(s, f, SI);
-	double tr = residuals(s, f, SI);
+	double tr;
+	if (s->ctx) {
+		residuals(s, f, SC);
+		half(s, f, SC, sweep);
+		side_sums(s, f, SC);
+		tr = residuals(s, f, SC);
+	} else {
+		tr = residuals(s, f, SI);
+	}
 	int after = ep > f->p.burn_in;
 	if (after)
 		take_sample(s, f);
 	if (f->vn) {
 		double q = 0;
 		for (size_t v = 0; v < f->vn; v++) {
-			double y = after ? s->vsum[v] / s->taken : pred(s, f->vu[v], f->vi[v]);
+			double y = after ? s->vsum[v] / s->taken : pred_valid(s, f, v);
 			double d = f->vr[v] - clip(f, y);
 			q += d * d;
 		}
@@ -618,6 +751,16 @@ fm_release(struct fit *f)
 		cf_fm_group_free(&s->g[gi]);
 	side_free(&s->s[SU]);
 	side_free(&s->s[SI]);
+	side_free(&s->s[SC]);
+	free(s->ru);
+	free(s->i2u);
+	free(s->cptr);
+	free(s->bday);
+	free(s->uduser);
+	free(s->udbin);
+	free(s->udday);
+	free(s->tw);
+	free(s->tV);
 	free(s->P);
 	free(s->Q);
 	free(s->bu);
@@ -630,6 +773,62 @@ fm_release(struct fit *f)
 	free(s->fV);
 	free(s);
 	f->state = NULL;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The context side: its entities are the ratings in byu order (one
+ * rating each, idx the item); ru and i2u take a rating of byu or byi to
+ * its user and byu position.  An item's byi ratings are in input order,
+ * as a user's byu ones are, so the m-th rating of item i by user u in
+ * either order is the same rating: within each item, both lists sorted
+ * by (user, position) pair up.
+ */
+static void
+context_setup(struct fm *s, struct fit *f)
+{
+	size_t n = f->n;
+	uint64_t *cnt = cf_xcalloc((size_t)f->ni + 1, sizeof *cnt);
+	uint64_t *byu_of = cf_xmalloc((n + 1) * sizeof *byu_of), *key = NULL;
+	size_t cap = 0;
+
+	s->ru = cf_xmalloc((n + 1) * sizeof *s->ru);
+	s->i2u = cf_xmalloc((n + 1) * sizeof *s->i2u);
+	s->cptr = cf_xmalloc((n + 1) * sizeof *s->cptr);
+	for (uint32_t u = 0; u < f->nu; u++)
+		for (uint64_t t = f->byu.ptr[u]; t < f->byu.ptr[u + 1]; t++)
+			s->ru[t] = u;
+	/* byu positions per item in (user, position) order: users ascend */
+	for (size_t t = 0; t < n; t++) {
+		uint32_t i = f->byu.idx[t];
+		byu_of[f->byi.ptr[i] + cnt[i]++] = t;
+	}
+	for (uint32_t i = 0; i < f->ni; i++) {
+		uint64_t a = f->byi.ptr[i], z = f->byi.ptr[i + 1];
+		cf_grow((void **)&key, &cap, z - a + 1, sizeof *key);
+		/* (user, byi position) packed: users < 2^32, positions < 2^32 */
+		for (uint64_t t = a; t < z; t++)
+			key[t - a] = (uint64_t)f->byi.idx[t] << 32 | (t - a);
+		qsort(key, z - a, sizeof *key, cmp_u64);
+		for (uint64_t m = 0; m < z - a; m++)
+			s->i2u[a + (key[m] & 0xffffffffu)] = byu_of[a + m];
+	}
+	for (size_t t = 0; t <= n; t++)
+		s->cptr[t] = t;
+	s->cc.ptr = s->cptr;
+	s->cc.idx = f->byu.idx;
+	s->cc.val = f->byu.val;
+	side_alloc(&s->s[SC], (uint32_t)n, &s->cc, n, s->k);
+	free(cnt);
+	free(byu_of);
+	free(key);
 }
 
 static int
@@ -654,6 +853,16 @@ fm_setup(struct fit *f)
 		cf_fit_fail(f, "fm: the profile group needs --users");
 		return -1;
 	}
+	if ((gm & (CF_FM_TIME | CF_FM_USERDAY)) && !f->ts.w) {
+		if (f->p.fm_groups_set & (CF_FM_TIME | CF_FM_USERDAY)) {
+			cf_fit_fail(f, "fm: the time and userday groups need the ratings' timestamps "
+			            "(these have none)");
+			return -1;
+		}
+		/* retraining a model with them on ratings without: the model says so */
+		gm &= ~(unsigned)(CF_FM_TIME | CF_FM_USERDAY);
+		f->p.fm_groups = gm;
+	}
 	struct fm *s = cf_xcalloc(1, sizeof *s);
 	f->state = s;
 	s->k = k;
@@ -661,8 +870,12 @@ fm_setup(struct fit *f)
 	s->kpS = (int)kpS;
 	side_alloc(&s->s[SU], f->nu, &f->byu, f->n, k);
 	side_alloc(&s->s[SI], f->ni, &f->byi, f->n, k);
-	s->part = cf_xcalloc((size_t)(f->nu > f->ni ? f->nu : f->ni) + 1, sizeof *s->part);
-	s->ggen = s->gyear = -1;
+	s->ctx = !!(gm & (CF_FM_TIME | CF_FM_USERDAY));
+	size_t np = f->nu > f->ni ? f->nu : f->ni;
+	s->part = cf_xcalloc((s->ctx && f->n > np ? f->n : np) + 1, sizeof *s->part);
+	s->ggen = s->gyear = s->gtime = s->gud = -1;
+	if (s->ctx)
+		context_setup(s, f);
 	if (gm & CF_FM_USER) {
 		cf_fm_group_alloc(&s->g[s->ng], "user", SU, f->nu, k);
 		s->g[s->ng++].onehot = 1;
@@ -693,6 +906,19 @@ fm_setup(struct fit *f)
 		cf_fm_meta_groups(s, f, f->p.items_meta, !!(gm & CF_FM_GENRES), !!(gm & CF_FM_YEAR));
 	if (f->p.users_feat && (gm & CF_FM_PROFILE) && cf_fm_profile_group(s, f, f->p.users_feat) < 0)
 		return -1;      /* fm_release frees what is built */
+	if (s->ctx) {
+		cf_fm_time_groups(s, f, !!(gm & CF_FM_TIME), !!(gm & CF_FM_USERDAY));
+		size_t nt = (size_t)s->nbins + s->nud;
+		if (((size_t)f->nu + f->ni + nt) * kpS > MAX_STORED) {
+			cf_fit_fail(f, "fm stores k x samples = %zu factors per user, item, time bin and "
+			            "user-day (%zu floats in all; at most %zu): too many; lower -k or "
+			            "--samples, or drop the userday group", kS,
+			            ((size_t)f->nu + f->ni + nt) * kpS, MAX_STORED);
+			return -1;
+		}
+		s->tw = cf_xcalloc(nt + 1, sizeof *s->tw);
+		s->tV = cf_xcalloc(nt * kpS + 1, sizeof *s->tV);
+	}
 	for (int gi = 0; gi < s->ng; gi++) {
 		struct group *g = &s->g[gi];
 		mark_active(g, &s->s[g->side]);
@@ -788,6 +1014,25 @@ cf_fm_probe_free(cf_fm_probe *p)
 	p->ngroups = 0;
 }
 
+/* The time features' sums as the model's time_features (f->timefeat). */
+static void
+time_finish(struct fm *s, struct fit *f, float rescale)
+{
+	int K = s->taken * s->k;
+	cf_timefeat *t = cf_timefeat_new(s->nbins, s->nud, K);
+
+	for (size_t r = 0; r < (size_t)s->nbins + s->nud; r++) {
+		int bin = r < s->nbins;
+		t->day[r] = bin ? s->bday[r] : s->udday[r - s->nbins];
+		t->user[r] = bin ? CF_TIMEFEAT_BIN : s->uduser[r - s->nbins];
+		t->bias[r] = (float)(s->tw[r] / s->taken);
+		for (int c = 0; c < K; c++)
+			t->V[r * K + c] = s->tV[r * s->kpS + c] * rescale;
+	}
+	cf_timefeat_free(f->timefeat);
+	f->timefeat = t;
+}
+
 /*
  * The model: the mean over the samples, mu + bu + bi + P.Q with the S
  * samples' vectors end to end (k x S factors, exact).
@@ -818,6 +1063,8 @@ fm_finish(struct fit *f)
 	s->P = s->Q = NULL;
 	if (s->fn)
 		cf_fm_meta_finish(s, f, sc);
+	if (s->ctx)
+		time_finish(s, f, sc);
 	f->k = s->taken * s->k;
 	f->kp = s->kpS;
 	f->mu = s->mu / S;

@@ -1,11 +1,13 @@
 /*
  * train/fmfeat.c - fm's feature groups (fm-int.h): their arrays, the
- * lists built from --items (genres, year bins) and --users (the profile),
+ * lists built from --items (genres, year bins), --users (the profile) and
+ * the ratings' timestamps (time bins, user-days: the context side),
  * the sums new items are scored by (the model's item_features,
  * itemfeat.h), and the --groups names.
  */
 #include "fm-int.h"
 #include "itemfeat.h"
+#include "timefeat.h"
 #include "util.h"
 
 #include <math.h>
@@ -205,6 +207,126 @@ cf_fm_profile_group(struct fm *s, struct fit *f, const cf_ufeat *uf)
 	transpose(g, nu);
 	return 0;
 }
+/* Time bins: at most this many, of about equal rating counts (timeSVD++'s 30). */
+#define TIME_BINS 30
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+uint32_t
+cf_fm_time_bins(const int64_t *day, size_t n, uint32_t nb, int64_t *first)
+{
+	uint32_t m = 0;
+
+	/* Bin b starts at the day of the (b n / nb)-th rating, so the edges are
+	 * day boundaries (a day lies in one bin); a day holding more than a
+	 * bin's share merges bins. */
+	for (uint32_t b = 0; b < nb && n; b++) {
+		int64_t d = day[(size_t)((double)b * (double)n / nb)];
+		if (m == 0 || d > first[m - 1])
+			first[m++] = d;
+	}
+	return m;
+}
+
+/* The bin of a day: the last whose first day is <= it. */
+static uint32_t
+bin_of(const int64_t *first, uint32_t nb, int64_t d)
+{
+	uint32_t lo = 0, hi = nb;
+
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (first[mid] <= d)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A context group: one feature per rating (value 1), eidx given. */
+static struct group *
+context_group(struct fm *s, const char *name, uint32_t nf, uint32_t *eidx, size_t n)
+{
+	struct group *g = &s->g[s->ng++];
+
+	cf_fm_group_alloc(g, name, SC, nf, s->k);
+	g->own_eptr = cf_xmalloc((n + 1) * sizeof *g->own_eptr);
+	for (size_t t = 0; t <= n; t++)
+		g->own_eptr[t] = t;
+	g->own_eidx = eidx;
+	transpose(g, (uint32_t)n);
+	return g;
+}
+
+/*
+ * The context side's groups from the timestamps (byu order): time, the
+ * rating's day's bin of TIME_BINS equal-count bins over training's days;
+ * userday, the (user, day) pair, numbered by (user, day).
+ */
+void
+cf_fm_time_groups(struct fm *s, const struct fit *f, int time, int userday)
+{
+	size_t n = f->n;
+	int64_t *day = cf_xmalloc((n + 1) * sizeof *day), *sorted = cf_xmalloc((n + 1) * 8);
+
+	for (size_t t = 0; t < n; t++)
+		sorted[t] = day[t] = cf_day_of(cf_ts_at(&f->ts, t));
+	qsort(sorted, n, sizeof *sorted, cmp_i64);
+	s->bday = cf_xmalloc((TIME_BINS + 1) * sizeof *s->bday);
+	s->nbins = time ? cf_fm_time_bins(sorted, n, TIME_BINS, s->bday) : 0;
+	if (time) {
+		uint32_t *ei = cf_xmalloc((n + 1) * sizeof *ei);
+		for (size_t t = 0; t < n; t++)
+			ei[t] = bin_of(s->bday, s->nbins, day[t]);
+		context_group(s, "time", s->nbins, ei, n);
+		s->gtime = s->ng - 1;
+	}
+	if (userday) {
+		/* each user's distinct days, sorted: the features in (user, day) order */
+		uint32_t *ei = cf_xmalloc((n + 1) * sizeof *ei);
+		size_t m = 0;
+		s->uduser = cf_xmalloc((n + 1) * sizeof *s->uduser);
+		s->udday = cf_xmalloc((n + 1) * sizeof *s->udday);
+		for (uint32_t u = 0; u < f->nu; u++) {
+			uint64_t a = f->byu.ptr[u], z = f->byu.ptr[u + 1];
+			size_t m0 = m;
+			memcpy(sorted, day + a, (z - a) * sizeof *day);
+			qsort(sorted, z - a, sizeof *sorted, cmp_i64);
+			for (uint64_t t = a; t < z; t++)
+				if (m == m0 || sorted[t - a] != s->udday[m - 1]) {
+					s->uduser[m] = u;
+					s->udday[m++] = sorted[t - a];
+				}
+			for (uint64_t t = a; t < z; t++) {
+				size_t lo = m0, hi = m;     /* the user's day, by bisection */
+				while (lo < hi) {
+					size_t mid = lo + (hi - lo) / 2;
+					if (s->udday[mid] < day[t])
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				ei[t] = (uint32_t)lo;
+			}
+		}
+		s->nud = (uint32_t)m;
+		s->udbin = cf_xcalloc(m + 1, sizeof *s->udbin);
+		for (size_t d = 0; d < m && time; d++)
+			s->udbin[d] = bin_of(s->bday, s->nbins, s->udday[d]);
+		context_group(s, "userday", (uint32_t)m, ei, n);
+		s->gud = s->ng - 1;
+	}
+	free(day);
+	free(sorted);
+}
+
 /* The metadata groups' feature a (genres first, then years): its group and index. */
 static const struct group *
 meta_feature(const struct fm *s, uint32_t a, uint32_t *j)
@@ -285,7 +407,7 @@ static const struct {
 } group_names[] = {
 	{"user", CF_FM_USER}, {"item", CF_FM_ITEM}, {"implicit", CF_FM_IMPLICIT},
 	{"raters", CF_FM_RATERS}, {"genres", CF_FM_GENRES}, {"year", CF_FM_YEAR},
-	{"profile", CF_FM_PROFILE},
+	{"profile", CF_FM_PROFILE}, {"time", CF_FM_TIME}, {"userday", CF_FM_USERDAY},
 };
 
 int
