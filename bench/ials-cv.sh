@@ -15,6 +15,7 @@ bin=$1
 dir=$2
 SEEDS=${SEEDS:-1 2 3}
 JOBS=${JOBS:-2}
+ALGO=${ALGO:-ials}   # any ranking algorithm: ALGO=ease cross-validates ease's flags
 mkdir -p "$dir"
 for s in $SEEDS; do
 	[ -s "$dir/train-$s.bin" ] ||
@@ -27,7 +28,7 @@ cat > "$dir/fit.sh" <<EOF
 #!/bin/sh
 n=\$1 s=\$2
 flags=\$(sed -n "\${n}p" "$dir/grid.txt")
-"$bin/mf-fit" -q --algo ials --threads 1 \$flags --valid "$dir/test-\$s.bin" \
+"$bin/mf-fit" -q --algo $ALGO --threads 1 \$flags --valid "$dir/test-\$s.bin" \
 	-o "$dir/m-\$n-\$s.bin" < "$dir/train-\$s.bin" || { echo "\$n \$s failed"; exit 0; }
 v=\$("$bin/bin2csv" --list < "$dir/m-\$n-\$s.bin" | head -n 1 | tr ' \t' '\n\n' |
 	sed -n 's/^valid_ndcg10=//p')
