@@ -23,6 +23,9 @@ typedef float v8f __attribute__((vector_size(32)));
  * (1024 rows of 64 floats: 256 KB per thread). */
 #define GATHER 1024
 
+/* Rows ahead that gather prefetches. */
+#define PREFETCH 8
+
 /* Row stride of the gathered features: k rounded up to 8 floats. */
 static int
 zstride(int k)
@@ -45,6 +48,8 @@ cf_lsq_init(cf_lsq *s, int k)
 	s->b = cf_xmalloc(d * sizeof(float));
 	s->b0 = cf_xmalloc(d * sizeof(float));
 	s->v = cf_xmalloc((6 * d + 8) * sizeof(float));
+	s->T = s->ty = s->tt = NULL;
+	s->cap = 0;
 }
 
 void
@@ -57,6 +62,9 @@ cf_lsq_free(cf_lsq *s)
 	free(s->b);
 	free(s->b0);
 	free(s->v);
+	free(s->T);
+	free(s->ty);
+	free(s->tt);
 }
 
 double
@@ -70,36 +78,80 @@ cf_lsq_penalty(cf_regw w, double reg, double nu, double alpha0, size_t n, size_t
 }
 
 /*
- * Gathers entries a .. a+m of the row into s->Z (k columns) and s->y:
- * explicit, the targets y_j = val_j - mu - fb[j]; implicit, the
- * confidences c_j = 1 + alpha val_j.  Returns the sum of y_j^2
- * (explicit) or of c_j (implicit): the constant of the loss.
+ * Gathers entries a .. a+m of the row into Z (k columns, stride
+ * zstride(k)) and y: explicit, the targets y_j = val_j - mu - fb[j];
+ * implicit, the confidences c_j = 1 + alpha val_j.  Returns the sum of
+ * y_j^2 (explicit) or of c_j (implicit): the constant of the loss.
  */
 static double
-gather(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t a, size_t m,
-       cf_lsq *s)
+gather_into(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t a,
+            size_t m, float *Z, float *y)
 {
 	int k = sd->k, dz = zstride(k);
 	double yy = 0;
 
 	for (size_t j = 0; j < m; j++) {
-		if (j + 8 < m) {
-			const char *nx = (const char *)(sd->F + (size_t)idx[a + j + 8] * sd->ldf);
+		/* Rows of F are scattered (the other side's 41 MB for the items'
+		 * half): prefetched a few rows ahead (8, 16 and 32 measured the
+		 * same within the noise). */
+		if (j + PREFETCH < m) {
+			const char *nx = (const char *)(sd->F + (size_t)idx[a + j + PREFETCH] * sd->ldf);
 			for (int c = 0; c < k * 4; c += 64)
 				__builtin_prefetch(nx + c, 0);
 		}
-		memcpy(s->Z + j * dz, sd->F + (size_t)idx[a + j] * sd->ldf, (size_t)k * sizeof(float));
+		const float *src = sd->F + (size_t)idx[a + j] * sd->ldf;
+		float *dst = Z + j * dz;
+		if (k == dz) {  /* inline vector copies, not a libc call per row */
+			for (int c = 0; c < k; c += 8) {
+				v8f x;
+				memcpy(&x, src + c, sizeof x);
+				memcpy(dst + c, &x, sizeof x);
+			}
+		} else {
+			memcpy(dst, src, (size_t)k * sizeof(float));
+		}
 		if (sd->G) {
 			float c = (float)(1 + sd->alpha * val[a + j]);
-			s->y[j] = c;
+			y[j] = c;
 			yy += c;
 		} else {
-			float y = (float)(val[a + j] - sd->mu - sd->fb[idx[a + j]]);
-			s->y[j] = y;
-			yy += (double)y * y;
+			float t = (float)(val[a + j] - sd->mu - sd->fb[idx[a + j]]);
+			y[j] = t;
+			yy += (double)t * t;
 		}
 	}
 	return yy;
+}
+
+/* gather_into the block scratch s->Z, s->y. */
+static double
+gather(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t a, size_t m,
+       cf_lsq *s)
+{
+	return gather_into(sd, idx, val, a, m, s->Z, s->y);
+}
+
+/* Grows CG's tile to hold n rows (its padding columns zero). */
+static void
+tile_reserve(cf_lsq *s, int k, size_t n)
+{
+	size_t dz = (size_t)zstride(k), bytes;
+
+	if (n <= s->cap)
+		return;
+	if (n < 2 * s->cap)
+		n = 2 * s->cap;
+	free(s->T);
+	free(s->ty);
+	free(s->tt);
+	bytes = (n * dz * sizeof(float) + 63) / 64 * 64;
+	s->T = aligned_alloc(64, bytes);
+	if (!s->T)
+		cf_die("out of memory");
+	memset(s->T, 0, bytes);
+	s->ty = cf_xmalloc(n * sizeof(float));
+	s->tt = cf_xmalloc(n * sizeof(float));
+	s->cap = n;
 }
 
 /* The weight c_j - alpha0 of a rated entry's correction term (alpha0 = 1:
@@ -198,56 +250,53 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 /* ------------------------------------------------------------ CG */
 
 /*
- * One pass over the row with A_data, the data part of the system matrix
- * (Z^T Z with the bias column, or alpha0 G + sum (c_j - alpha0) F_j F_j^T):
- * out = A_data v, or, when loss0 is not NULL, out = rhs - A_data v with
- * *loss0 the data loss at v.  Rows are gathered in blocks; a row that
- * fits in one block is gathered once (*ready) and reused by the later
- * passes.  Two sgemv per block: t = Z v, out += Z^T u with u_j a
- * function of t_j.
+ * One pass over the row's tile with A_data, the data part of the system
+ * matrix (Z^T Z with the bias column, or alpha0 G + sum (c_j - alpha0)
+ * F_j F_j^T): out = A_data v, or, when loss0 is not NULL, out = rhs -
+ * A_data v with *loss0 the data loss at v.  Two sgemv over the tile:
+ * t = Z v, out += Z^T u with u_j a function of t_j (a row of the
+ * average length, 138 x 64 floats, stays in L2 between them); the
+ * implicit G v is one more sgemv on the full G.
  */
 static void
-cg_pass(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n, cf_lsq *s,
-        int *ready, const float *v, float *out, double *loss0)
+cg_pass(const cf_lsq_side *sd, size_t n, cf_lsq *s, const float *v, float *out,
+        double *loss0)
 {
 	int k = sd->k, dz = zstride(k), implicit = sd->G != NULL;
 	float sign = loss0 ? -1.0f : 1.0f;
 	double l = 0;
 
-	memset(out, 0, (size_t)(implicit ? k : k + 1) * sizeof *out);
 	if (implicit) {
-		cblas_ssymv(CblasRowMajor, CblasUpper, k, sign * (float)sd->alpha0, sd->G, k, v, 1,
-		            0.0f, out, 1);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, k, k, sign * (float)sd->alpha0, sd->G, k,
+		            v, 1, 0.0f, out, 1);
 		if (loss0)
 			l = -sd->alpha0 * (double)cblas_sdot(k, v, 1, out, 1);  /* alpha0 v.Gv */
+	} else {
+		memset(out, 0, (size_t)(k + 1) * sizeof *out);
 	}
-	for (size_t a = 0; a < n; a += GATHER) {
-		size_t m = n - a < GATHER ? n - a : GATHER;
-		if (!*ready || n > GATHER) {
-			gather(sd, idx, val, a, m, s);
-			*ready = 1;
-		}
-		float *t = s->t, vb = implicit ? 0 : v[k], usum = 0;
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, k, 1.0f, s->Z, dz, v, 1, 0.0f, t, 1);
-		for (size_t j = 0; j < m; j++) {
-			float y = s->y[j], u;
-			if (implicit) {
-				float w = corr_weight(sd, y);
-				u = loss0 ? y - w * t[j] : w * t[j];
-				if (loss0)
-					l += (double)y * (1 - t[j]) * (1 - t[j]) - sd->alpha0 * t[j] * t[j];
+	float *t = s->tt, vb = implicit ? 0 : v[k], usum = 0;
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, k, 1.0f, s->T, dz, v, 1, 0.0f, t, 1);
+	if (implicit) {
+		for (size_t j = 0; j < n; j++) {
+			float y = s->ty[j], w = corr_weight(sd, y);
+			if (loss0) {
+				l += (double)y * (1 - t[j]) * (1 - t[j]) - sd->alpha0 * t[j] * t[j];
+				t[j] = y - w * t[j];
 			} else {
-				u = loss0 ? y - (t[j] + vb) : t[j] + vb;
-				if (loss0)
-					l += (double)u * u;
+				t[j] = w * t[j];
 			}
+		}
+	} else {
+		for (size_t j = 0; j < n; j++) {
+			float u = loss0 ? s->ty[j] - (t[j] + vb) : t[j] + vb;
+			if (loss0)
+				l += (double)u * u;
 			t[j] = u;
 			usum += u;
 		}
-		if (!implicit)
-			out[k] += usum;
-		cblas_sgemv(CblasRowMajor, CblasTrans, (int)m, k, 1.0f, s->Z, dz, t, 1, 1.0f, out, 1);
+		out[k] = usum;
 	}
+	cblas_sgemv(CblasRowMajor, CblasTrans, (int)n, k, 1.0f, s->T, dz, t, 1, 1.0f, out, 1);
 	if (loss0)
 		*loss0 = l;
 }
@@ -266,15 +315,17 @@ int
 cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
           double regf, double regb, int steps, cf_lsq *s, float *p, float *b, double *loss)
 {
-	int k = sd->k, d = sd->G ? k : k + 1, ready = 0;
+	int k = sd->k, d = sd->G ? k : k + 1;
 	float *x = s->v, *r = x + d, *dir = r + d, *Ad = dir + d, *x0 = Ad + d, *r0 = x0 + d;
 	double l0;
 
 	memcpy(x, p, (size_t)k * sizeof *x);
 	if (!sd->G)
 		x[k] = *b;
+	tile_reserve(s, k, n);
+	gather_into(sd, idx, val, 0, n, s->T, s->ty);
 	/* r = rhs - A x, with A = A_data + the penalties R. */
-	cg_pass(sd, idx, val, n, s, &ready, x, r, &l0);
+	cg_pass(sd, n, s, x, r, &l0);
 	double f0 = l0;     /* the objective at the start, penalties included */
 	for (int c = 0; c < d; c++) {
 		double rc = c < k ? regf : regb;
@@ -286,7 +337,7 @@ cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n
 	memcpy(dir, r, (size_t)d * sizeof *r);
 	double rr = dotd(r, r, d);
 	for (int it = 0; it < steps && rr > 0; it++) {
-		cg_pass(sd, idx, val, n, s, &ready, dir, Ad, NULL);
+		cg_pass(sd, n, s, dir, Ad, NULL);
 		for (int c = 0; c < d; c++)
 			Ad[c] += (float)((c < k ? regf : regb) * dir[c]);
 		double dAd = dotd(dir, Ad, d);

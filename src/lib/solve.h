@@ -21,6 +21,9 @@ typedef struct cf_lsq {
 	float *A;               /* (k+1)^2: the system */
 	float *b, *b0;          /* k+1: the solution, the right-hand side */
 	float *v;               /* 6 vectors of k+1 (CG's; the bias column's sums) */
+	float *T, *ty, *tt;     /* CG's tile: a whole row's gathered factors
+	                         * (stride zstride(k)), targets, temporaries */
+	size_t cap;             /* rows the tile holds (grown on demand) */
 } cf_lsq;
 
 void cf_lsq_init(cf_lsq *s, int k);
@@ -29,8 +32,9 @@ void cf_lsq_free(cf_lsq *s);
 /*
  * The fixed side a row is solved against: factors F (rows of stride
  * ldf, k columns used) and, explicit, its biases fb and mu; implicit
- * (G != NULL): G = F^T F over all its rows (upper triangle, k x k), the
- * confidence slope alpha and the weight alpha0 of unrated pairs.
+ * (G != NULL): G = F^T F over all its rows (k x k; the exact solve
+ * reads its upper triangle, CG the whole matrix), the confidence slope
+ * alpha and the weight alpha0 of unrated pairs.
  */
 typedef struct cf_lsq_side {
 	int k;
@@ -74,7 +78,10 @@ int cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, s
  * steps started from p (and *b) as they are (warm start: the last
  * iteration's factors).  Each step costs ~4k flops per entry (two BLAS
  * sgemv passes over the gathered rows) instead of the k^2 of the Gram
- * matrix.  *loss as cf_lsq_solve's, at the new p.  Returns 0.
+ * matrix.  The row's factor vectors are gathered once into a per-thread
+ * tile (grown to the longest row) and every pass reads the tile, not the
+ * scattered rows of F.  G must be full (both triangles).  *loss as
+ * cf_lsq_solve's, at the new p.  Returns 0.
  */
 int cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
               double regf, double regb, int steps, cf_lsq *s, float *p, float *b,

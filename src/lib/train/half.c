@@ -99,6 +99,10 @@ half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F, const f
 		G = cf_xcalloc((size_t)f->k * f->k, sizeof *G);
 		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, f->k, (int)nother, 1.0f, F,
 		            f->kp, 0.0f, G, f->k);
+		/* Both triangles: CG multiplies by G with sgemv (solve.h). */
+		for (int r = 1; r < f->k; r++)
+			for (int q = 0; q < r; q++)
+				G[(size_t)r * f->k + q] = G[(size_t)q * f->k + r];
 	}
 	j.f = f;
 	j.c = c;
