@@ -1,7 +1,8 @@
 /*
  * solve.c - the least-squares row solve (solve.h): exact (Gram matrices
  * by ssyrk over gathered rows, Cholesky solves by LAPACK's sposv) or by
- * warm-started conjugate gradient (BLAS sgemv passes over the rows).
+ * warm-started conjugate gradient (fused passes over the rows gathered
+ * from a half-precision copy of the other side).
  */
 #include "solve.h"
 #include "par.h"
@@ -9,6 +10,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,9 @@ cf_lsq_init(cf_lsq *s, int k)
 	s->b = cf_xmalloc(d * sizeof(float));
 	s->b0 = cf_xmalloc(d * sizeof(float));
 	s->v = cf_xmalloc((6 * d + 8) * sizeof(float));
+	s->cv = aligned_alloc(64, ((size_t)2 * zstride(k) * sizeof(float) + 63) / 64 * 64);
+	if (!s->cv)
+		cf_die("out of memory");
 	s->T = s->ty = s->tt = NULL;
 	s->cap = 0;
 }
@@ -65,6 +70,7 @@ cf_lsq_free(cf_lsq *s)
 	free(s->T);
 	free(s->ty);
 	free(s->tt);
+	free(s->cv);
 }
 
 double
@@ -75,6 +81,14 @@ cf_lsq_penalty(cf_regw w, double reg, double nu, double alpha0, size_t n, size_t
 	if (nu != 0)
 		r *= pow((double)n + alpha0 * (double)nother, nu);
 	return r;
+}
+
+/* An entry's target: explicit, val - mu - fb[j]; implicit, its
+ * confidence 1 + alpha val. */
+static inline float
+target(const cf_lsq_side *sd, uint32_t j, float val)
+{
+	return sd->G ? (float)(1 + sd->alpha * val) : (float)(val - sd->mu - sd->fb[j]);
 }
 
 /*
@@ -110,17 +124,181 @@ gather_into(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t
 		} else {
 			memcpy(dst, src, (size_t)k * sizeof(float));
 		}
-		if (sd->G) {
-			float c = (float)(1 + sd->alpha * val[a + j]);
-			y[j] = c;
-			yy += c;
-		} else {
-			float t = (float)(val[a + j] - sd->mu - sd->fb[idx[a + j]]);
-			y[j] = t;
-			yy += (double)t * t;
-		}
+		float t = target(sd, idx[a + j], val[a + j]);
+		y[j] = t;
+		yy += sd->G ? t : (double)t * t;
 	}
 	return yy;
+}
+
+/* ------------------------------------------------------------ half precision */
+
+/*
+ * IEEE binary16 by hand, exact and round-to-nearest-even: the same bits
+ * as the F16C instructions, which do the same conversions 8 at a time
+ * where the CPU has them (checked against each other in test_solve.c).
+ */
+float
+cf_f16_to_f32(uint16_t h)
+{
+	uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, x;
+	float f;
+
+	if (e == 0) {           /* zero or subnormal: m x 2^-24, exact in float */
+		f = (float)m * 0x1p-24f;
+		memcpy(&x, &f, sizeof x);
+		x |= s;
+	} else if (e == 31) {
+		x = s | 0x7f800000u | (m << 13);
+	} else {
+		x = s | ((e + 112) << 23) | (m << 13);
+	}
+	memcpy(&f, &x, sizeof f);
+	return f;
+}
+
+int
+cf_f32_to_f16(float f, uint16_t *h)
+{
+	uint32_t x, a;
+
+	memcpy(&x, &f, sizeof x);
+	a = x & 0x7fffffffu;
+	uint16_t s = (uint16_t)((x >> 16) & 0x8000);
+	if (a >= 0x477ff000u)   /* rounds to infinity (>= 65520), or inf, NaN */
+		return -1;
+	if (a >= 0x38800000u) { /* a normal half: rebias, round off 13 bits */
+		uint32_t r = a - 0x38000000u;
+		r += 0xfffu + ((r >> 13) & 1);
+		*h = (uint16_t)(s | (r >> 13));
+	} else {                /* subnormal (1024 rounds up to the least normal) */
+		float v;
+		memcpy(&v, &a, sizeof v);
+		*h = (uint16_t)(s | (uint16_t)rintf(v * 0x1p24f));
+	}
+	return 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+/* The CPU converts halves (F16C) and the OS saves the AVX registers. */
+static int
+have_f16c(void)
+{
+	static _Atomic int have = -1;
+	int h = atomic_load_explicit(&have, memory_order_relaxed);
+
+	if (h < 0) {
+		unsigned a, b, c, d, lo, hi;
+		h = 0;
+		/* CPUID 1, ECX: bit 27 OSXSAVE, 28 AVX, 29 F16C */
+		if (__get_cpuid(1, &a, &b, &c, &d) && (c & (7u << 27)) == (7u << 27)) {
+			__asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+			h = (lo & 6) == 6;      /* XMM and YMM state enabled */
+		}
+		atomic_store_explicit(&have, h, memory_order_relaxed);
+	}
+	return h;
+}
+
+__attribute__((target("avx,f16c"))) static int
+to_f16_hw(const float *src, uint16_t *dst, int k)
+{
+	int c = 0;
+	__m256 big = _mm256_set1_ps(65520.0f), any = _mm256_setzero_ps();
+	for (; c + 8 <= k; c += 8) {
+		__m256 x = _mm256_loadu_ps(src + c);
+		__m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+		/* not (|x| < 65520): too big, or NaN */
+		any = _mm256_or_ps(any, _mm256_cmp_ps(ax, big, _CMP_NLT_UQ));
+		_mm_storeu_si128((__m128i *)(void *)(dst + c),
+		                 _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+	}
+	if (_mm256_movemask_ps(any))
+		return -1;
+	for (; c < k; c++)
+		if (cf_f32_to_f16(src[c], dst + c) < 0)
+			return -1;
+	return 0;
+}
+
+__attribute__((target("avx,f16c"))) static void
+gather_f16_hw(const uint16_t *Fh, int dz, const uint32_t *idx, size_t m, float *Z)
+{
+	for (size_t j = 0; j < m; j++) {
+		if (j + PREFETCH < m) {
+			const char *nx = (const char *)(Fh + (size_t)idx[j + PREFETCH] * dz);
+			for (int c = 0; c < dz * 2; c += 64)
+				__builtin_prefetch(nx + c, 0);
+		}
+		const uint16_t *src = Fh + (size_t)idx[j] * dz;
+		float *dst = Z + j * dz;
+		for (int c = 0; c < dz; c += 8)
+			_mm256_storeu_ps(dst + c, _mm256_cvtph_ps(_mm_loadu_si128(
+			                                  (const __m128i *)(const void *)(src + c))));
+	}
+}
+#else
+static int
+have_f16c(void)
+{
+	return 0;
+}
+
+static int
+to_f16_hw(const float *src, uint16_t *dst, int k)
+{
+	(void)src, (void)dst, (void)k;
+	return -1;
+}
+
+static void
+gather_f16_hw(const uint16_t *Fh, int dz, const uint32_t *idx, size_t m, float *Z)
+{
+	(void)Fh, (void)dz, (void)idx, (void)m, (void)Z;
+}
+#endif
+
+uint16_t *
+cf_lsq_f16(const float *F, size_t ldf, size_t n, int k)
+{
+	int dz = zstride(k), hw = have_f16c();
+	uint16_t *h = cf_xcalloc(n * dz + 1, sizeof *h);
+
+	for (size_t r = 0; r < n; r++) {
+		const float *src = F + r * ldf;
+		uint16_t *dst = h + r * dz;
+		int bad = 0;
+		if (hw) {
+			bad = to_f16_hw(src, dst, k) < 0;
+		} else {
+			for (int c = 0; c < k && !bad; c++)
+				bad = cf_f32_to_f16(src[c], dst + c) < 0;
+		}
+		if (bad) {
+			free(h);
+			return NULL;
+		}
+	}
+	return h;
+}
+
+/* CG's gather from the half-precision copy: rows of dz halves, 2 bytes
+ * a factor where F's rows are 4, the scattered reads halved. */
+static void
+gather_f16(const uint16_t *Fh, int dz, const uint32_t *idx, size_t m, float *Z)
+{
+	if (have_f16c()) {
+		gather_f16_hw(Fh, dz, idx, m, Z);
+		return;
+	}
+	for (size_t j = 0; j < m; j++) {
+		const uint16_t *src = Fh + (size_t)idx[j] * dz;
+		for (int c = 0; c < dz; c++)
+			Z[j * dz + c] = cf_f16_to_f32(src[c]);
+	}
 }
 
 /* gather_into the block scratch s->Z, s->y. */
@@ -250,20 +428,123 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 /* ------------------------------------------------------------ CG */
 
 /*
+ * The tile pass of cg_pass, fused: each gathered row z_j is read once
+ * (from L1 after its first touch) for both t_j = z_j.v (+ vb) and
+ * acc += u_j z_j, where two sgemv read the tile twice; a pass is bound
+ * by those reads.  u_j, and the loss term when loss is not NULL:
+ *   implicit, loss:  y (1 - t)^2 - alpha0 t^2,  u = y - w t
+ *   implicit:        u = w t                    (w = corr_weight)
+ *   explicit, loss:  (y - t)^2,  u = y - t
+ *   explicit:        u = t
+ * V and A are dz floats, V zero beyond k.  Compiled for AVX2 too (the
+ * loader picks by CPU, as OpenBLAS picks its kernels): the same bits at
+ * any thread count, the summation order fixed.
+ */
+/* Rows per block of tile_rows: their dot products are independent, so
+ * they overlap; the block is re-read from L1 for the sums. */
+#define TBLOCK 16
+
+static inline __attribute__((always_inline)) float
+tile_rows(const float *T, const float *ty, size_t n, const int nb, const v8f *V, float vb,
+          int implicit, double alpha0, int one, double *loss, v8f *A)
+{
+	double l = 0;
+	float usum = 0, tu[TBLOCK];
+
+	for (size_t j0 = 0; j0 < n; j0 += TBLOCK) {
+		size_t m = n - j0 < TBLOCK ? n - j0 : TBLOCK;
+		const float *Tb = T + j0 * (size_t)nb * 8;
+		for (size_t r = 0; r < m; r++) {
+			const float *z = Tb + r * (size_t)nb * 8;
+			/* four partial sums: the dot product is not one chain of adds */
+			v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, x;
+			int c = 0;
+			for (; c + 4 <= nb; c += 4) {
+				memcpy(&x, z + 8 * c, sizeof x);
+				s0 += x * V[c];
+				memcpy(&x, z + 8 * c + 8, sizeof x);
+				s1 += x * V[c + 1];
+				memcpy(&x, z + 8 * c + 16, sizeof x);
+				s2 += x * V[c + 2];
+				memcpy(&x, z + 8 * c + 24, sizeof x);
+				s3 += x * V[c + 3];
+			}
+			for (; c < nb; c++) {
+				memcpy(&x, z + 8 * c, sizeof x);
+				s0 += x * V[c];
+			}
+			v8f sv = (s0 + s1) + (s2 + s3);
+			tu[r] = ((sv[0] + sv[4]) + (sv[1] + sv[5])) + ((sv[2] + sv[6]) + (sv[3] + sv[7]));
+		}
+		for (size_t r = 0; r < m; r++) {
+			float t = tu[r], y = ty[j0 + r], u;
+			if (implicit) {
+				float w = one ? y - 1 : (float)(y - alpha0);
+				if (loss) {
+					l += (double)y * (1 - t) * (1 - t) - alpha0 * t * t;
+					u = y - w * t;
+				} else {
+					u = w * t;
+				}
+			} else {
+				t += vb;
+				if (loss) {
+					u = y - t;
+					l += (double)u * u;
+				} else {
+					u = t;
+				}
+				usum += u;
+			}
+			tu[r] = u;
+		}
+		for (size_t r = 0; r < m; r++) {
+			const float *z = Tb + r * (size_t)nb * 8;
+			v8f uu = {tu[r], tu[r], tu[r], tu[r], tu[r], tu[r], tu[r], tu[r]}, x;
+#pragma GCC unroll 16
+			for (int c = 0; c < nb; c++) {
+				memcpy(&x, z + 8 * c, sizeof x);
+				A[c] += uu * x;
+			}
+		}
+	}
+	if (loss)
+		*loss = l;
+	return usum;
+}
+
+__attribute__((target_clones("avx2", "default"))) static float
+tile_pass(const float *T, const float *ty, size_t n, int dz, const v8f *V, float vb,
+          int implicit, double alpha0, int one, double *loss, v8f *A)
+{
+	int nb = dz / 8;
+	float r;
+
+	if (nb == 8) {  /* k = 57 .. 64: unrolled, the sums in registers */
+		v8f A8[8] = {{0}};
+		r = tile_rows(T, ty, n, 8, V, vb, implicit, alpha0, one, loss, A8);
+		memcpy(A, A8, sizeof A8);
+	} else {
+		for (int c = 0; c < nb; c++)
+			A[c] = (v8f){0};
+		r = tile_rows(T, ty, n, nb, V, vb, implicit, alpha0, one, loss, A);
+	}
+	return r;
+}
+
+/*
  * One pass over the row's tile with A_data, the data part of the system
  * matrix (Z^T Z with the bias column, or alpha0 G + sum (c_j - alpha0)
  * F_j F_j^T): out = A_data v, or, when loss0 is not NULL, out = rhs -
- * A_data v with *loss0 the data loss at v.  Two sgemv over the tile:
- * t = Z v, out += Z^T u with u_j a function of t_j (a row of the
- * average length, 138 x 64 floats, stays in L2 between them); the
- * implicit G v is one more sgemv on the full G.
+ * A_data v with *loss0 the data loss at v.  The tile pass above, and
+ * for implicit the G v of the full G by sgemv.
  */
 static void
 cg_pass(const cf_lsq_side *sd, size_t n, cf_lsq *s, const float *v, float *out,
         double *loss0)
 {
 	int k = sd->k, dz = zstride(k), implicit = sd->G != NULL;
-	float sign = loss0 ? -1.0f : 1.0f;
+	float sign = loss0 ? -1.0f : 1.0f, *vp = s->cv, *acc = s->cv + dz;
 	double l = 0;
 
 	if (implicit) {
@@ -274,31 +555,18 @@ cg_pass(const cf_lsq_side *sd, size_t n, cf_lsq *s, const float *v, float *out,
 	} else {
 		memset(out, 0, (size_t)(k + 1) * sizeof *out);
 	}
-	float *t = s->tt, vb = implicit ? 0 : v[k], usum = 0;
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, k, 1.0f, s->T, dz, v, 1, 0.0f, t, 1);
-	if (implicit) {
-		for (size_t j = 0; j < n; j++) {
-			float y = s->ty[j], w = corr_weight(sd, y);
-			if (loss0) {
-				l += (double)y * (1 - t[j]) * (1 - t[j]) - sd->alpha0 * t[j] * t[j];
-				t[j] = y - w * t[j];
-			} else {
-				t[j] = w * t[j];
-			}
-		}
-	} else {
-		for (size_t j = 0; j < n; j++) {
-			float u = loss0 ? s->ty[j] - (t[j] + vb) : t[j] + vb;
-			if (loss0)
-				l += (double)u * u;
-			t[j] = u;
-			usum += u;
-		}
+	memcpy(vp, v, (size_t)k * sizeof *vp);
+	memset(vp + k, 0, (size_t)(dz - k) * sizeof *vp);
+	double lt = 0;
+	float usum = tile_pass(s->T, s->ty, n, dz, (const v8f *)(void *)vp, implicit ? 0 : v[k],
+	                       implicit, sd->alpha0, sd->alpha0 == 1, loss0 ? &lt : NULL,
+	                       (v8f *)(void *)acc);
+	for (int c = 0; c < k; c++)
+		out[c] += acc[c];
+	if (!implicit)
 		out[k] = usum;
-	}
-	cblas_sgemv(CblasRowMajor, CblasTrans, (int)n, k, 1.0f, s->T, dz, t, 1, 1.0f, out, 1);
 	if (loss0)
-		*loss0 = l;
+		*loss0 = l + lt;
 }
 
 static double
@@ -323,7 +591,13 @@ cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n
 	if (!sd->G)
 		x[k] = *b;
 	tile_reserve(s, k, n);
-	gather_into(sd, idx, val, 0, n, s->T, s->ty);
+	if (sd->Fh) {
+		gather_f16(sd->Fh, zstride(k), idx, n, s->T);
+		for (size_t j = 0; j < n; j++)
+			s->ty[j] = target(sd, idx[j], val[j]);
+	} else {
+		gather_into(sd, idx, val, 0, n, s->T, s->ty);
+	}
 	/* r = rhs - A x, with A = A_data + the penalties R. */
 	cg_pass(sd, n, s, x, r, &l0);
 	double f0 = l0;     /* the objective at the start, penalties included */
@@ -400,7 +674,7 @@ cf_solve_user(const cf_model *m, const uint32_t *items, const float *r, size_t n
 		return 0;
 	}
 	cf_lsq_init(&s, k);
-	cf_lsq_side sd = {k, m->Q, (size_t)k, m->bi, m->mu, NULL, 0, 1};
+	cf_lsq_side sd = {k, m->Q, (size_t)k, m->bi, m->mu, NULL, 0, 1, NULL};
 	if (m->hp.form == CF_FORM_DOT) {
 		float *G = cf_xcalloc((size_t)k * k, sizeof *G);
 		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)m->nitems, 1.0f, m->Q, k,

@@ -24,6 +24,7 @@ typedef struct cf_lsq {
 	float *T, *ty, *tt;     /* CG's tile: a whole row's gathered factors
 	                         * (stride zstride(k)), targets, temporaries */
 	size_t cap;             /* rows the tile holds (grown on demand) */
+	float *cv;              /* CG's pass: its vector and sums, zstride(k) each */
 } cf_lsq;
 
 void cf_lsq_init(cf_lsq *s, int k);
@@ -44,6 +45,7 @@ typedef struct cf_lsq_side {
 	double mu;
 	const float *G;
 	double alpha, alpha0;
+	const uint16_t *Fh;     /* CG only, if set: F in half precision (cf_lsq_f16) */
 } cf_lsq_side;
 
 /*
@@ -76,16 +78,32 @@ int cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, s
 /*
  * The same system solved approximately by `steps` conjugate-gradient
  * steps started from p (and *b) as they are (warm start: the last
- * iteration's factors).  Each step costs ~4k flops per entry (two BLAS
- * sgemv passes over the gathered rows) instead of the k^2 of the Gram
- * matrix.  The row's factor vectors are gathered once into a per-thread
- * tile (grown to the longest row) and every pass reads the tile, not the
+ * iteration's factors).  Each step costs ~4k flops per entry (one pass
+ * over the gathered rows: each row's dot product and its share of the
+ * sum, from L1) instead of the k^2 of the Gram matrix.  The row's factor
+ * vectors are gathered once into a per-thread tile (grown to the longest
+ * row), from sd->Fh when set, and every pass reads the tile, not the
  * scattered rows of F.  G must be full (both triangles).  *loss as
  * cf_lsq_solve's, at the new p.  Returns 0.
  */
 int cf_lsq_cg(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t n,
               double regf, double regb, int steps, cf_lsq *s, float *p, float *b,
               double *loss);
+
+/*
+ * CG's copy of a fixed side: n rows of F (stride ldf, k used) rounded to
+ * IEEE half precision (11 significant bits, relative error <= 2^-11),
+ * rows of k rounded up to 8.  The gathers, most of a CG iteration's
+ * time on large data (scattered rows of the other side, latency-bound),
+ * read half the bytes.  NULL if some factor is 65520 or more in
+ * magnitude (half's range: the caller gathers F itself).  Free with free().
+ */
+uint16_t *cf_lsq_f16(const float *F, size_t ldf, size_t n, int k);
+
+/* The conversions, round to nearest even, the bits of the F16C
+ * instructions; cf_f32_to_f16 returns -1 (h untouched) out of range. */
+float cf_f16_to_f32(uint16_t h);
+int cf_f32_to_f16(float f, uint16_t *h);
 
 /*
  * A row's factor penalty: reg x cf_reg_weight(w, n), times

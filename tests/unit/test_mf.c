@@ -228,6 +228,166 @@ START_TEST(test_ials_solve_matches_dense)
 }
 END_TEST
 
+/* Every half converts to its exact value (from its fields, in double)
+ * and back to itself; every midpoint between neighbours rounds to the
+ * even one and the floats just beside it to the nearer; out of range is
+ * refused. */
+START_TEST(test_f16_exhaustive)
+{
+	for (uint32_t h = 0; h < 0x10000; h++) {
+		uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
+		if (e == 31)
+			continue;
+		double v = e ? ldexp(1024.0 + m, (int)e - 25) : ldexp((double)m, -24);
+		if (h & 0x8000)
+			v = -v;
+		float f = cf_f16_to_f32((uint16_t)h);
+		ck_assert_msg((double)f == v, "half %04x: %.9g, not %.9g", h, (double)f, v);
+		uint16_t back = 0;
+		ck_assert_int_eq(cf_f32_to_f16(f, &back), 0);
+		ck_assert_uint_eq(back, h == 0x8000 ? 0x8000 : h);
+		if ((h & 0x7fff) == 0x7bff)
+			continue;       /* the largest finite: no finite neighbour above */
+		float g = cf_f16_to_f32((uint16_t)(h + 1)), mid = (float)(((double)f + g) / 2);
+		ck_assert((double)mid == ((double)f + g) / 2);    /* 12 bits: exact */
+		ck_assert_int_eq(cf_f32_to_f16(mid, &back), 0);
+		ck_assert_uint_eq(back, (h & 1) ? h + 1 : h);
+		ck_assert_int_eq(cf_f32_to_f16(nextafterf(mid, f), &back), 0);
+		ck_assert_uint_eq(back, h);
+		ck_assert_int_eq(cf_f32_to_f16(nextafterf(mid, g), &back), 0);
+		ck_assert_uint_eq(back, h + 1);
+	}
+	uint16_t h = 7;
+	ck_assert_int_eq(cf_f32_to_f16(65519.99f, &h), 0);
+	ck_assert_uint_eq(h, 0x7bff);
+	ck_assert_int_eq(cf_f32_to_f16(65520.0f, &h), -1);
+	ck_assert_int_eq(cf_f32_to_f16(-1e30f, &h), -1);
+	ck_assert_int_eq(cf_f32_to_f16(INFINITY, &h), -1);
+	ck_assert_int_eq(cf_f32_to_f16(NAN, &h), -1);
+	ck_assert_int_eq(cf_f32_to_f16(1e-30f, &h), 0);
+	ck_assert_uint_eq(h, 0);
+}
+END_TEST
+
+/* cf_lsq_f16 (F16C where the CPU has it) gives the scalar conversion's
+ * bits, rows padded to 8 with zeros; a factor out of range: NULL. */
+START_TEST(test_f16_copy)
+{
+	enum { N = 37, K = 13, LD = 16, DZ = 16 };
+	float F[N * LD];
+	cf_rng r;
+
+	cf_rng_seed(&r, 5, 0);
+	for (int i = 0; i < N * LD; i++) {
+		double sc = ldexp(1.0, (int)(cf_rng_uniform(&r) * 40) - 28);  /* 2^-28 .. 2^11 */
+		F[i] = (float)(cf_rng_normal(&r) * sc);
+	}
+	uint16_t *h = cf_lsq_f16(F, LD, N, K);
+	ck_assert_ptr_nonnull(h);
+	for (int i = 0; i < N; i++)
+		for (int c = 0; c < DZ; c++) {
+			uint16_t want = 0;
+			if (c < K)
+				ck_assert_int_eq(cf_f32_to_f16(F[i * LD + c], &want), 0);
+			ck_assert_uint_eq(h[i * DZ + c], want);
+		}
+	free(h);
+	F[20 * LD + 3] = -70000.0f;
+	ck_assert_ptr_null(cf_lsq_f16(F, LD, N, K));
+	F[20 * LD + 3] = NAN;
+	ck_assert_ptr_null(cf_lsq_f16(F, LD, N, K));
+}
+END_TEST
+
+/*
+ * CG, explicit and implicit: gathered from the half-precision copy it
+ * gives the bits of CG on F rounded to half (the fp32 gather), and with
+ * d steps it reaches the dense solution of that system (CG is exact in
+ * d steps but for rounding).
+ */
+START_TEST(test_cg_f16)
+{
+	enum { NI = 40, K = 24, N = 30 };
+	float F[NI * K], Fr[NI * K], fb[NI], val[N];
+	uint32_t idx[N];
+	cf_rng r;
+
+	cf_rng_seed(&r, 9, 0);
+	for (int i = 0; i < NI * K; i++) {
+		F[i] = (float)(0.5 * cf_rng_normal(&r));
+		uint16_t h;
+		ck_assert_int_eq(cf_f32_to_f16(F[i], &h), 0);
+		Fr[i] = cf_f16_to_f32(h);
+	}
+	for (int i = 0; i < NI; i++)
+		fb[i] = (float)(0.3 * cf_rng_normal(&r));
+	for (int j = 0; j < N; j++) {
+		idx[j] = (uint32_t)(j * 7 % NI);
+		val[j] = (float)(1 + (j * 13 % 9) * 0.5);
+	}
+	uint16_t *Fh = cf_lsq_f16(F, K, NI, K);
+	ck_assert_ptr_nonnull(Fh);
+	float G[K * K];
+	for (int a = 0; a < K; a++)
+		for (int c = 0; c < K; c++) {
+			double t = 0;
+			for (int i = 0; i < NI; i++)
+				t += (double)Fr[i * K + a] * Fr[i * K + c];
+			G[a * K + c] = (float)t;
+		}
+	for (int implicit = 0; implicit < 2; implicit++) {
+		int d = implicit ? K : K + 1;
+		double regf = 0.8, regb = 1.5;
+		cf_lsq_side h = {K, F, K, fb, 3.5, implicit ? G : NULL, 0.7, 0.6, Fh};
+		cf_lsq_side p = h;
+		p.F = Fr;
+		p.Fh = NULL;
+		cf_lsq s;
+		cf_lsq_init(&s, K);
+		float xh[K + 1] = {0}, xp[K + 1] = {0}, bh = 0, bp = 0;
+		double lh, lp;
+		ck_assert_int_eq(cf_lsq_cg(&h, idx, val, N, regf, regb, 3, &s, xh, &bh, &lh), 0);
+		ck_assert_int_eq(cf_lsq_cg(&p, idx, val, N, regf, regb, 3, &s, xp, &bp, &lp), 0);
+		ck_assert(memcmp(xh, xp, sizeof xh) == 0 && bh == bp && lh == lp);
+		/* d more steps from there: the dense solution of the rounded system */
+		ck_assert_int_eq(cf_lsq_cg(&h, idx, val, N, regf, regb, 2 * d, &s, xh, &bh, NULL), 0);
+		double A[(K + 1) * (K + 1)] = {0}, rhs[K + 1] = {0}, x[K + 1];
+		for (int j = 0; j < N; j++) {
+			double z[K + 1], y, w;
+			for (int c = 0; c < K; c++)
+				z[c] = Fr[idx[j] * K + c];
+			z[K] = 1;
+			if (implicit) {
+				double cj = 1 + 0.7 * val[j];
+				y = cj;
+				w = cj - 0.6;
+			} else {
+				y = val[j] - 3.5 - fb[idx[j]];
+				w = 1;
+			}
+			for (int a = 0; a < d; a++) {
+				rhs[a] += (implicit ? 1 : w) * z[a] * y;
+				for (int c = 0; c < d; c++)
+					A[a * d + c] += w * z[a] * z[c];
+			}
+		}
+		for (int a = 0; a < d; a++) {
+			if (implicit)
+				for (int c = 0; c < d; c++)
+					A[a * d + c] += 0.6 * G[a * K + c];
+			A[a * d + a] += a < K ? regf : regb;
+		}
+		gauss(d, A, rhs, x);
+		for (int a = 0; a < K; a++)
+			ck_assert_double_eq_tol(xh[a], x[a], 2e-4);
+		if (!implicit)
+			ck_assert_double_eq_tol(bh, x[K], 2e-4);
+		cf_lsq_free(&s);
+	}
+	free(Fh);
+}
+END_TEST
+
 /*
  * One SGD epoch on one rating, against the update derived by hand from
  * the seeded start (factors N(0, (0.1 / sqrt(k))^2) from streams 1 and 2,
@@ -570,6 +730,9 @@ mf_suite(void)
 	tcase_add_test(tc, test_algo_names);
 	tcase_add_test(tc, test_als_solve_matches_normal_equations);
 	tcase_add_test(tc, test_ials_solve_matches_dense);
+	tcase_add_test(tc, test_f16_exhaustive);
+	tcase_add_test(tc, test_f16_copy);
+	tcase_add_test(tc, test_cg_f16);
 	tcase_add_test(tc, test_sgd_one_step);
 	tcase_add_test(tc, test_finetune_als);
 	tcase_add_test(tc, test_finetune_sgd);

@@ -114,6 +114,10 @@ half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F, const f
 	j.sd.G = G;
 	j.sd.alpha = f->p.alpha;
 	j.sd.alpha0 = implicit ? f->p.alpha0 : 1;
+	/* CG gathers from a half-precision copy of F (solve.h); the exact
+	 * solves, and CG where F is out of half's range, from F. */
+	uint16_t *Fh = cg_steps > 0 ? cf_lsq_f16(F, f->kp, nother, f->k) : NULL;
+	j.sd.Fh = Fh;
 	j.nother = nother;
 	j.X = X;
 	j.xb = xb;
@@ -141,6 +145,7 @@ half(struct fit *f, const struct csr *c, uint32_t nrows, const float *F, const f
 	if (!loss)
 		free(j.loss);
 	free(G);
+	free(Fh);
 	return total;
 }
 
