@@ -174,6 +174,10 @@ cf_itemfeat_item(const cf_itemfeat *f, const char *genres, size_t glen, int year
 		xs[nt] = 1;
 		js[nt++] = find(f, "year:", y, (size_t)n);
 	}
+	/* Every new item has the "raters" feature where the model keeps it. */
+	cf_grow((void **)&js, &cap, nt + 2, sizeof *js);
+	xs[nt] = 1;
+	js[nt++] = cf_idmap_find(f->ids, "raters", 6);
 	/* Drop the unknown ones: they add nothing (their x stays in the rest's). */
 	for (size_t t = 0; t < nt; t++)
 		if (js[t] != UINT32_MAX) {

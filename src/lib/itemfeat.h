@@ -13,13 +13,17 @@
  * with bias_j the mean of w_j, pair_jl the mean of <v_j, v_l> and V_j the
  * S samples' v_j end to end, each / sqrt(S) (P's layout): what the model
  * predicts for an item in its dictionaries with no ratings and the same
- * metadata, which is what a new item is.
+ * metadata, plus, where the table has it, the "raters" feature below.
  *
  * Features are named by one rule (cf_itemfeat_item()): "genre:NAME" for
  * each genre of the '|'-separated list, x = 1/sqrt(the list's genres),
- * and "year:Y" (Y = year - year % 5) with x = 1 for a year > 0.  A genre
- * or year the table lacks (no training item had it) adds nothing, as a
- * feature without ratings adds nothing in training.
+ * "year:Y" (Y = year - year % 5) with x = 1 for a year > 0, and "raters"
+ * with x = 1 for every new item: a model with the raters group keeps the
+ * block a rated item carries (its raters' terms) averaged over the
+ * training ratings, because a new item will have raters and the other
+ * terms were fitted beside theirs.  A genre or year the table lacks (no
+ * training item had it) adds nothing, as a feature without ratings adds
+ * nothing in training.
  */
 #ifndef CF_ITEMFEAT_H
 #define CF_ITEMFEAT_H

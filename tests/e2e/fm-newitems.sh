@@ -1,12 +1,14 @@
 # fm-newitems.sh - cold start of items new to an fm model (mf-score
-# --pairs --items): the model keeps its genre and year features
-# ('item_features', itemfeat.h); a new item's score equals, to float
-# precision, the model's own score of an item in its dictionaries with no
-# ratings and the same metadata, and an independent computation from the
-# dumped model (tests/tools/newitem_check.py); on generated data where
-# genres carry an item's bias and factors (fm_data.py gen), items held out
-# of training entirely score far better from their genres than from the
-# fallback (mu + bu); bad uses are one-line errors.
+# --pairs --items): the model keeps its genre and year features and the
+# raters block a new item is expected to carry ('item_features',
+# itemfeat.h); a new item's score equals an independent computation from
+# the dumped model (tests/tools/newitem_check.py) and, for a model without
+# the raters group, to float precision the model's own score of an item
+# in its dictionaries with no ratings and the same metadata (with it, that
+# score plus the raters row's terms); on generated data where genres carry
+# an item's bias and factors (fm_data.py gen), items held out of training
+# entirely score far better from their genres than from the fallback
+# (mu + bu); bad uses are one-line errors.
 . "$TOP/tests/e2e/lib.sh"
 TOOLS=$TOP/tests/tools
 
@@ -18,6 +20,7 @@ awk -F, 'NR == 1 || $2 % 10 == 0' gen/test.csv | csv2bin > new.bin
 t_run "fm with --items" 0 "mf-fit -q --algo fm -k 4 --samples 30 --burn-in 10 --items gen/movies.csv -o fm.bin tr.bin"
 t_true "the model has an item_features table" \
 	"bin2csv --list < fm.bin | grep -Eq '^item_features	[0-9]+	feature:str,bias:f32,factors:f32\\[120\\],pair:f32\\[[0-9]+\\]'"
+t_true "  ... its last row is 'raters'" "bin2csv -t item_features < fm.bin | tail -n 1 | grep -q '^raters,'"
 t_run "new items scored from their genres" 0 "mf-score --pairs new.bin --items gen/movies.csv < fm.bin > with.bin"
 t_err_has "  ... says how many" "^mf-score: [0-9]+ of [0-9]+ pairs of items new to the model scored from their genres and year"
 mf-score --pairs new.bin < fm.bin > without.bin 2>/dev/null
@@ -33,12 +36,15 @@ t_run "new items' scores = an independent computation from the model" 0 \
 # ---- the same as an item in the dictionaries with no ratings ---------------
 # split keeps every id: the held-out items' ratings, stamped last, all go
 # to the test set, so the model has them with no ratings; renamed, the
-# same items are new to it.
+# same items are new to it.  Without the raters group (whose expected
+# block only new items get) the two scores are the same.
 (cat gen/train.csv; tail -n +2 gen/test.csv) |
 	awk -F, -v OFS=, 'NR > 1 { $4 = $2 % 10 == 0 ? 2 : 1 } { print }' | csv2bin | encode-ids |
 	split --test st.bin --time-cut 2 > str.bin
 t_run "fm on a split (all ids kept)" 0 \
-	"mf-fit -q --algo fm -k 4 --samples 10 --burn-in 5 --items gen/movies.csv -o sfm.bin str.bin"
+	"mf-fit -q --algo fm -k 4 --samples 10 --burn-in 5 --groups user,item,implicit,genres,year --items gen/movies.csv -o sfm.bin str.bin"
+t_true "  ... no 'raters' row without the raters group" \
+	"! bin2csv -t item_features < sfm.bin | grep -q '^raters,'"
 mf-score --pairs st.bin < sfm.bin 2>/dev/null | bin2csv > a.csv
 awk -F, 'NR == 1 { print "userId,movieId,rating"; next } { print $1 "," $2 + 100000 "," $4 }' a.csv |
 	csv2bin > renamed.bin

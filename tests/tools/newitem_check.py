@@ -9,7 +9,8 @@ MODEL.json is an fm model with its 'item_features' table (cfdump.py
 is in MOVIES.csv, the prediction is recomputed here in double from the
 model, as docs/frame-format.md defines the table: the item's features
 ("genre:G" for each genre, x = 1/sqrt(its genres), "year:Y" for its
-title's year rounded down to 5, x = 1), unknown ones dropped;
+title's year rounded down to 5, x = 1, and "raters", x = 1, where the
+model has it), unknown ones dropped;
     mu + bu + sum_j x_j bias_j + sum_{j<l} x_j x_l pair_jl
        + P[u] . sum_j x_j factors_j
 clipped to the rating scale; it must match the score to TOL (default
@@ -50,6 +51,7 @@ def main(argv):
             fx = [("genre:" + g, 1 / math.sqrt(len(genres))) for g in genres]
             if year > 0:
                 fx.append(("year:%d" % (year - year % 5), 1.0))
+            fx.append(("raters", 1.0))
             fx = [(feats[k], x) for k, x in fx if k in feats]
             b = math.fsum(x * frows[j][1] for j, x in fx)
             b += math.fsum(fx[a][1] * fx[c][1] * frows[fx[a][0]][3][fx[c][0]]

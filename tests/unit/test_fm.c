@@ -23,6 +23,7 @@
 
 #include "check_util.h"
 #include "frame.h"
+#include "itemfeat.h"
 #include "meta.h"
 #include "mf.h"
 #include "model.h"
@@ -558,6 +559,86 @@ START_TEST(profile_deciles)
 }
 END_TEST
 
+/*
+ * The item_features table's "raters" row (itemfeat.h): with one kept
+ * sample, the mean over the ratings of their item's raters block, here
+ * summed over the raters' pairs one by one (fmfeat.c uses the square of
+ * the sum), from the state the probe hands out (a user-side coordinate:
+ * its extra pass leaves the item side as the sample had it).
+ */
+START_TEST(new_item_raters)
+{
+	cf_ratings rs;
+	char dir[256], err[256];
+	cf_fm_probe pr;
+
+	tiny(&rs);
+	cf_meta *meta = tiny_meta(dir, sizeof dir);
+	memset(&pr, 0, sizeof pr);
+	pr.group = "user";
+	pr.feature = 0;
+	pr.coord = -1;
+	pr.ndraws = 1;
+	cf_mf_params p = cf_mf_defaults(CF_FM);
+	p.k = K;
+	p.epochs = 1;           /* one kept sample, after 3 burn-in sweeps */
+	p.burn_in = 3;
+	p.quiet = 1;
+	p.items_meta = meta;
+	p.fm_probe = &pr;
+	cf_model *m = cf_mf_train(&rs, NULL, &p, NULL, err, sizeof err);
+	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_ptr_nonnull(m->itemfeat);
+	ck_assert_int_eq(m->k, K);
+	const cf_itemfeat *it = m->itemfeat;
+	uint32_t jr = cf_idmap_find(it->ids, "raters", 6), jg = cf_idmap_find(it->ids, "genre:B", 7);
+	ck_assert_uint_eq(jr, it->n - 1);
+	ck_assert_uint_ne(jg, UINT32_MAX);
+	int g = group_index(&pr, "raters"), gb = group_index(&pr, "genres");
+	const double *w = pr.w[g], *V = pr.V[g];
+	/* genre B: the second genre to appear ("A|B" first) */
+	const double *vB = pr.V[gb] + 1 * K;
+	double b = 0, v[K] = {0};
+	for (size_t t = 0; t < rs.n; t++) {
+		uint32_t i = rs.item[t], who[NU], n = 0;
+		for (size_t q = 0; q < rs.n; q++)
+			if (rs.item[q] == i)
+				who[n++] = rs.user[q];
+		double x = 1 / sqrt((double)n);
+		for (uint32_t a = 0; a < n; a++) {
+			b += x * w[who[a]];
+			for (int c = 0; c < K; c++)
+				v[c] += x * V[who[a] * K + c];
+			for (uint32_t e = a + 1; e < n; e++)
+				for (int c = 0; c < K; c++)
+					b += x * x * V[who[a] * K + c] * V[who[e] * K + c];
+		}
+	}
+	b /= (double)rs.n;
+	double pair = 0;
+	for (int c = 0; c < K; c++) {
+		v[c] /= (double)rs.n;
+		pair += v[c] * vB[c];
+		ck_assert_double_eq_tol(it->V[(size_t)jr * K + c], v[c], 1e-5);
+	}
+	ck_assert_double_eq_tol(it->bias[jr], b, 1e-5);
+	ck_assert_double_eq_tol(it->pair[(size_t)jr * it->n + jg], pair, 1e-5);
+	ck_assert_double_eq_tol(it->pair[(size_t)jg * it->n + jr], pair, 1e-5);
+	/* a new item with genre B and no year: genre B's terms, then the raters' */
+	double nb;
+	float q[K];
+	ck_assert_uint_eq(cf_itemfeat_item(it, "B", 1, 0, &nb, q), 2);
+	ck_assert_double_eq_tol(nb, it->bias[jg] + b + pair, 1e-5);
+	for (int c = 0; c < K; c++)
+		ck_assert_double_eq_tol(q[c], it->V[(size_t)jg * K + c] + v[c], 1e-5);
+	cf_fm_probe_free(&pr);
+	cf_model_free(m);
+	cf_meta_free(meta);
+	cf_ratings_free(&rs);
+	cf_test_rmdir(dir);
+}
+END_TEST
+
 /* The stored model: its predictions are the samples' averaged ones, and
  * the same bytes come out at 1 and 2 threads. */
 START_TEST(stored_is_average)
@@ -617,6 +698,7 @@ fm_suite(void)
 	tcase_add_test(tc, time_features);
 	tcase_add_test(tc, profile_deciles);
 	tcase_add_test(tc, stored_is_average);
+	tcase_add_test(tc, new_item_raters);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -74,6 +74,9 @@ struct fm {
 	/* New items' features (itemfeat.h): the genres and year groups' sums
 	 * over samples, features numbered genres first, then years. */
 	int ggen, gyear, ylo;           /* group indices (-1: none); the lowest year bin */
+	int grat;                       /* the raters group (-1: none); with metadata
+	                                 * features, the last one is "raters" (itemfeat.h) */
+	double *rv;                     /* k: a sample's expected raters vector */
 	cf_idmap *gnames;               /* genre j's name */
 	uint32_t fn;                    /* 0: not kept */
 	double *fw, *fG;                /* fn; fn x fn */

@@ -769,6 +769,7 @@ fm_release(struct fit *f)
 	free(s->part);
 	cf_idmap_free(s->gnames);
 	free(s->fw);
+	free(s->rv);
 	free(s->fG);
 	free(s->fV);
 	free(s);
@@ -873,7 +874,7 @@ fm_setup(struct fit *f)
 	s->ctx = !!(gm & (CF_FM_TIME | CF_FM_USERDAY));
 	size_t np = f->nu > f->ni ? f->nu : f->ni;
 	s->part = cf_xcalloc((s->ctx && f->n > np ? f->n : np) + 1, sizeof *s->part);
-	s->ggen = s->gyear = s->gtime = s->gud = -1;
+	s->ggen = s->gyear = s->gtime = s->gud = s->grat = -1;
 	if (s->ctx)
 		context_setup(s, f);
 	if (gm & CF_FM_USER) {
@@ -894,6 +895,7 @@ fm_setup(struct fit *f)
 		s->g[s->ng++].onehot = 1;
 	}
 	if (gm & CF_FM_RATERS) {
+		s->grat = s->ng;
 		struct group *g = &s->g[s->ng++];
 		cf_fm_group_alloc(g, "raters", SI, f->nu, k);
 		g->fptr = f->byu.ptr;
@@ -939,11 +941,14 @@ fm_setup(struct fit *f)
 	s->bi = cf_xcalloc((size_t)f->ni + 1, sizeof *s->bi);
 	s->vsum = cf_xcalloc(f->vn + 1, sizeof *s->vsum);
 	uint32_t fn = (s->ggen >= 0 ? s->g[s->ggen].nf : 0) + (s->gyear >= 0 ? s->g[s->gyear].nf : 0);
+	if (fn && s->grat >= 0)
+		fn++;                   /* "raters": what a new item's raters bring */
 	if (fn <= CF_ITEMFEAT_MAX) {    /* more: new items fall back to biases */
 		s->fn = fn;
 		s->fw = cf_xcalloc((size_t)fn + 1, sizeof *s->fw);
 		s->fG = cf_xcalloc((size_t)fn * fn + 1, sizeof *s->fG);
 		s->fV = cf_xcalloc((size_t)fn * kpS + 1, sizeof *s->fV);
+		s->rv = cf_xcalloc(2 * (size_t)k + 1, sizeof *s->rv);
 	}
 	return 0;
 }
