@@ -741,8 +741,8 @@ model_read(cf_reader *r, char *err, size_t errlen, int part)
 	if (m->hp.form == CF_FORM_ITEMNN && read_neighbors(m, r, msg, sizeof msg) < 0)
 		return bad(m, r, err, errlen, "%s", msg);
 	if (part) {
-		/* a blend's part: the next table is the next part's (an fm part's
-		 * item_features are not read: blends score known items only) */
+		/* a blend's part: the next table is the next part's (blend
+		 * writes an fm part without its item_features and time_features) */
 		m->src = NULL;
 		return m;
 	}
@@ -924,8 +924,14 @@ write_blend(cf_writer *w, const cf_model *m)
 	cf_schema_free(s);
 	if (rc == 0)
 		rc = cf_write_end(w);
-	for (int p = 0; rc == 0 && p < m->nparts; p++)
-		rc = cf_model_write(w, m->parts[p]);
+	for (int p = 0; rc == 0 && p < m->nparts; p++) {
+		/* Without fm's optional tables: a blend scores the items its
+		 * parts know, and pairs without their time (frame-format.md). */
+		cf_model part = *m->parts[p];
+		part.itemfeat = NULL;
+		part.timefeat = NULL;
+		rc = cf_model_write(w, &part);
+	}
 	return rc;
 }
 

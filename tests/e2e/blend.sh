@@ -32,6 +32,20 @@ t_err_line "blend: parts with other users and items" blend "other users or items
 t_run "blend: a blend as a part" 1 "blend -q --weights 1,1 -o b0.bin ease.bin rp3b.bin && blend --weights 1,1 b0.bin ease.bin"
 t_err_line "blend: a blend as a part" blend "itself a blend"
 
+# ---- an fm part with its optional tables ----------------------------------
+# blend writes an fm part without its item_features and time_features
+# (a blend scores known items, pairs without their time), so the blend
+# reads back (before, the next part's reader met the part's item_features).
+awk 'BEGIN { print "movieId,title,genres"; for (i = 1; i <= 250; i++)
+	printf "%d,Movie %d (%d),G%d|H%d\n", i, i, 1980 + i % 30, i % 5, i % 3 }' > movies.csv
+mf-fit -q --algo fm -k 2 --samples 4 --burn-in 2 --items movies.csv --groups user,item,genres,year,time < train.bin > fmx.bin
+t_true "the fm part has item_features and time_features" \
+	"bin2csv --list < fmx.bin | grep -q '^item_features' && bin2csv --list < fmx.bin | grep -q '^time_features'"
+t_run "blend with an fm part" 0 "blend -q --weights 0.5,0.5 -o bfm.bin fmx.bin als.bin"
+t_true "  ... the blend has neither table" "! bin2csv --list < bfm.bin | grep -Eq '^(item|time)_features'"
+t_run "  ... and scores" 0 "mf-score --all --top 5 < bfm.bin > bfm-top.bin"
+t_true "  ... every user ranked" "test \$(bin2csv < bfm-top.bin | cut -d, -f1 | sort -u | wc -l) -gt 250"
+
 # ---- the rule, recomputed -------------------------------------------------
 t_run "blend --weights 0.6,0.4" 0 "blend -q --weights 0.6,0.4 -o b64.bin ease.bin ials.bin"
 for u in 3 77; do
