@@ -569,14 +569,20 @@ cg_pass(const cf_lsq_side *sd, size_t n, cf_lsq *s, const float *v, float *out,
 		*loss0 = l + lt;
 }
 
+/* In double, four partial sums (a chain of d dependent adds would cost
+ * more than the rest of a CG step's vector work). */
 static double
 dotd(const float *a, const float *b, int d)
 {
-	double s = 0;
+	double s[4] = {0, 0, 0, 0};
+	int c = 0;
 
-	for (int c = 0; c < d; c++)
-		s += (double)a[c] * b[c];
-	return s;
+	for (; c + 4 <= d; c += 4)
+		for (int l = 0; l < 4; l++)
+			s[l] += (double)a[c + l] * b[c + l];
+	for (; c < d; c++)
+		s[0] += (double)a[c] * b[c];
+	return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 int
