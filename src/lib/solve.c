@@ -53,7 +53,7 @@ cf_lsq_init(cf_lsq *s, int k)
 	s->cv = aligned_alloc(64, ((size_t)2 * zstride(k) * sizeof(float) + 63) / 64 * 64);
 	if (!s->cv)
 		cf_die("out of memory");
-	s->T = s->ty = s->tt = NULL;
+	s->T = s->ty = NULL;
 	s->cap = 0;
 }
 
@@ -69,7 +69,6 @@ cf_lsq_free(cf_lsq *s)
 	free(s->v);
 	free(s->T);
 	free(s->ty);
-	free(s->tt);
 	free(s->cv);
 }
 
@@ -136,7 +135,7 @@ gather_into(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_t
 /*
  * IEEE binary16 by hand, exact and round-to-nearest-even: the same bits
  * as the F16C instructions, which do the same conversions 8 at a time
- * where the CPU has them (checked against each other in test_solve.c).
+ * where the CPU has them (checked against each other in test_mf.c).
  */
 float
 cf_f16_to_f32(uint16_t h)
@@ -321,14 +320,12 @@ tile_reserve(cf_lsq *s, int k, size_t n)
 		n = 2 * s->cap;
 	free(s->T);
 	free(s->ty);
-	free(s->tt);
 	bytes = (n * dz * sizeof(float) + 63) / 64 * 64;
 	s->T = aligned_alloc(64, bytes);
 	if (!s->T)
 		cf_die("out of memory");
 	memset(s->T, 0, bytes);
 	s->ty = cf_xmalloc(n * sizeof(float));
-	s->tt = cf_xmalloc(n * sizeof(float));
 	s->cap = n;
 }
 
@@ -427,28 +424,29 @@ cf_lsq_solve(const cf_lsq_side *sd, const uint32_t *idx, const float *val, size_
 
 /* ------------------------------------------------------------ CG */
 
+/* Rows per block of tile_rows: their dot products are independent, so
+ * they overlap; the block is re-read from L1 for the sums. */
+#define TBLOCK 16
+
 /*
  * The tile pass of cg_pass, fused: each gathered row z_j is read once
  * (from L1 after its first touch) for both t_j = z_j.v (+ vb) and
- * acc += u_j z_j, where two sgemv read the tile twice; a pass is bound
- * by those reads.  u_j, and the loss term when loss is not NULL:
+ * acc += u_j z_j, where two sgemv read the tile twice and ran as chains
+ * of dependent adds.  u_j, and the loss term when loss is not NULL:
  *   implicit, loss:  y (1 - t)^2 - alpha0 t^2,  u = y - w t
  *   implicit:        u = w t                    (w = corr_weight)
  *   explicit, loss:  (y - t)^2,  u = y - t
  *   explicit:        u = t
  * V and A are dz floats, V zero beyond k.  Compiled for AVX2 too (the
- * loader picks by CPU, as OpenBLAS picks its kernels): the same bits at
- * any thread count, the summation order fixed.
+ * loader picks by CPU): the same IEEE operations in the same order, so
+ * the same bits in either and at any thread count.
  */
-/* Rows per block of tile_rows: their dot products are independent, so
- * they overlap; the block is re-read from L1 for the sums. */
-#define TBLOCK 16
-
 static inline __attribute__((always_inline)) float
-tile_rows(const float *T, const float *ty, size_t n, const int nb, const v8f *V, float vb,
-          int implicit, double alpha0, int one, double *loss, v8f *A)
+tile_rows(const cf_lsq_side *sd, const float *T, const float *ty, size_t n, const int nb,
+          const v8f *V, float vb, double *loss, v8f *A)
 {
-	double l = 0;
+	int implicit = sd->G != NULL;
+	double l = 0, alpha0 = sd->alpha0;
 	float usum = 0, tu[TBLOCK];
 
 	for (size_t j0 = 0; j0 < n; j0 += TBLOCK) {
@@ -479,7 +477,7 @@ tile_rows(const float *T, const float *ty, size_t n, const int nb, const v8f *V,
 		for (size_t r = 0; r < m; r++) {
 			float t = tu[r], y = ty[j0 + r], u;
 			if (implicit) {
-				float w = one ? y - 1 : (float)(y - alpha0);
+				float w = corr_weight(sd, y);
 				if (loss) {
 					l += (double)y * (1 - t) * (1 - t) - alpha0 * t * t;
 					u = y - w * t;
@@ -514,20 +512,20 @@ tile_rows(const float *T, const float *ty, size_t n, const int nb, const v8f *V,
 }
 
 __attribute__((target_clones("avx2", "default"))) static float
-tile_pass(const float *T, const float *ty, size_t n, int dz, const v8f *V, float vb,
-          int implicit, double alpha0, int one, double *loss, v8f *A)
+tile_pass(const cf_lsq_side *sd, const float *T, const float *ty, size_t n, int dz,
+          const v8f *V, float vb, double *loss, v8f *A)
 {
 	int nb = dz / 8;
 	float r;
 
 	if (nb == 8) {  /* k = 57 .. 64: unrolled, the sums in registers */
 		v8f A8[8] = {{0}};
-		r = tile_rows(T, ty, n, 8, V, vb, implicit, alpha0, one, loss, A8);
+		r = tile_rows(sd, T, ty, n, 8, V, vb, loss, A8);
 		memcpy(A, A8, sizeof A8);
 	} else {
 		for (int c = 0; c < nb; c++)
 			A[c] = (v8f){0};
-		r = tile_rows(T, ty, n, nb, V, vb, implicit, alpha0, one, loss, A);
+		r = tile_rows(sd, T, ty, n, nb, V, vb, loss, A);
 	}
 	return r;
 }
@@ -558,9 +556,8 @@ cg_pass(const cf_lsq_side *sd, size_t n, cf_lsq *s, const float *v, float *out,
 	memcpy(vp, v, (size_t)k * sizeof *vp);
 	memset(vp + k, 0, (size_t)(dz - k) * sizeof *vp);
 	double lt = 0;
-	float usum = tile_pass(s->T, s->ty, n, dz, (const v8f *)(void *)vp, implicit ? 0 : v[k],
-	                       implicit, sd->alpha0, sd->alpha0 == 1, loss0 ? &lt : NULL,
-	                       (v8f *)(void *)acc);
+	float usum = tile_pass(sd, s->T, s->ty, n, dz, (const v8f *)(void *)vp,
+	                       implicit ? 0 : v[k], loss0 ? &lt : NULL, (v8f *)(void *)acc);
 	for (int c = 0; c < k; c++)
 		out[c] += acc[c];
 	if (!implicit)

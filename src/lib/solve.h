@@ -21,8 +21,8 @@ typedef struct cf_lsq {
 	float *A;               /* (k+1)^2: the system */
 	float *b, *b0;          /* k+1: the solution, the right-hand side */
 	float *v;               /* 6 vectors of k+1 (CG's; the bias column's sums) */
-	float *T, *ty, *tt;     /* CG's tile: a whole row's gathered factors
-	                         * (stride zstride(k)), targets, temporaries */
+	float *T, *ty;          /* CG's tile: a whole row's gathered factors
+	                         * (stride zstride(k)), their targets */
 	size_t cap;             /* rows the tile holds (grown on demand) */
 	float *cv;              /* CG's pass: its vector and sums, zstride(k) each */
 } cf_lsq;
