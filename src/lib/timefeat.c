@@ -127,16 +127,13 @@ cf_timefeat_read(cf_reader *r, const cf_schema *s, int k, uint32_t nusers, char 
 }
 
 uint32_t
-cf_timefeat_bin(const cf_timefeat *t, int64_t day)
+cf_day_bin(const int64_t *first, uint32_t nb, int64_t d)
 {
-	uint32_t lo = 0, hi = t->nb;
+	uint32_t lo = 0, hi = nb;
 
-	if (!t->nb)
-		return UINT32_MAX;
-	/* the last bin whose first day is <= day (the first for an earlier day) */
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (t->day[mid] <= day)
+		if (first[mid] <= d)
 			lo = mid;
 		else
 			hi = mid;
@@ -144,22 +141,35 @@ cf_timefeat_bin(const cf_timefeat *t, int64_t day)
 	return lo;
 }
 
-uint32_t
-cf_timefeat_userday(const cf_timefeat *t, uint32_t u, int64_t day)
+size_t
+cf_userday_find(const uint32_t *user, const int64_t *day, size_t lo, size_t hi, uint32_t u,
+                int64_t d)
 {
-	size_t lo = t->nb, hi = (size_t)t->nb + t->nd;
+	size_t end = hi;
 
-	if (u == UINT32_MAX)
-		return UINT32_MAX;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (t->user[mid] < u || (t->user[mid] == u && t->day[mid] < day))
+		if (user[mid] < u || (user[mid] == u && day[mid] < d))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < (size_t)t->nb + t->nd && t->user[lo] == u && t->day[lo] == day ?
-	       (uint32_t)lo : UINT32_MAX;
+	return lo < end && user[lo] == u && day[lo] == d ? lo : SIZE_MAX;
+}
+
+uint32_t
+cf_timefeat_bin(const cf_timefeat *t, int64_t day)
+{
+	return t->nb ? cf_day_bin(t->day, t->nb, day) : UINT32_MAX;
+}
+
+uint32_t
+cf_timefeat_userday(const cf_timefeat *t, uint32_t u, int64_t day)
+{
+	if (u == UINT32_MAX)
+		return UINT32_MAX;
+	size_t r = cf_userday_find(t->user, t->day, t->nb, (size_t)t->nb + t->nd, u, day);
+	return r == SIZE_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
 double

@@ -61,6 +61,16 @@ int cf_timefeat_write(cf_writer *w, const cf_timefeat *t);
 cf_timefeat *cf_timefeat_read(cf_reader *r, const cf_schema *s, int k, uint32_t nusers,
                               char *msg, size_t len);
 
+/*
+ * The two lookups, on plain arrays (the table's and the sampler's own):
+ * the bin of day d among nb >= 1 increasing first days (the last whose
+ * first day is <= d; the first for an earlier day), and the position in
+ * lo .. hi of (u, d) among pairs sorted by (user, day), or SIZE_MAX.
+ */
+uint32_t cf_day_bin(const int64_t *first, uint32_t nb, int64_t d);
+size_t cf_userday_find(const uint32_t *user, const int64_t *day, size_t lo, size_t hi,
+                       uint32_t u, int64_t d);
+
 /* The bin of a day (a row < nb), or UINT32_MAX if the table has no bins. */
 uint32_t cf_timefeat_bin(const cf_timefeat *t, int64_t day);
 /* The row of user u's day, or UINT32_MAX (none: unseen day, or u unknown). */

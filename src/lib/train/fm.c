@@ -244,25 +244,14 @@ pred_valid(const struct fm *s, const struct fit *f, size_t v)
 	const double *va[2] = {NULL, NULL};
 	for (int a = 0; a < 2; a++) {
 		const struct group *g = &s->g[a ? s->gud : s->gtime];
-		uint32_t j = UINT32_MAX;
-		if (!a && s->gtime >= 0) {
-			for (j = 0; j + 1 < s->nbins && s->bday[j + 1] <= day; j++)
-				;
-		} else if (a && s->gud >= 0 && u != UINT32_MAX) {
-			size_t lo = 0, hi = s->nud;     /* (user, day) by bisection */
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (s->uduser[mid] < u || (s->uduser[mid] == u && s->udday[mid] < day))
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo < s->nud && s->uduser[lo] == u && s->udday[lo] == day)
-				j = (uint32_t)lo;
-		}
-		if (j == UINT32_MAX)
+		size_t j = SIZE_MAX;
+		if (!a && s->gtime >= 0)
+			j = cf_day_bin(s->bday, s->nbins, day);
+		else if (a && s->gud >= 0 && u != UINT32_MAX)
+			j = cf_userday_find(s->uduser, s->udday, 0, s->nud, u, day);
+		if (j == SIZE_MAX)
 			continue;
-		va[a] = g->V + (size_t)j * k;
+		va[a] = g->V + j * k;
 		y += g->w[j];
 		for (int c = 0; c < k; c++)
 			y += va[a][c] * ((u != UINT32_MAX ? s->s[SU].p[(size_t)u * k + c] : 0) +

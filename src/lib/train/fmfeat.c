@@ -234,22 +234,6 @@ cf_fm_time_bins(const int64_t *day, size_t n, uint32_t nb, int64_t *first)
 	return m;
 }
 
-/* The bin of a day: the last whose first day is <= it. */
-static uint32_t
-bin_of(const int64_t *first, uint32_t nb, int64_t d)
-{
-	uint32_t lo = 0, hi = nb;
-
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (first[mid] <= d)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* A context group: one feature per rating (value 1), eidx given. */
 static struct group *
 context_group(struct fm *s, const char *name, uint32_t nf, uint32_t *eidx, size_t n)
@@ -284,7 +268,7 @@ cf_fm_time_groups(struct fm *s, const struct fit *f, int time, int userday)
 	if (time) {
 		uint32_t *ei = cf_xmalloc((n + 1) * sizeof *ei);
 		for (size_t t = 0; t < n; t++)
-			ei[t] = bin_of(s->bday, s->nbins, day[t]);
+			ei[t] = cf_day_bin(s->bday, s->nbins, day[t]);
 		context_group(s, "time", s->nbins, ei, n);
 		s->gtime = s->ng - 1;
 	}
@@ -304,22 +288,13 @@ cf_fm_time_groups(struct fm *s, const struct fit *f, int time, int userday)
 					s->uduser[m] = u;
 					s->udday[m++] = sorted[t - a];
 				}
-			for (uint64_t t = a; t < z; t++) {
-				size_t lo = m0, hi = m;     /* the user's day, by bisection */
-				while (lo < hi) {
-					size_t mid = lo + (hi - lo) / 2;
-					if (s->udday[mid] < day[t])
-						lo = mid + 1;
-					else
-						hi = mid;
-				}
-				ei[t] = (uint32_t)lo;
-			}
+			for (uint64_t t = a; t < z; t++)    /* the user's day: always there */
+				ei[t] = (uint32_t)cf_userday_find(s->uduser, s->udday, m0, m, u, day[t]);
 		}
 		s->nud = (uint32_t)m;
 		s->udbin = cf_xcalloc(m + 1, sizeof *s->udbin);
 		for (size_t d = 0; d < m && time; d++)
-			s->udbin[d] = bin_of(s->bday, s->nbins, s->udday[d]);
+			s->udbin[d] = cf_day_bin(s->bday, s->nbins, s->udday[d]);
 		context_group(s, "userday", (uint32_t)m, ei, n);
 		s->gud = s->ng - 1;
 	}
