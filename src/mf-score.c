@@ -468,25 +468,34 @@ newitems_free(struct newitems *n)
 	free(n->q);
 }
 
-/* Item j of the pairs (id) for model user u (or CF_NOID): 1 and *score, or 0. */
+/* Item j of the pairs (id): 1 if its metadata gives it features (its
+ * bias n->b[j] and vector n->q + j k computed on its first pair), else 0. */
 static int
-newitems_score(struct newitems *n, uint32_t j, const char *id, size_t len, uint32_t u,
-               float *score)
+newitems_known(struct newitems *n, uint32_t j, const char *id, size_t len)
 {
 	if (!n->meta)
 		return 0;
 	const cf_model *m = n->m;
-	float *q = n->q + (size_t)j * m->k;
 	cf_movie mv;
 
 	if (n->state[j] == 0) {
 		int has = cf_meta_find(n->meta, id, len, &mv) && mv.in_movies &&
 		          cf_itemfeat_item(m->itemfeat, mv.genres, mv.genres_len, mv.year, &n->b[j],
-		                           q) > 0;
+		                           n->q + (size_t)j * m->k) > 0;
 		n->state[j] = has ? 1 : -1;
 	}
-	if (n->state[j] < 0)
+	return n->state[j] > 0;
+}
+
+/* Item j of the pairs (id) for model user u (or CF_NOID): 1 and *score, or 0. */
+static int
+newitems_score(struct newitems *n, uint32_t j, const char *id, size_t len, uint32_t u,
+               float *score)
+{
+	if (!newitems_known(n, j, id, len))
 		return 0;
+	const cf_model *m = n->m;
+	const float *q = n->q + (size_t)j * m->k;
 	float s = (float)m->mu + (float)n->b[j];
 	if (u != CF_NOID) {
 		s += m->bu[u];
@@ -510,19 +519,16 @@ time_score(const cf_model *m, struct newitems *nw, uint32_t j, const char *id, s
 	const float *p = u != CF_NOID ? m->P + (size_t)u * m->k : NULL;
 	const float *q = i != CF_NOID ? m->Q + (size_t)i * m->k : NULL;
 	double x = m->mu + (u != CF_NOID ? m->bu[u] : 0);
-	float s;
 
-	if (i != CF_NOID) {
-		x += m->bi[i];
-		for (int c = 0; p && c < m->k; c++)
-			x += p[c] * q[c];
-	} else if (nw->meta && newitems_score(nw, j, id, len, u, &s)) {
-		/* newitems_score clips: its unclipped form again, from its sums */
+	if (i == CF_NOID && newitems_known(nw, j, id, len)) {
 		q = nw->q + (size_t)j * m->k;
 		x += nw->b[j];
-		for (int c = 0; p && c < m->k; c++)
-			x += p[c] * q[c];
+		nw->scored++;
+	} else if (i != CF_NOID) {
+		x += m->bi[i];
 	}
+	for (int c = 0; p && q && c < m->k; c++)
+		x += p[c] * q[c];
 	x += cf_timefeat_term(m->timefeat, u, p, q, ts);
 	return cf_model_clip(m, (float)x);
 }
